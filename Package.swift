@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (installed by scripts/bootstrap.sh).
@@ -26,10 +27,15 @@ let package = Package(
         // Pure numerics: random numbers, Gaussian sampling, statistics, BLAS wrappers.
         .target(name: "NumericsKit", dependencies: ["CBLAS"], swiftSettings: optimised),
         // The protocol: encoding, client operations, estimators, leakage bounds, network, training.
-        .target(name: "SecureInference", dependencies: ["NumericsKit", "CZlib"], swiftSettings: optimised),
+        .target(
+            name: "SecureInference",
+            dependencies: ["NumericsKit", "CZlib", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: optimised
+        ),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
 
+        .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .executableTarget(
             name: "qbench",
             dependencies: [

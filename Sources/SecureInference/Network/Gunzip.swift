@@ -1,0 +1,52 @@
+import CZlib
+import Foundation
+
+public enum GunzipError: Error, CustomStringConvertible {
+    case corrupt(file: String, zlibCode: Int32, message: String)
+    public var description: String {
+        switch self {
+        case let .corrupt(file, code, message):
+            "\(file) is not a valid gzip stream (zlib error \(code): \(message)): re-copy it from the repository's Data/ folder"
+        }
+    }
+}
+
+/// Inflates a gzip (RFC 1952) stream with zlib.
+public func gunzip(_ data: Data, name: String = "data") throws(GunzipError) -> Data {
+    var stream = z_stream()
+    var status = inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+    guard status == Z_OK else { throw .corrupt(file: name, zlibCode: status, message: "inflateInit2 failed") }
+    defer { inflateEnd(&stream) }
+    var output = Data()
+    let chunk = 1 << 20
+    var buffer = [UInt8](repeating: 0, count: chunk)
+    let input = [UInt8](data)
+    var failure: GunzipError?
+    input.withUnsafeBufferPointer { inp in
+        stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
+        stream.avail_in = uInt(inp.count)
+        repeat {
+            buffer.withUnsafeMutableBufferPointer { out in
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(chunk)
+                status = inflate(&stream, Z_NO_FLUSH)
+                output.append(out.baseAddress!, count: chunk - Int(stream.avail_out))
+            }
+            if status != Z_OK && status != Z_STREAM_END {
+                let message = stream.msg.map { String(cString: $0) } ?? "truncated or corrupt stream"
+                failure = .corrupt(file: name, zlibCode: status, message: message)
+                return
+            }
+        } while status != Z_STREAM_END && (stream.avail_in > 0 || stream.avail_out == 0)
+        if status != Z_STREAM_END && failure == nil {
+            failure = .corrupt(file: name, zlibCode: status, message: "stream ends before the gzip trailer")
+        }
+    }
+    if let failure { throw failure }
+    return output
+}
+
+/// CRC-32 (the zlib/PNG polynomial) of a byte buffer: the integrity check of model files.
+public func crc32Checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    UInt32(crc32(0, bytes.bindMemory(to: Bytef.self).baseAddress, uInt(bytes.count)))
+}

@@ -1,0 +1,83 @@
+import Foundation
+import NumericsKit
+
+/// The MNIST handwritten digits (Y. LeCun and C. Cortes, CC BY-SA 3.0) in LeCun's IDX format,
+/// as shipped gzip-compressed in the repository's `Data/mnist/`.
+public struct MNISTSet: Sendable {
+    /// One row per image, 784 values: pixels scaled to [−1, 1] ((p/255 − 0.5)/0.5, PROTOCOL.md §4).
+    public let images: Matrix
+    public let labels: [UInt8]
+    public var count: Int { labels.count }
+
+    public init(images: Matrix, labels: [UInt8]) {
+        precondition(images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
+        self.images = images; self.labels = labels
+    }
+
+    public enum Split: String, Sendable { case train, test }
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case missing(path: String)
+        case malformed(path: String, reason: String)
+        public var description: String {
+            switch self {
+            case let .missing(p): "MNIST file \(p) not found: run qbench from the repository (it ships Data/mnist/) or pass --data DIR"
+            case let .malformed(p, r): "MNIST file \(p) is malformed: \(r)"
+            }
+        }
+    }
+
+    /// Loads `train` (60,000) or `test` (10,000) from a directory holding the four `.gz` files.
+    public static func load(_ split: Split, directory: URL, limit: Int? = nil) throws -> MNISTSet {
+        let prefix = split == .train ? "train" : "t10k"
+        let imageURL = directory.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz")
+        let labelURL = directory.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz")
+        let imageBytes = try readGzip(imageURL)
+        let labelBytes = try readGzip(labelURL)
+        return try parse(images: imageBytes, labels: labelBytes, imagePath: imageURL.path, labelPath: labelURL.path, limit: limit)
+    }
+
+    static func readGzip(_ url: URL) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw LoadError.missing(path: url.path) }
+        return [UInt8](try gunzip(data, name: url.lastPathComponent))
+    }
+
+    static func bigEndian32(_ b: [UInt8], _ offset: Int) -> Int {
+        Int(b[offset]) << 24 | Int(b[offset + 1]) << 16 | Int(b[offset + 2]) << 8 | Int(b[offset + 3])
+    }
+
+    /// Parses IDX: magic 0x00000803 (images: count, rows, cols, then u8 pixels) and 0x00000801
+    /// (labels: count, then u8 labels), all header integers big-endian.
+    public static func parse(images img: [UInt8], labels lab: [UInt8], imagePath: String = "images",
+                             labelPath: String = "labels", limit: Int? = nil) throws -> MNISTSet {
+        guard img.count >= 16, bigEndian32(img, 0) == 0x0803 else {
+            throw LoadError.malformed(path: imagePath, reason: "no IDX image header (magic 0x00000803)")
+        }
+        guard lab.count >= 8, bigEndian32(lab, 0) == 0x0801 else {
+            throw LoadError.malformed(path: labelPath, reason: "no IDX label header (magic 0x00000801)")
+        }
+        let n = bigEndian32(img, 4), rows = bigEndian32(img, 8), cols = bigEndian32(img, 12)
+        let nl = bigEndian32(lab, 4)
+        guard n == nl else { throw LoadError.malformed(path: labelPath, reason: "\(nl) labels for \(n) images") }
+        guard img.count == 16 + n * rows * cols else {
+            throw LoadError.malformed(path: imagePath, reason: "expected \(16 + n * rows * cols) bytes, found \(img.count)")
+        }
+        guard lab.count == 8 + n else { throw LoadError.malformed(path: labelPath, reason: "expected \(8 + n) bytes, found \(lab.count)") }
+        let count = min(n, limit ?? n)
+        let pixels = rows * cols
+        var values = [Float](repeating: 0, count: count * pixels)
+        for i in 0..<(count * pixels) { values[i] = Float(img[16 + i]) / 127.5 - 1 }
+        let labels = Array(lab[8..<(8 + count)])
+        guard labels.allSatisfy({ $0 < 10 }) else { throw LoadError.malformed(path: labelPath, reason: "a label outside 0…9") }
+        return MNISTSet(images: Matrix(rows: count, cols: pixels, values: values), labels: labels)
+    }
+
+    /// The images with indices `indices`, in that order.
+    public func subset(_ indices: some Collection<Int>) -> MNISTSet {
+        let cols = images.cols
+        var values = [Float](); values.reserveCapacity(indices.count * cols)
+        var labs = [UInt8](); labs.reserveCapacity(indices.count)
+        for i in indices { values += images.row(i); labs.append(labels[i]) }
+        return MNISTSet(images: Matrix(rows: indices.count, cols: cols, values: values), labels: labs)
+    }
+}

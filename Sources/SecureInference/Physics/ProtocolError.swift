@@ -1,0 +1,17 @@
+/// A bad argument to the protocol math: says which parameter, the value, and the domain.
+public struct ProtocolDomainError: Error, CustomStringConvertible, Equatable {
+    public let parameter: String
+    public let value: Double
+    public let expected: String
+
+    public init(_ parameter: String, _ value: Double, expected: String) {
+        self.parameter = parameter; self.value = value; self.expected = expected
+    }
+
+    public var description: String { "\(parameter) = \(value) is outside the physical domain: expected \(expected)" }
+}
+
+@inline(__always)
+func require(_ condition: Bool, _ parameter: String, _ value: Double, _ expected: String) throws(ProtocolDomainError) {
+    if !condition || value.isNaN { throw ProtocolDomainError(parameter, value, expected: expected) }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// The server's estimate of the round trip through the client (PROTOCOL.md §3.5, §5b).
+///
+/// Estimators (all from `ReturnedLightStatistics` and the `TrustedReceiver`):
+/// - N̂0 = s_v² − σ_el²: the shot-noise unit in raw units², from the in-band vacuum slots;
+/// - â: least-squares slope of y on the intended m; R̂ = â/√N̂0 is the detected response in SNU;
+/// - T̂ = (R̂ / R_b2b)²: transmittance relative to the trusted back-to-back response;
+/// - ε̂ = ((s_r² − σ_el²)/N̂0 − 1)/η: output-referred excess noise in SNU, from the residual
+///   variance s_r² of the fit.
+/// Standard errors come from the delta method on (â, s_r², s_v²) with Gaussian sampling variances
+/// Var(â) = s_r²/S_mm, Var(s²) = 2σ⁴/dof, plus the calibration uncertainties of σ_el², η and R_b2b.
+/// The covariance of T̂ and ε̂ is kept: both depend on N̂0 and their errors partly cancel in I_w.
+public struct ChannelEstimate: Sendable, Equatable, Codable {
+    public let signalSlots: Int
+    public let vacuumSlots: Int
+    /// In-band shot-noise unit, raw units² (V²).
+    public let shotNoiseVariance: Double
+    public let transmittance: Double
+    public let transmittanceStandardError: Double
+    public let excessNoise: Double
+    public let excessNoiseStandardError: Double
+    /// Covariance of T̂ and ε̂.
+    public let covariance: Double
+
+    public init(transmittance: Double, transmittanceStandardError: Double, excessNoise: Double,
+                excessNoiseStandardError: Double, covariance: Double = 0,
+                shotNoiseVariance: Double = 1, signalSlots: Int = 0, vacuumSlots: Int = 0) {
+        self.transmittance = transmittance
+        self.transmittanceStandardError = transmittanceStandardError
+        self.excessNoise = excessNoise
+        self.excessNoiseStandardError = excessNoiseStandardError
+        self.covariance = covariance
+        self.shotNoiseVariance = shotNoiseVariance
+        self.signalSlots = signalSlots
+        self.vacuumSlots = vacuumSlots
+    }
+
+    public enum EstimationError: Error, CustomStringConvertible, Equatable {
+        case tooFewSamples(signal: Int, vacuum: Int)
+        case noShotNoise(vacuumVariance: Double, electronicNoise: Double)
+        case noModulation
+
+        public var description: String {
+            switch self {
+            case let .tooFewSamples(s, v):
+                "cannot estimate the channel from \(s) signal and \(v) vacuum samples: need at least 3 of each"
+            case let .noShotNoise(vv, el):
+                "vacuum-slot variance \(vv) is not above the trusted electronic noise \(el): the local oscillator is off or the receiver is saturated; check the LO and re-run `qbench calibrate homodyne`"
+            case .noModulation:
+                "the intended quadrature values have no spread: the server sent no modulation, so T̂ is undefined"
+            }
+        }
+    }
+
+    public init(statistics stats: ReturnedLightStatistics, receiver: TrustedReceiver) throws(EstimationError) {
+        let s = stats.signal, v = stats.vacuum
+        guard s.count > 2, v.count > 2 else { throw .tooFewSamples(signal: s.count, vacuum: v.count) }
+        guard s.sxx > 0 else { throw .noModulation }
+        let el2 = receiver.electronicNoiseVariance.value
+        let eta = receiver.efficiency.value
+        let r = receiver.backToBackResponse.value
+        let sv2 = v.variance
+        let n0 = sv2 - el2
+        guard n0 > 0 else { throw .noShotNoise(vacuumVariance: sv2, electronicNoise: el2) }
+        let a = s.slope
+        let sr2 = s.residualVariance
+        let t = a * a / (n0 * r * r)
+        let eps = ((sr2 - el2) / n0 - 1) / eta
+
+        // Variances of the primary statistics.
+        let varA = sr2 / s.sxx
+        let varSr2 = 2 * sr2 * sr2 / Double(s.count - 2)
+        let varSv2 = 2 * sv2 * sv2 / Double(v.count - 1)
+        let varEl2 = pow(receiver.electronicNoiseVariance.uncertainty, 2)
+        let varEta = pow(receiver.efficiency.uncertainty, 2)
+        let varR = pow(receiver.backToBackResponse.uncertainty, 2)
+
+        // Gradients of T̂ and ε̂ with respect to (a, s_r², s_v², σ_el², η, R).
+        let dT = [2 * t / a, 0, -t / n0, t / n0, 0, -2 * t / r]
+        let dE = [0, 1 / (eta * n0), -(sr2 - el2) / (eta * n0 * n0), (sr2 - sv2) / (eta * n0 * n0), -eps / eta, 0]
+        let variances = [varA, varSr2, varSv2, varEl2, varEta, varR]
+        var vt = 0.0, ve = 0.0, cte = 0.0
+        for k in 0..<6 {
+            vt += dT[k] * dT[k] * variances[k]
+            ve += dE[k] * dE[k] * variances[k]
+            cte += dT[k] * dE[k] * variances[k]
+        }
+        self.init(transmittance: t, transmittanceStandardError: vt.squareRoot(), excessNoise: eps,
+                  excessNoiseStandardError: ve.squareRoot(), covariance: cte, shotNoiseVariance: n0,
+                  signalSlots: s.count, vacuumSlots: v.count)
+    }
+
+    /// Correlation of T̂ and ε̂.
+    public var correlation: Double {
+        let d = transmittanceStandardError * excessNoiseStandardError
+        return d > 0 ? covariance / d : 0
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import NumericsKit
+import Testing
+@testable import SecureInference
+
+/// Returned-light samples from a known receiver and channel: y = o + √N0 (R √T m + √(1 + ηε) n)
+/// + σ_el n', vacuum slots v = o + √N0 n + σ_el n'. m is the intended quadrature of a Gaussian-
+/// modulated mode of μ photons on average (m ~ N(0, 2μ)).
+struct SyntheticReceiver {
+    var n0 = 0.04          // V² per SNU
+    var electronic = 0.004 // V² (0.1 SNU, 10 dB clearance)
+    var efficiency = 0.9
+    var response = 0.93    // back-to-back response (SNU per SNU)
+    var offset = 0.013
+    var mu = 4.0
+
+    var trusted: TrustedReceiver {
+        TrustedReceiver(electronicNoiseVariance: Measured(electronic), efficiency: Measured(efficiency), backToBackResponse: Measured(response))
+    }
+
+    func measure(t: Double, eps: Double, signal: Int, vacuum: Int, seed: UInt64) -> ReturnedLightStatistics {
+        var rng = Xoshiro256(seed: seed)
+        let g = Gaussian.Sampler()
+        var stats = ReturnedLightStatistics()
+        let block = 65_536
+        var y = [Float](repeating: 0, count: block), m = [Float](repeating: 0, count: block)
+        let a = n0.squareRoot() * response * t.squareRoot()
+        let sn = (n0 * (1 + efficiency * eps)).squareRoot(), se = electronic.squareRoot()
+        var left = signal
+        while left > 0 {
+            let k = min(block, left)
+            for i in 0..<k {
+                let mi = (2 * mu).squareRoot() * g.next(&rng)
+                m[i] = Float(mi)
+                y[i] = Float(offset + a * mi + sn * g.next(&rng) + se * g.next(&rng))
+            }
+            stats.addSignal(samples: Array(y[0..<k]), intended: Array(m[0..<k]))
+            left -= k
+        }
+        left = vacuum
+        let sv = n0.squareRoot()
+        while left > 0 {
+            let k = min(block, left)
+            for i in 0..<k { y[i] = Float(offset + sv * g.next(&rng) + se * g.next(&rng)) }
+            stats.addVacuum(samples: Array(y[0..<k]))
+            left -= k
+        }
+        return stats
+    }
+}
+
+@Suite("Server's estimators and decision (PROTOCOL.md §5, §5b)")
+struct ServerCheckTests {
+    /// Coverage of the 90 % two-sided intervals T̂ ± 1.645σ, ε̂ ± 1.645σ and of the I_w interval,
+    /// over 300 independent experiments of 2e5 signal + 5e4 vacuum slots. Nominal 0.90; the
+    /// acceptance band is 3 binomial standard errors (±0.052).
+    @Test func confidenceIntervalsCoverTheTruthAtTheirStatedLevel() throws {
+        let rx = SyntheticReceiver()
+        let (tTrue, eTrue) = (0.97, 0.05)
+        let iTrue = try WeightLeakage.bitsPerMode(photonsPerMode: rx.mu, transmittance: tTrue, excessNoise: eTrue)
+        let trials = 300
+        let z = Normal.quantile(0.95)
+        var coverT = 0, coverE = 0, coverI = 0
+        var meanT = RunningMoments(), meanE = RunningMoments()
+        let check = LeakageCheck(budgetBitsPerMode: 10, delta: 0.05, photonsPerMode: Measured(rx.mu))
+        for k in 0..<trials {
+            let stats = rx.measure(t: tTrue, eps: eTrue, signal: 200_000, vacuum: 50_000, seed: UInt64(1000 + k))
+            let est = try ChannelEstimate(statistics: stats, receiver: rx.trusted)
+            meanT.add(est.transmittance); meanE.add(est.excessNoise)
+            if abs(est.transmittance - tTrue) <= z * est.transmittanceStandardError { coverT += 1 }
+            if abs(est.excessNoise - eTrue) <= z * est.excessNoiseStandardError { coverE += 1 }
+            let a = try check.assess(est)
+            if iTrue >= a.leakageLowerBound && iTrue <= a.leakageUpperBound { coverI += 1 }
+        }
+        let band = 3 * (0.9 * 0.1 / Double(trials)).squareRoot()
+        for (name, c) in [("T", coverT), ("ε", coverE), ("I_w", coverI)] {
+            let rate = Double(c) / Double(trials)
+            #expect(abs(rate - 0.9) < band, "coverage of \(name) is \(rate)")
+        }
+        // Unbiased: the mean over trials within 4 standard errors of the truth.
+        #expect(abs(meanT.mean - tTrue) < 4 * meanT.standardError)
+        #expect(abs(meanE.mean - eTrue) < 4 * meanE.standardError)
+    }
+
+    /// Calibration uncertainties are propagated: a 1 % uncertain back-to-back response widens σ_T
+    /// to at least 2 %.
+    @Test func calibrationUncertaintyWidensTheInterval() throws {
+        let rx = SyntheticReceiver()
+        let stats = rx.measure(t: 1, eps: 0.01, signal: 100_000, vacuum: 100_000, seed: 5)
+        var trusted = rx.trusted
+        let tight = try ChannelEstimate(statistics: stats, receiver: trusted)
+        trusted.backToBackResponse.uncertainty = 0.01 * rx.response
+        let loose = try ChannelEstimate(statistics: stats, receiver: trusted)
+        #expect(loose.transmittanceStandardError > 0.02 * 0.99)
+        #expect(loose.transmittanceStandardError > tight.transmittanceStandardError)
+        #expect(loose.excessNoiseStandardError == tight.excessNoiseStandardError)
+    }
+
+    /// The in-band reference follows the local oscillator: doubling N0 mid-way (LO drift) changes
+    /// nothing in T̂ and ε̂ when both slot kinds see it, because they are interleaved.
+    @Test func inBandShotNoiseReferenceTracksTheLocalOscillator() throws {
+        var rx = SyntheticReceiver()
+        rx.n0 = 0.08
+        let stats = rx.measure(t: 0.99, eps: 0.02, signal: 1_000_000, vacuum: 1_000_000, seed: 8)
+        rx.n0 = 0.04
+        let est = try ChannelEstimate(statistics: stats, receiver: rx.trusted)
+        #expect(abs(est.shotNoiseVariance - 0.08) < 5 * 0.08 * (2 / 1e6).squareRoot() + 1e-6)
+        #expect(abs(est.transmittance - 0.99) < 5 * est.transmittanceStandardError)
+        #expect(abs(est.excessNoise - 0.02) < 5 * est.excessNoiseStandardError)
+    }
+
+    @Test func estimationErrorsAreExplained() throws {
+        var empty = ReturnedLightStatistics()
+        #expect(throws: ChannelEstimate.EstimationError.self) { try ChannelEstimate(statistics: empty, receiver: .ideal) }
+        empty.addSignal(samples: [1, 2, 3, 4], intended: [0, 0, 0, 0])
+        empty.addVacuum(samples: [1, -1, 1, -1])
+        #expect(throws: ChannelEstimate.EstimationError.noModulation) { try ChannelEstimate(statistics: empty, receiver: .ideal) }
+        var dark = ReturnedLightStatistics()
+        dark.addSignal(samples: [1, 2, 3, 4], intended: [1, 2, 3, 4.5])
+        dark.addVacuum(samples: [0.01, -0.01, 0.01, -0.01])
+        let err = #expect(throws: ChannelEstimate.EstimationError.self) {
+            try ChannelEstimate(statistics: dark, receiver: TrustedReceiver(electronicNoiseVariance: Measured(1)))
+        }
+        #expect(err?.description.contains("qbench calibrate homodyne") == true)
+    }
+
+    // MARK: decisions, on estimates with given precision (G = 2, μ = 4, budget 0.1 bit/mode)
+
+    let check = LeakageCheck(budgetBitsPerMode: 0.1, delta: 1e-6, photonsPerMode: Measured(4))
+
+    /// Standard errors of T̂ and ε̂ for N modes with as many vacuum slots, the honest statistics.
+    func estimate(t: Double, eps: Double, modes n: Double) -> ChannelEstimate {
+        ChannelEstimate(transmittance: t, transmittanceStandardError: (8.5 / n).squareRoot(),
+                        excessNoise: eps, excessNoiseStandardError: (4 / n).squareRoot(), covariance: 2 / n)
+    }
+
+    @Test func honestClientIsNeverAbortedForLackOfStatistics() throws {
+        for n in [1e3, 1e5, 1e7, 1e9, 1e11] {
+            let a = try check.assess(estimate(t: 1, eps: 1.0 / 392, modes: n))
+            #expect(a.decision != .abort, "honest aborted at \(n) modes")
+        }
+    }
+
+    @Test func honestClientIsCertifiedWithEnoughModesButNotWithFew() throws {
+        #expect(try check.assess(estimate(t: 1, eps: 1.0 / 392, modes: 3.1e9)).decision == .certified)
+        #expect(try check.assess(estimate(t: 1, eps: 1.0 / 392, modes: 392 * 10 * 794)).decision == .collecting)
+    }
+
+    @Test func overAmplifyingClientIsAborted() throws {
+        let eps = (2 - 2 / 6.0) / 392
+        #expect(try check.assess(estimate(t: 1, eps: eps, modes: 1e5)).decision == .collecting)
+        let a = try check.assess(estimate(t: 1, eps: eps, modes: 1e9))
+        #expect(a.decision == .abort)
+        #expect(a.reason.contains("exceeds the budget"))
+    }
+
+    @Test func interceptResendIsAbortedAlmostAtOnce() throws {
+        let a = try check.assess(estimate(t: 1, eps: 2 + 1.0 / 392, modes: 1e4))
+        #expect(a.decision == .abort)
+    }
+
+    @Test func lossyChannelIsAbortedWhenResolved() throws {
+        #expect(try check.assess(estimate(t: 0.995, eps: 1.0 / 392, modes: 1e9)).decision == .abort)
+    }
+}
