@@ -45,6 +45,7 @@ let package = Package(
             swiftSettings: optimised
         ),
 
+        .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
 
 

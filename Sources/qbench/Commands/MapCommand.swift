@@ -14,6 +14,8 @@ struct MapCommand: ParsableCommand {
     @Option(help: "Test images per grid point.") var images = 2000
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Output files prefix (writes PREFIX.csv and PREFIX.svg).") var output = "qbench-map"
+    @Option(name: .customLong("target-accuracy"), help: "Accuracy target for outlining cells.") var targetAccuracy = 0.96
+    @Option(help: "Weight-leakage budget for outlining cells, bit/mode.") var budget = 0.1
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
 
@@ -72,11 +74,19 @@ struct MapCommand: ParsableCommand {
             values: gs.indices.map { gi in mus.indices.map { mi in points[gi * mus.count + mi].accuracy } },
             cellText: gs.indices.map { gi in mus.indices.map { mi in
                 let p = points[gi * mus.count + mi]
-                return String(format: "%.1f %%\nI_w %.3f  I_x %.4f", 100 * p.accuracy, p.weightLeakageBitsPerMode, p.dataLeakageBits)
+                return String(format: "%.1f %%\nI_w %.3f bit/mode\nI_x %.4f bit", 100 * p.accuracy, p.weightLeakageBitsPerMode, p.dataLeakageBits)
             } },
-            range: (accuracies.min() ?? 0, accuracies.max() ?? 1),
-            legend: "cell: accuracy; I_w bit/mode (Holevo, honest lossless); I_x bit/symbol (Cramér–Rao). Model \(model.modelID), seed \(seed).")
-        try heatmap.render().write(to: svgURL)
+            range: (max(0.9, accuracies.min() ?? 0), max(0.9 + 1e-6, accuracies.max() ?? 1)),
+            legend: """
+                Cell: accuracy under the protocol's noise; I_w: Holevo weight leakage (honest client, lossless); I_x: data leakage (Cramér–Rao).
+                Outlined: accuracy ≥ \(percent(targetAccuracy)), I_w ≤ \(format(budget)) bit/mode and I_x < 0.01 bit. Model \(model.modelID), seed \(seed).
+                """)
+        var plot = heatmap
+        plot.highlighted = gs.indices.map { gi in mus.indices.map { mi in
+            let p = points[gi * mus.count + mi]
+            return p.accuracy >= targetAccuracy && p.weightLeakageBitsPerMode <= budget && p.dataLeakageBits < 0.01
+        } }
+        try plot.render().write(to: svgURL)
         if json { try printJSON(Output(images: set.count, csv: csvURL.path, svg: svgURL.path, points: points)); return }
         printLine("gain   μ      F      accuracy  I_w (bit/mode)  I_x (bit)")
         for p in points {
