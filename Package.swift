@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (installed by scripts/bootstrap.sh).
@@ -32,6 +33,8 @@ let package = Package(
             dependencies: ["NumericsKit", "CZlib", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: optimised
         ),
+        // Device-family protocols, units, limits, the bench and its YAML description.
+        .target(name: "BenchKit", dependencies: ["Yams"]),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
 

@@ -1,0 +1,169 @@
+import Foundation
+
+/// An open bench: one device per role, each behind the bench's limit guard.
+public final class Bench: Sendable {
+    public let description: BenchDescription
+    public let limits: LimitGuard
+    let devices: [Role: any BenchDevice]
+
+    public enum AccessError: Error, CustomStringConvertible {
+        case missingRole(Role, bench: String)
+        case wrongFamily(Role, expected: String)
+        public var description: String {
+            switch self {
+            case let .missingRole(r, b): "bench '\(b)' has no \(r.rawValue) (\(r.summary)): add it to the bench file"
+            case let .wrongFamily(r, e): "\(r.rawValue) is not a \(e)"
+            }
+        }
+    }
+
+    init(description: BenchDescription, limits: LimitGuard, devices: [Role: any BenchDevice]) {
+        self.description = description; self.limits = limits; self.devices = devices
+    }
+
+    /// Validates the bench against the registry, builds every device through its driver, wraps
+    /// the limited families in guards, and reads back the starting values of limited parameters.
+    public static func open(_ description: BenchDescription, registry: DriverRegistry) async throws -> Bench {
+        try registry.validate(description)
+        let shared = SharedResources()
+        let limits = LimitGuard(bench: description, registry: registry)
+        var devices: [Role: any BenchDevice] = [:]
+        for role in description.roles {
+            let binding = description.bindings[role]!
+            let raw = try await registry.factory(for: binding)!.makeDevice(DriverContext(bench: description, binding: binding, shared: shared))
+            guard raw.family == role.family else { throw AccessError.wrongFamily(role, expected: role.family.rawValue) }
+            devices[role] = guardWrap(raw, role: role, limits: limits)
+        }
+        let bench = Bench(description: description, limits: limits, devices: devices)
+        try await bench.observeStartingValues()
+        return bench
+    }
+
+    static func guardWrap(_ d: any BenchDevice, role: Role, limits: LimitGuard) -> any BenchDevice {
+        switch d {
+        case let x as any Laser: GuardedLaser(x, role: role, limits: limits)
+        case let x as any Modulator: GuardedModulator(x, role: role, limits: limits)
+        case let x as any VariableAttenuator: GuardedAttenuator(x, role: role, limits: limits)
+        case let x as any OpticalAmplifier: GuardedAmplifier(x, role: role, limits: limits)
+        case let x as any TunableSplitter: GuardedSplitter(x, role: role, limits: limits)
+        case let x as any HomodyneReceiver: GuardedReceiver(x, role: role, limits: limits)
+        case let x as any Shutter: GuardedShutter(x, role: role, limits: limits)
+        default: d
+        }
+    }
+
+    func observeStartingValues() async throws {
+        for (role, d) in devices {
+            switch d {
+            case let x as any Laser:
+                await limits.observe(role, "current", try await x.current().si)
+                await limits.observe(role, "temperature", try await x.temperature().si)
+            case let x as any Shutter: await limits.observe(role, "open", try await x.isOpen() ? 1 : 0)
+            case let x as any VariableAttenuator: await limits.observe(role, "attenuation", try await x.attenuation().dB)
+            case let x as any OpticalAmplifier: await limits.observe(role, "gain", try await x.gain())
+            case let x as any TunableSplitter: await limits.observe(role, "kept-fraction", try await x.keptFraction())
+            case let x as any HomodyneReceiver: await limits.observe(role, "lo-power", try await x.localOscillatorPower().si)
+            default: break
+            }
+        }
+    }
+
+    public var roles: [Role] { devices.keys.sorted() }
+    public func has(_ role: Role) -> Bool { devices[role] != nil }
+
+    public func device(_ role: Role) throws(AccessError) -> any BenchDevice {
+        guard let d = devices[role] else { throw .missingRole(role, bench: description.name) }
+        return d
+    }
+
+    func typed<T>(_ role: Role, _ type: T.Type, _ name: String) throws(AccessError) -> T {
+        guard let d = try device(role) as? T else { throw .wrongFamily(role, expected: name) }
+        return d
+    }
+
+    public func laser(_ role: Role = .serverLaser) throws(AccessError) -> any Laser { try typed(role, (any Laser).self, "laser") }
+    public func modulator(_ role: Role = .serverModulator) throws(AccessError) -> any Modulator { try typed(role, (any Modulator).self, "modulator") }
+    public func attenuator(_ role: Role = .serverAttenuator) throws(AccessError) -> any VariableAttenuator { try typed(role, (any VariableAttenuator).self, "attenuator") }
+    public func powerMeter(_ role: Role = .serverTap) throws(AccessError) -> any PowerMeter { try typed(role, (any PowerMeter).self, "power meter") }
+    public func opticalSwitch(_ role: Role = .serverSwitch) throws(AccessError) -> any OpticalSwitch { try typed(role, (any OpticalSwitch).self, "optical switch") }
+    public func receiver(_ role: Role) throws(AccessError) -> any HomodyneReceiver { try typed(role, (any HomodyneReceiver).self, "homodyne receiver") }
+    public func fiberLink(_ role: Role = .link) throws(AccessError) -> any FiberLink { try typed(role, (any FiberLink).self, "fibre link") }
+    public func clientProcessor(_ role: Role = .clientProcessor) throws(AccessError) -> any ClientProcessor { try typed(role, (any ClientProcessor).self, "client processor") }
+    public func amplifier(_ role: Role = .clientAmplifier) throws(AccessError) -> any OpticalAmplifier { try typed(role, (any OpticalAmplifier).self, "amplifier") }
+    public func splitter(_ role: Role = .clientSplitter) throws(AccessError) -> any TunableSplitter { try typed(role, (any TunableSplitter).self, "splitter") }
+    public func trigger(_ role: Role = .trigger) throws(AccessError) -> any TriggerOutput { try typed(role, (any TriggerOutput).self, "trigger") }
+    public func shutter(_ role: Role = .shutter) throws(AccessError) -> any Shutter { try typed(role, (any Shutter).self, "shutter") }
+    public func interlock(_ role: Role = .interlock) throws(AccessError) -> any InterlockInput { try typed(role, (any InterlockInput).self, "interlock") }
+
+    /// One executed safe-state step.
+    public struct SafeStateRecord: Sendable, Codable, Equatable {
+        public let step: String
+        public let succeeded: Bool
+        public let error: String?
+        public let at: Date
+    }
+
+    /// Runs the bench's safe-state sequence in its declared order. Never throws: every step is
+    /// attempted even if an earlier one failed, and each outcome is returned (and journaled by the
+    /// caller through `onStep`).
+    @discardableResult
+    public func enterSafeState(onStep: (SafeStateRecord) -> Void = { _ in }) async -> [SafeStateRecord] {
+        var records: [SafeStateRecord] = []
+        for step in description.safeState {
+            var failure: String?
+            do {
+                let d = try device(step.role)
+                switch step.action {
+                case .rampDown:
+                    guard let laser = d as? any Laser else { throw AccessError.wrongFamily(step.role, expected: "laser") }
+                    try await laser.rampDown()
+                case .close:
+                    guard let shutter = d as? any Shutter else { throw AccessError.wrongFamily(step.role, expected: "shutter") }
+                    try await shutter.setOpen(false)
+                case .zeroDrive:
+                    guard let m = d as? any Modulator else { throw AccessError.wrongFamily(step.role, expected: "modulator") }
+                    try await m.zeroDrive()
+                case .safe:
+                    try await d.makeSafe()
+                }
+            } catch {
+                failure = "\(error)"
+            }
+            let r = SafeStateRecord(step: step.description, succeeded: failure == nil, error: failure, at: Date())
+            records.append(r)
+            onStep(r)
+        }
+        return records
+    }
+
+    /// Identity and settings of every device: the bench snapshot of a run record.
+    public struct Snapshot: Sendable, Codable, Equatable {
+        public struct Entry: Sendable, Codable, Equatable {
+            public let role: String
+            public let driver: String
+            public let address: String
+            public let identity: InstrumentIdentity?
+            public let settings: [String: String]
+            public let error: String?
+        }
+        public let bench: String
+        public let file: String
+        public let entries: [Entry]
+        public let benchFile: String
+    }
+
+    public func snapshot() async -> Snapshot {
+        var entries: [Snapshot.Entry] = []
+        for role in roles {
+            let b = description.bindings[role]!
+            let d = devices[role]!
+            do {
+                entries.append(.init(role: role.rawValue, driver: b.driver, address: "\(b.address)",
+                                     identity: try await d.identify(), settings: try await d.settings(), error: nil))
+            } catch {
+                entries.append(.init(role: role.rawValue, driver: b.driver, address: "\(b.address)", identity: nil, settings: [:], error: "\(error)"))
+            }
+        }
+        return Snapshot(bench: description.name, file: description.file, entries: entries, benchFile: description.text)
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+/// One role of a bench file: which driver speaks to which address, and the soft limits.
+public struct RoleBinding: Sendable {
+    public let role: Role
+    public let driver: String
+    public let address: DeviceAddress
+    /// Soft limits by parameter name (SI; dB for decibels).
+    public let limits: [String: LimitRange]
+    /// Driver-specific options (e.g. an AWG channel map), read by the driver.
+    public let options: YAMLReader?
+    public let line: Int
+}
+
+/// A step of the safe-state sequence, run in order on every exit path.
+public struct SafeStateStep: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Action: String, Sendable, Codable, CaseIterable {
+        /// Laser: ramp the current down, then emission off.
+        case rampDown = "ramp-down"
+        /// Shutter: close.
+        case close
+        /// Modulator: zero every drive.
+        case zeroDrive = "zero-drive"
+        /// Any device: its own `makeSafe()`.
+        case safe
+    }
+    public let role: Role
+    public let action: Action
+    public var description: String { "\(role.rawValue): \(action.rawValue)" }
+
+    func applies(to family: DeviceFamily) -> Bool {
+        switch action {
+        case .rampDown: family == .laser
+        case .close: family == .shutter
+        case .zeroDrive: family == .modulator
+        case .safe: true
+        }
+    }
+}
+
+/// A bench file (`Devices/benches/*.yaml`, format in docs/bench-files.md), parsed and checked.
+public struct BenchDescription: Sendable {
+    public let name: String
+    public let summary: String
+    public let file: String
+    public let bindings: [Role: RoleBinding]
+    public let constraints: [Constraint]
+    public let safeState: [SafeStateStep]
+    /// The `simulation:` section, read by the simulated backend (seed, true constants, faults).
+    public let simulation: YAMLReader?
+    /// The file's text, kept for the run record's bench snapshot.
+    public let text: String
+
+    public var roles: [Role] { bindings.keys.sorted() }
+
+    public static func load(_ url: URL) throws(BenchFileError) -> BenchDescription {
+        guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+            throw BenchFileError(file: url.path, line: 0, message: "cannot be read: check the path (benches live in Devices/benches/)")
+        }
+        return try parse(text, file: url.path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(BenchFileError) -> BenchDescription {
+        let root = YAMLReader(file: file, tree: try YAMLTree.parse(text, file: file))
+        try root.onlyKeys(["bench", "description", "roles", "constraints", "safe-state", "simulation"], in: "a bench file")
+        let name = try root.required("bench", "the bench's name, e.g. 'bench: sim'").string
+        let summary = try root.optional("description")?.string ?? ""
+        var bindings: [Role: RoleBinding] = [:]
+        for entry in try root.required("roles", "the roles of the bench, each with a driver and an address").entries {
+            guard let role = Role(rawValue: entry.key) else {
+                throw root.fail("unknown role '\(entry.key)'; the roles are: \(Role.allCases.map(\.rawValue).joined(separator: ", "))", line: entry.keyLine)
+            }
+            bindings[role] = try parseBinding(role, entry.value, line: entry.keyLine)
+        }
+        var constraints: [Constraint] = []
+        for item in try root.optional("constraints")?.items ?? [] {
+            try item.onlyKeys(["while", "require"], in: "a constraint")
+            let cond = try item.required("while", "the condition, e.g. 'while: shutter.open == open'")
+            let req = try item.required("require", "the requirement, e.g. 'require: server.laser.current <= 80 mA'")
+            let c: Constraint.Comparison, r: Constraint.Comparison
+            let condText = try cond.string, reqText = try req.string
+            do { c = try Constraint.Comparison.parse(condText) } catch { throw cond.fail(error.message) }
+            do { r = try Constraint.Comparison.parse(reqText) } catch { throw req.fail(error.message) }
+            for (cmp, reader) in [(c, cond), (r, req)] where bindings[cmp.role] == nil {
+                throw reader.fail("names \(cmp.role.rawValue), which this bench does not bind")
+            }
+            constraints.append(Constraint(condition: c, requirement: r, source: "\(file):\(item.tree.line)"))
+        }
+        var safeState: [SafeStateStep] = []
+        if let steps = try root.optional("safe-state") {
+            for item in try steps.items {
+                let entries = try item.entries
+                guard entries.count == 1, let e = entries.first else { throw item.fail("each safe-state step is one 'role: action' line") }
+                guard let role = Role(rawValue: e.key), bindings[role] != nil else {
+                    throw item.fail("safe-state names '\(e.key)', which is not a role of this bench", line: e.keyLine)
+                }
+                guard let action = SafeStateStep.Action(rawValue: try e.value.string) else {
+                    throw e.value.fail("unknown safe-state action '\(try e.value.string)'; expected one of: \(SafeStateStep.Action.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                let step = SafeStateStep(role: role, action: action)
+                guard step.applies(to: role.family) else {
+                    throw e.value.fail("'\(action.rawValue)' does not apply to \(role.rawValue), a \(role.family.rawValue)")
+                }
+                safeState.append(step)
+            }
+        } else {
+            safeState = defaultSafeState(for: Set(bindings.keys))
+        }
+        return BenchDescription(name: name, summary: summary, file: file, bindings: bindings, constraints: constraints,
+                                safeState: safeState, simulation: try root.optional("simulation"), text: text)
+    }
+
+    static func parseBinding(_ role: Role, _ r: YAMLReader, line: Int) throws(BenchFileError) -> RoleBinding {
+        try r.onlyKeys(["driver", "address", "limits", "options"], in: "role \(role.rawValue)")
+        let driver = try r.required("driver", "the driver for \(role.rawValue), e.g. 'driver: sim'").string
+        let addressReader = try r.required("address", "where \(role.rawValue) is, e.g. 'address: sim://\(role.rawValue)' or 'usbtmc://1313:8072?serial=…'")
+        let address: DeviceAddress
+        do { address = try DeviceAddress(parsing: try addressReader.string) } catch { throw addressReader.fail("\(error)") }
+        var limits: [String: LimitRange] = [:]
+        if let l = try r.optional("limits") {
+            let known = Parameter.of(role.family)
+            for e in try l.entries {
+                guard let p = known.first(where: { $0.name == e.key }) else {
+                    throw l.fail("\(role.rawValue) (a \(role.family.rawValue)) has no limitable parameter '\(e.key)'"
+                                 + (known.isEmpty ? "" : "; it has: \(known.map(\.name).joined(separator: ", "))"), line: e.keyLine)
+                }
+                try e.value.onlyKeys(["min", "max"], in: "the limit of \(role.rawValue).\(p.name)")
+                func value(_ key: String) throws(BenchFileError) -> Double? {
+                    guard let v = try e.value.optional(key) else { return nil }
+                    guard let x = p.dimension.parse(try v.string) else {
+                        throw v.fail("bad unit: '\(try v.string)' is not a \(p.dimension.rawValue) (e.g. \(p.dimension.example))")
+                    }
+                    return x
+                }
+                let range = LimitRange(min: try value("min"), max: try value("max"), source: "\(r.file):\(e.keyLine)")
+                if let lo = range.min, let hi = range.max, lo > hi {
+                    throw e.value.fail("limit violated: min \(p.dimension.format(lo)) is above max \(p.dimension.format(hi))")
+                }
+                guard range.min != nil || range.max != nil else { throw e.value.fail("a limit needs 'min', 'max' or both") }
+                limits[p.name] = range
+            }
+        }
+        return RoleBinding(role: role, driver: driver, address: address, limits: limits, options: try r.optional("options"), line: line)
+    }
+
+    /// Lasers down first, then shutters closed, modulator drives zeroed, everything else to its own safe state.
+    public static func defaultSafeState(for roles: Set<Role>) -> [SafeStateStep] {
+        var steps: [SafeStateStep] = []
+        for role in roles.sorted() where role.family == .laser { steps.append(.init(role: role, action: .rampDown)) }
+        for role in roles.sorted() where role.family == .shutter { steps.append(.init(role: role, action: .close)) }
+        for role in roles.sorted() where role.family == .modulator { steps.append(.init(role: role, action: .zeroDrive)) }
+        for role in roles.sorted() where ![.laser, .shutter, .modulator].contains(role.family) { steps.append(.init(role: role, action: .safe)) }
+        return steps
+    }
+}

@@ -1,0 +1,75 @@
+/// What a driver needs to build its device: the bench, its own binding, and resources shared by
+/// the devices of one bench (the simulated backend keeps its optical table there).
+public struct DriverContext: Sendable {
+    public let bench: BenchDescription
+    public let binding: RoleBinding
+    public let shared: SharedResources
+}
+
+/// Objects shared by the devices of one open bench, created on first use.
+public actor SharedResources {
+    private var objects: [String: any Sendable] = [:]
+    public init() {}
+
+    public func resource<T: Sendable>(_ key: String, make: @Sendable () async throws -> T) async throws -> T {
+        if let existing = objects[key] {
+            guard let typed = existing as? T else { preconditionFailure("shared resource '\(key)' has another type") }
+            return typed
+        }
+        let made = try await make()
+        objects[key] = made
+        return made
+    }
+}
+
+/// A driver: builds devices of some families for the addresses it understands.
+public protocol DriverFactory: Sendable {
+    /// The name bench files use after `driver:`.
+    var name: String { get }
+    var summary: String { get }
+    var families: [DeviceFamily] { get }
+    /// What the instrument itself allows; soft limits outside these are refused when the bench
+    /// file is checked (e.g. a CLD1015 cannot give 2 A).
+    func hardwareLimits(for family: DeviceFamily) -> [String: LimitRange]
+    /// Checks a binding (address scheme, options) before anything is opened.
+    func validate(_ binding: RoleBinding) throws(BenchFileError)
+    func makeDevice(_ context: DriverContext) async throws -> any BenchDevice
+}
+
+extension DriverFactory {
+    public func hardwareLimits(for family: DeviceFamily) -> [String: LimitRange] { [:] }
+}
+
+/// The drivers a qbench build knows.
+public struct DriverRegistry: Sendable {
+    public private(set) var factories: [String: any DriverFactory] = [:]
+    public init(_ factories: [any DriverFactory] = []) { for f in factories { register(f) } }
+
+    public mutating func register(_ factory: any DriverFactory) { factories[factory.name] = factory }
+
+    /// Every check that needs the drivers: each driver exists and serves the role's family, the
+    /// binding is valid for it, and no soft limit lies outside the hardware's range.
+    public func validate(_ bench: BenchDescription) throws(BenchFileError) {
+        for role in bench.roles {
+            let b = bench.bindings[role]!
+            guard let f = factories[b.driver] else {
+                throw BenchFileError(file: bench.file, line: b.line, message: "\(role.rawValue): unknown driver '\(b.driver)'; known drivers: \(factories.keys.sorted().joined(separator: ", "))")
+            }
+            guard f.families.contains(role.family) else {
+                throw BenchFileError(file: bench.file, line: b.line, message: "\(role.rawValue) is a \(role.family.rawValue) but driver '\(b.driver)' drives \(f.families.map(\.rawValue).joined(separator: ", "))")
+            }
+            try f.validate(b)
+            let hardware = f.hardwareLimits(for: role.family)
+            for (param, soft) in b.limits {
+                guard let hw = hardware[param] else { continue }
+                let dim = Parameter.of(role.family).first { $0.name == param }!.dimension
+                for bound in [soft.min, soft.max].compactMap({ $0 }) where !hw.contains(bound) {
+                    throw BenchFileError(file: bench.file, line: Int(soft.source.split(separator: ":").last ?? "") ?? b.line,
+                                         message: "limit violated: \(role.rawValue).\(param) limit \(dim.format(bound)) lies outside what \(b.driver) hardware allows (\(hw.min.map(dim.format) ?? "−∞") … \(hw.max.map(dim.format) ?? "+∞"), \(hw.source))")
+                }
+            }
+        }
+    }
+
+    public func factory(for binding: RoleBinding) -> (any DriverFactory)? { factories[binding.driver] }
+}

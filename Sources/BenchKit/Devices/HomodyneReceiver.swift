@@ -1,0 +1,36 @@
+/// What one digitiser slot of a homodyne receiver measures.
+public enum SlotKind: UInt8, Sendable, Codable {
+    /// The returned mode, on the X or P quadrature (LO phase 0 or π/2).
+    case x = 0, p = 1
+    /// Signal input blocked locally: shot noise (plus electronic noise) only, the in-band SNU reference.
+    case vacuum = 2
+}
+
+/// Samples from a digitiser: volts, one per optical mode slot.
+public struct SampleBlock: Sendable, Equatable {
+    public var volts: [Float]
+    public var sampleRate: Frequency
+    public init(volts: [Float], sampleRate: Frequency) { self.volts = volts; self.sampleRate = sampleRate }
+}
+
+/// A balanced homodyne receiver read by a digitiser.
+///
+/// Triggered use (the protocol): `loadSlotPattern` once, `arm`, the bench trigger fires, `fetch`
+/// returns one sample per mode slot of every triggered shot. Free-running use (calibration):
+/// `acquire(count:)` captures what is at the input now.
+public protocol HomodyneReceiver: BenchDevice {
+    func setLocalOscillatorPower(_ power: Power) async throws
+    func localOscillatorPower() async throws -> Power
+    /// LO phase offset added to every slot (the phase reference, set by calibration).
+    func setLocalOscillatorPhase(_ phase: Phase) async throws
+    /// Per-slot measurement plan for the next triggered shots (repeated if shorter than a shot).
+    func loadSlotPattern(_ pattern: [SlotKind]) async throws
+    /// Blocks or unblocks the signal input for free-running captures (SNU calibration).
+    func setInputBlocked(_ blocked: Bool) async throws
+    /// Prepares to record `shots` triggered shots.
+    func arm(shots: Int) async throws
+    /// Returns the samples of the armed shots once they are in; times out if no trigger came.
+    func fetch(timeout: Duration) async throws -> SampleBlock
+    /// Captures `count` samples of the current input without a trigger.
+    func acquire(count: Int) async throws -> SampleBlock
+}

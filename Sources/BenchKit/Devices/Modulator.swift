@@ -1,0 +1,33 @@
+/// A drive waveform for one AWG channel: voltages at a fixed sample rate (one sample per optical
+/// mode on the secure-inference bench).
+public struct Waveform: Sendable, Equatable {
+    public var volts: [Float]
+    public var sampleRate: Frequency
+    public init(volts: [Float], sampleRate: Frequency) { self.volts = volts; self.sampleRate = sampleRate }
+
+    public var peak: Voltage { .volts(Double(volts.map { abs($0) }.max() ?? 0)) }
+    public var minimum: Voltage { .volts(Double(volts.min() ?? 0)) }
+    public var maximum: Voltage { .volts(Double(volts.max() ?? 0)) }
+}
+
+/// The drive inputs of an electro-optic modulator.
+public enum ModulatorChannel: String, Sendable, Codable, CaseIterable {
+    /// In-phase and quadrature MZM arms of an IQ modulator.
+    case i, q
+    /// The outer phase section of an IQ modulator (bias only: sets the 90° between arms).
+    case phase
+}
+
+/// An IQ Mach–Zehnder modulator driven by AWG channels (RF drive per arm) and DC bias supplies.
+/// Each arm transmits field ∝ cos(π V/(2Vπ) + φ_bias); biased at null, a small drive gives a field
+/// linear in the drive voltage. The encoder pre-distorts drives with the calibrated Vπ and bias.
+public protocol Modulator: BenchDevice {
+    /// Uploads drive waveforms (volts) for the I and Q arms; they play on each trigger.
+    func loadDrive(i: Waveform, q: Waveform) async throws
+    /// Drives both arms with constant voltages (calibration sweeps).
+    func setStaticDrive(i: Voltage, q: Voltage) async throws
+    func setBias(_ channel: ModulatorChannel, _ voltage: Voltage) async throws
+    func bias(_ channel: ModulatorChannel) async throws -> Voltage
+    /// Zeroes every drive (outputs off); biases stay.
+    func zeroDrive() async throws
+}
