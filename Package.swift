@@ -49,6 +49,7 @@ let package = Package(
         ),
 
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
+        .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
 
 

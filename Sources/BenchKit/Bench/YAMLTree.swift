@@ -25,11 +25,22 @@ public indirect enum YAMLTree: Sendable, Equatable {
     public static func parse(_ text: String, file: String) throws(BenchFileError) -> YAMLTree {
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch {
+            if case let .duplicatedKeysInMapping(keys, context)? = error as? YamlError {
+                let line = keys.first.flatMap { secondOccurrence(of: $0, in: text) } ?? context.mark.line
+                throw BenchFileError(file: file, line: line, message: "repeats the key '\(keys.joined(separator: "', '"))' (duplicated key)")
+            }
             let line = (error as? YamlError).flatMap(Self.line(of:)) ?? 0
             throw BenchFileError(file: file, line: line, message: "is not valid YAML (\(error))")
         }
         guard let node else { throw BenchFileError(file: file, line: 1, message: "is empty") }
         return try convert(node, file: file)
+    }
+
+    /// The line of the second `key:` in the text (1-based), where a duplicated key is reported.
+    static func secondOccurrence(of key: String, in text: String) -> Int? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let hits = lines.indices.filter { lines[$0].trimmingCharacters(in: .whitespaces).hasPrefix("\(key):") }
+        return hits.count > 1 ? hits[1] + 1 : nil
     }
 
     static func line(of error: YamlError) -> Int? {
