@@ -35,6 +35,8 @@ let package = Package(
         ),
         // Device-family protocols, units, limits, the bench and its YAML description.
         .target(name: "BenchKit", dependencies: ["Yams"]),
+        // Calibration routines over the BenchKit protocols, and the calibration store.
+        .target(name: "Calibrate", dependencies: ["BenchKit", "NumericsKit", "Plots"], swiftSettings: optimised),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
 
@@ -50,6 +52,7 @@ let package = Package(
 
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
+        .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
 
 
