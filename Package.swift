@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (installed by scripts/bootstrap.sh).
@@ -37,6 +38,12 @@ let package = Package(
         .target(name: "BenchKit", dependencies: ["Yams"]),
         // Calibration routines over the BenchKit protocols, and the calibration store.
         .target(name: "Calibrate", dependencies: ["BenchKit", "NumericsKit", "Plots"], swiftSettings: optimised),
+        // Plans, the engine that runs them on a bench, the journal, the run database, reports.
+        .target(
+            name: "Sequencer",
+            dependencies: ["BenchKit", "SecureInference", "Calibrate", "NumericsKit", "Plots", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: optimised
+        ),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
 

@@ -8,6 +8,7 @@ packages=(
   libgpiod-dev          # GPIO trigger, shutter and interlock lines (BenchIO)
   libopenblas-dev       # matrix kernels (training, batched inner products)
   zlib1g-dev            # MNIST .gz files
+  libsqlite3-dev        # the run database (GRDB)
   umockdev libumockdev-dev  # emulated USB and GPIO devices for the bus-level tests
 )
 missing=()

@@ -1,0 +1,110 @@
+import Foundation
+
+/// Everything that defines a run; stored with it so `--resume` continues exactly this run.
+public struct RunConfiguration: Sendable, Codable, Equatable {
+    public var benchFile: String
+    public var modelFile: String
+    public var dataDirectory: String
+    public var images: Int
+    public var gain: Double
+    public var photonsPerMode: Double
+    public var blockImages: Int
+    public var seed: UInt64
+    /// honest | greedy-tap:R | over-amplify:G2 | intercept-resend (a twin behaviour of the client).
+    public var client: String
+    public var budgetBitsPerMode: Double
+    public var delta: Double
+    public var vacuumSlotsPerRow: Int
+    /// Keep raw returned samples of the first blocks (bounded by `rawSampleLimit` floats).
+    public var keepRawSamples: Bool
+    public var rawSampleLimit: Int
+
+    public init(benchFile: String, modelFile: String, dataDirectory: String, images: Int = 10_000, gain: Double = 2,
+                photonsPerMode: Double = 4, blockImages: Int = 100, seed: UInt64 = 1, client: String = "honest",
+                budgetBitsPerMode: Double = 0.1, delta: Double = 1e-6, vacuumSlotsPerRow: Int = 392,
+                keepRawSamples: Bool = false, rawSampleLimit: Int = 4_000_000) {
+        self.benchFile = benchFile; self.modelFile = modelFile; self.dataDirectory = dataDirectory
+        self.images = images; self.gain = gain; self.photonsPerMode = photonsPerMode; self.blockImages = blockImages
+        self.seed = seed; self.client = client; self.budgetBitsPerMode = budgetBitsPerMode; self.delta = delta
+        self.vacuumSlotsPerRow = vacuumSlotsPerRow; self.keepRawSamples = keepRawSamples; self.rawSampleLimit = rawSampleLimit
+    }
+}
+
+public enum RunStatus: String, Sendable, Codable, CaseIterable {
+    case running, completed
+    /// The server's check stopped serving the client.
+    case aborted
+    /// An error (device fault, calibration refused, …) ended the run.
+    case failed
+    /// SIGINT/SIGTERM or an interlock: resumable.
+    case interrupted
+}
+
+/// The server's view after each block (cumulative over the run so far).
+public struct BlockRecord: Sendable, Codable, Equatable {
+    public var blockIndex: Int
+    public var imagesDone: Int
+    public var correct: Int
+    public var accuracy: Double
+    public var modes: Int
+    public var vacuumSlots: Int
+    public var transmittance: Double
+    public var transmittanceStandardError: Double
+    public var transmittanceLowerBound: Double
+    public var excessNoise: Double
+    public var excessNoiseStandardError: Double
+    public var excessNoiseUpperBound: Double
+    public var weightLeakageBitsPerMode: Double
+    public var weightLeakageLowerBound: Double
+    public var weightLeakageUpperBound: Double
+    public var dataLeakageBits: Double
+    public var decision: String
+    public var reason: String
+    public var wallSeconds: Double
+}
+
+/// The result of a run: exactly the keys of `qbench run --json`.
+public struct RunResult: Sendable, Codable, Equatable {
+    public var runId: String
+    public var bench: String
+    public var images: Int
+    public var accuracy: Double
+    public var aborted: Bool
+    public var abortReason: String?
+    public var certified: Bool
+    public var blocks: Int
+    public var modes: Int
+    public var transmittanceEstimate: Double
+    public var excessNoiseEstimate: Double
+    public var excessNoiseUpperBound: Double
+    public var weightLeakageBitsPerMode: Double
+    public var weightLeakageUpperBoundBitsPerMode: Double
+    public var dataLeakageBits: Double
+    public var seconds: Double
+}
+
+/// One row of the run list.
+public struct RunSummary: Sendable, Codable, Equatable {
+    public var id: String
+    public var createdAt: Date
+    public var finishedAt: Date?
+    public var status: RunStatus
+    public var bench: String
+    public var modelId: String
+    public var seed: UInt64
+    public var configuration: RunConfiguration
+    public var calibrationIds: [String]
+    public var codeVersion: String
+    public var arguments: [String]
+    public var result: RunResult?
+}
+
+/// A journal line: one completed step (or safe-state action, or event), in order.
+public struct JournalEntry: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case step, safeState = "safe-state", event, decision }
+    public var sequence: Int
+    public var at: Date
+    public var kind: Kind
+    public var step: String
+    public var detail: String?
+}
