@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "qbench",
             dependencies: [
-                "SecureInference", "NumericsKit", "Plots",
+                "SecureInference", "NumericsKit", "Plots", "BenchKit", "Calibrate", "Sequencer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised
@@ -59,6 +59,7 @@ let package = Package(
 
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
+        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "SecureInference", "Calibrate"], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
 

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Sequencer
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List the recorded runs (run database in $QBENCH_HOME, default ~/.local/share/qbench).")
+
+    @Option(help: "Show at most this many runs, newest first.") var limit = 50
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    struct Output: Encodable { let database: String; let runs: [RunSummary] }
+
+    func run() throws {
+        let db = try RunDatabase()
+        let runs = try db.runs(limit: limit)
+        if json { try printJSON(Output(database: db.url.path, runs: runs)); return }
+        if runs.isEmpty { printLine("no runs in \(db.url.path): start one with `qbench run`"); return }
+        printLine("run id                    status       images  accuracy  certified  I_w ≤ (bit/mode)  bench")
+        for r in runs {
+            let res = r.result
+            printLine(String(format: "%-25@ %-12@ %6d  %@  %-9@  %-16@  %@",
+                             r.id as NSString, r.status.rawValue as NSString, res?.images ?? 0,
+                             (res.map { String(format: "%7.2f %%", 100 * $0.accuracy) } ?? "      —") as NSString,
+                             (res.map { $0.certified ? "yes" : "no" } ?? "—") as NSString,
+                             (res.map { String(format: "%.4f", $0.weightLeakageUpperBoundBitsPerMode) } ?? "—") as NSString,
+                             r.bench as NSString))
+        }
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a self-contained HTML report of a run (plots, per-block table, journal, provenance).")
+
+    @Argument(help: "Run id (see `qbench runs`).") var runId: String
+    @Option(name: .shortAndLong, help: "Output file (default: qbench-report-RUN_ID.html).") var output: String?
+
+    func run() throws {
+        let report = try RunReport(database: try RunDatabase(), runId: runId)
+        let path = output ?? "qbench-report-\(runId).html"
+        try report.html.write(toFile: path, atomically: true, encoding: .utf8)
+        printLine("wrote \(path)")
+    }
+}
