@@ -156,7 +156,10 @@ public actor USBTMCInstrument: MessageTransport {
     /// `timeout`, at most `maxLength` bytes.
     public func read(timeout: Duration, maxLength: Int = 64 << 20) throws(TransportError) -> [UInt8] {
         try ensureUsable()
-        let deadline = ContinuousClock.now + timeout
+        return try readMessage(deadline: ContinuousClock.now + timeout, limit: timeout, maxLength: maxLength)
+    }
+
+    private func readMessage(deadline: ContinuousClock.Instant, limit: Duration, maxLength: Int) throws(TransportError) -> [UInt8] {
         var message: [UInt8] = []
         while true {
             let budget = maxLength - message.count
@@ -166,7 +169,7 @@ public actor USBTMCInstrument: MessageTransport {
                 throw .responseTooLong(resource: resourceName, limit: maxLength)
             }
             let chunk = try readTransfer(maxPayload: Swift.min(budget, configuration.maxTransferSize),
-                                         deadline: deadline, limit: timeout)
+                                         deadline: deadline, limit: limit)
             message += chunk.bytes
             if chunk.isEndOfMessage { return message }
         }
@@ -182,7 +185,7 @@ public actor USBTMCInstrument: MessageTransport {
         let limit = timeout ?? configuration.timeout
         let deadline = ContinuousClock.now + limit
         try write(message, timeout: limit)
-        return try read(timeout: remaining(until: deadline))
+        return try readMessage(deadline: deadline, limit: limit, maxLength: 64 << 20)
     }
 
     /// Device clear (USBTMC 1.0 §4.2.1.6–§4.2.1.7): INITIATE_CLEAR, CHECK_CLEAR_STATUS until
