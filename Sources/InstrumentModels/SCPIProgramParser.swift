@@ -9,7 +9,9 @@ public enum SCPIProgramParser {
     /// -161 invalid block data).
     public static func parse(_ message: [UInt8]) -> Result<[SCPICommand], SCPIParseError> {
         var bytes = message[...]
-        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes = bytes.dropLast() }
+        // One terminator (NL, optionally after CR); a block may legitimately end in NL itself.
+        if bytes.last == 0x0A { bytes = bytes.dropLast() }
+        if bytes.last == 0x0D { bytes = bytes.dropLast() }
         var commands: [SCPICommand] = []
         var path: [String] = []
         var index = bytes.startIndex

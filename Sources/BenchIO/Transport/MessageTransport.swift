@@ -51,7 +51,16 @@ extension MessageTransport {
                 throw .timeout(resource: resourceName, operation: "reading a reply", limit: timeout,
                                recovery: "\(message.count) bytes of an unfinished message arrived before the deadline")
             }
-            let chunk = try await readChunk(maxLength: maxLength - message.count, timeout: remaining)
+            let chunk: MessageChunk
+            do {
+                chunk = try await readChunk(maxLength: maxLength - message.count, timeout: remaining)
+            } catch {
+                // Report the caller's limit, not what was left of it for this chunk.
+                if case let .timeout(resource, operation, _, recovery) = error {
+                    throw .timeout(resource: resource, operation: operation, limit: timeout, recovery: recovery)
+                }
+                throw error
+            }
             message += chunk.bytes
             if chunk.isEndOfMessage { return message }
             guard message.count < maxLength else {
