@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/gpio.h>
@@ -41,6 +42,9 @@ typedef struct line_state {
 typedef struct handle_slot {
     char devnode[96];
     int in_use;
+    int fd;               /* the client's fd, opened by us inside the handler */
+    dev_t fd_dev;         /* its identity, to tell it from a later fd with the same number */
+    ino_t fd_ino;
     unsigned int count;
     unsigned int offsets[MAX_LINES];
 } handle_slot;
@@ -87,6 +91,31 @@ static void reap_closed_event_requests(bm_gpiochip *c)
     }
 }
 
+/* A line handle ends when libgpiod close()s its fd. umockdev 0.17.16 declares a
+ * "client-vanished" signal but never emits it, so check the fd itself: closed, or now
+ * something else, means released. */
+static void reap_closed_handles(bm_gpiochip *c)
+{
+    for (int s = 0; s < HANDLE_SLOTS; s++) {
+        handle_slot *h = &c->slots[s];
+        if (!h->in_use)
+            continue;
+        struct stat st;
+        int released = fcntl(h->fd, F_GETFD) == -1 ||
+                       fstat(h->fd, &st) != 0 || st.st_dev != h->fd_dev || st.st_ino != h->fd_ino;
+        if (!released)
+            continue;
+        for (unsigned int i = 0; i < h->count; i++) {
+            line_state *l = &c->lines[h->offsets[i]];
+            l->requested = 0;
+            l->slot = -1;
+            l->consumer[0] = '\0';
+        }
+        h->in_use = 0;
+        h->count = 0;
+    }
+}
+
 static int line_busy(bm_gpiochip *c, unsigned int offset)
 {
     return c->lines[offset].requested || c->lines[offset].external;
@@ -107,6 +136,7 @@ static gboolean chip_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *clie
 
     pthread_mutex_lock(&c->lock);
     reap_closed_event_requests(c);
+    reap_closed_handles(c);
     switch (request) {
     case GPIO_GET_CHIPINFO_IOCTL: {
         g_autoptr(UMockdevIoctlData) d =
@@ -173,6 +203,16 @@ static gboolean chip_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *clie
             break;
         }
         handle_slot *h = &c->slots[slot];
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            int saved = errno;
+            close(fd);
+            umockdev_ioctl_client_complete(client, -1, saved);
+            break;
+        }
+        h->fd = fd;
+        h->fd_dev = st.st_dev;
+        h->fd_ino = st.st_ino;
         h->in_use = 1;
         h->count = req->lines;
         for (unsigned int i = 0; i < req->lines; i++) {
@@ -298,27 +338,6 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     return handled;
 }
 
-/* libgpiod released a line handle: close() of the emulated node ends the client. */
-static void handle_client_vanished(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
-                                   gpointer user)
-{
-    (void)handler;
-    bm_gpiochip *c = user;
-    pthread_mutex_lock(&c->lock);
-    handle_slot *h = slot_for_client(c, client);
-    if (h && h->in_use) {
-        for (unsigned int i = 0; i < h->count; i++) {
-            line_state *l = &c->lines[h->offsets[i]];
-            l->requested = 0;
-            l->slot = -1;
-            l->consumer[0] = '\0';
-        }
-        h->in_use = 0;
-        h->count = 0;
-    }
-    pthread_mutex_unlock(&c->lock);
-}
-
 static int add_node(bm_testbed *testbed, const char *syspath, const char *node,
                     const char *subsystem, unsigned int major, unsigned int minor,
                     UMockdevIoctlBase *handler, char *error, size_t error_capacity)
@@ -372,7 +391,6 @@ bm_gpiochip *bm_gpiochip_add(bm_testbed *testbed, const char *name, const char *
     g_signal_connect(c->chip_handler, "handle-ioctl", G_CALLBACK(chip_ioctl), c);
     c->handle_handler = umockdev_ioctl_base_new();
     g_signal_connect(c->handle_handler, "handle-ioctl", G_CALLBACK(handle_ioctl), c);
-    g_signal_connect(c->handle_handler, "client-vanished", G_CALLBACK(handle_client_vanished), c);
 
     /* Line-handle nodes: misc devices, named so they never match "gpiochip*". */
     for (unsigned int s = 0; s < HANDLE_SLOTS; s++) {
@@ -430,6 +448,7 @@ int bm_gpiochip_hold_line(bm_gpiochip *c, unsigned int offset, const char *consu
         return -1;
     pthread_mutex_lock(&c->lock);
     reap_closed_event_requests(c);
+    reap_closed_handles(c);
     int rc = -1;
     if (!line_busy(c, offset)) {
         c->lines[offset].external = 1;
@@ -446,6 +465,7 @@ int bm_gpiochip_inject_edge(bm_gpiochip *c, unsigned int offset, int rising, uin
         return -1;
     pthread_mutex_lock(&c->lock);
     reap_closed_event_requests(c);
+    reap_closed_handles(c);
     line_state *l = &c->lines[offset];
     int rc = -1;
     if (l->event_write_fd >= 0) {
@@ -495,6 +515,7 @@ int bm_gpiochip_line_requested(bm_gpiochip *c, unsigned int offset, char *consum
         return 0;
     pthread_mutex_lock(&c->lock);
     reap_closed_event_requests(c);
+    reap_closed_handles(c);
     int busy = line_busy(c, offset);
     if (consumer && consumer_capacity)
         snprintf(consumer, consumer_capacity, "%s", busy ? c->lines[offset].consumer : "");

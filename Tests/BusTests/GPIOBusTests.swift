@@ -6,9 +6,8 @@ import Testing
 extension BusTests {
     @Test("an output pulse sequence is seen by the chip, with the consumer name")
     func outputPulseSequence() throws {
-        let bus = try EmulatedBus()
-        let emulated = try bus.addGPIOChip()
-        do {
+        try withEmulatedBus { bus in
+            let emulated = try bus.addGPIOChip()
             let chip = try GPIOChip.open(label: "bench-gpio")
             #expect(chip.name == "gpiochip0" && chip.lineCount == 8)
             let shutter = try chip.requestOutput(offset: 3, consumer: "bench-shutter")
@@ -25,14 +24,17 @@ extension BusTests {
             }
             shutter.release()
             #expect(throws: GPIOError.released(chip: "gpiochip0", offset: 3)) { try shutter.set(false) }
+            // Released means free again (the chip saw the line handle close).
+            let again = try chip.requestOutput(offset: 3, consumer: "bench-shutter-2", initialValue: true)
+            #expect(emulated.consumer(offset: 3) == "bench-shutter-2")
+            again.release()
         }
     }
 
     @Test("waiting for an edge times out after the given Duration")
     func edgeWaitTimeout() throws {
-        let bus = try EmulatedBus()
-        _ = try bus.addGPIOChip()
-        do {
+        try withEmulatedBus { bus in
+            _ = try bus.addGPIOChip()
             let chip = try GPIOChip.open(name: "gpiochip0")
             let trigger = try chip.requestEdgeEvents(offset: 5, consumer: "bench-trigger")
             let started = ContinuousClock.now
@@ -43,9 +45,8 @@ extension BusTests {
 
     @Test("edges are read with their kernel timestamps")
     func edgeReadWithTimestamp() throws {
-        let bus = try EmulatedBus()
-        let emulated = try bus.addGPIOChip()
-        do {
+        try withEmulatedBus { bus in
+            let emulated = try bus.addGPIOChip()
             let chip = try GPIOChip.open(name: "gpiochip0")
             let trigger = try chip.requestEdgeEvents(offset: 5, consumer: "bench-trigger", edges: .both)
             #expect(emulated.consumer(offset: 5) == "bench-trigger")
@@ -61,10 +62,9 @@ extension BusTests {
 
     @Test("a line held by someone else gives lineBusy naming the holder")
     func lineBusy() throws {
-        let bus = try EmulatedBus()
-        let emulated = try bus.addGPIOChip()
-        #expect(emulated.hold(offset: 2, consumer: "other-app"))
-        do {
+        try withEmulatedBus { bus in
+            let emulated = try bus.addGPIOChip()
+            #expect(emulated.hold(offset: 2, consumer: "other-app"))
             let chip = try GPIOChip.open(name: "gpiochip0")
             #expect {
                 _ = try chip.requestOutput(offset: 2, consumer: "bench-shutter")
@@ -85,9 +85,8 @@ extension BusTests {
 
     @Test("missing chips and lines give errors that list what exists")
     func missingChipAndLine() throws {
-        let bus = try EmulatedBus()
-        _ = try bus.addGPIOChip()
-        do {
+        try withEmulatedBus { bus in
+            _ = try bus.addGPIOChip()
             #expect(throws: GPIOError.chipNotFound("gpiochip7", available: ["gpiochip0"])) {
                 _ = try GPIOChip.open(name: "gpiochip7")
             }

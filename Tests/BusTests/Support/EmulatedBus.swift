@@ -159,3 +159,17 @@ func emulatedConfiguration() -> USBTMCInstrument.Configuration {
 func cText(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// Runs `body` with a fresh testbed and tears the testbed down only after `body` has returned,
+/// i.e. after every libusb context and gpiod chip made inside it is gone.
+func withEmulatedBus(_ body: (EmulatedBus) async throws -> Void) async throws {
+    let bus = try EmulatedBus()
+    try await body(bus)
+    withExtendedLifetime(bus) {}
+}
+
+func withEmulatedBus(_ body: (EmulatedBus) throws -> Void) throws {
+    let bus = try EmulatedBus()
+    try body(bus)
+    withExtendedLifetime(bus) {}
+}
