@@ -76,6 +76,10 @@ public actor USBTMCInstrument: MessageTransport {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     private init(transport: any USBTransport, configuration: Configuration) {
+        var configuration = configuration
+        // TransferSize is a u32 and must be positive (USBTMC 1.0 Table 3/4).
+        configuration.maxTransferSize = Swift.min(Swift.max(1, configuration.maxTransferSize), Int(UInt32.max) - 64)
+        configuration.maxRecoverySteps = Swift.max(1, configuration.maxRecoverySteps)
         self.transport = transport
         self.configuration = configuration
         self.resourceName = transport.deviceDescription

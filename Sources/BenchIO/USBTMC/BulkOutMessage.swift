@@ -35,8 +35,9 @@ public enum USBTMCBulkOut {
 
     /// Splits one message into DEV_DEP_MSG_OUT transfers of at most `maxPayload` bytes, with EOM
     /// only on the last one (USBTMC 1.0 §3.2.1.1). Tags are drawn from `tags` in order.
+    /// A `maxPayload` below 1 is treated as 1.
     public static func transfers(for message: [UInt8], maxPayload: Int, tags: inout BTagGenerator) -> [[UInt8]] {
-        precondition(maxPayload > 0, "maxPayload must be positive")
+        let maxPayload = Swift.max(1, maxPayload)
         if message.isEmpty { return [devDepMsgOut(tag: tags.next(), payload: message, endOfMessage: true)] }
         var result: [[UInt8]] = []
         var start = 0
