@@ -132,8 +132,8 @@ final class EmulatedBus: @unchecked Sendable {
                 }
             }
         }
-        let device_ = try #require(handle, "bm_usbtmc_add failed: \(cText(error))")
-        return EmulatedInstrument(device: device, handle: device_, serialNumber: serialNumber)
+        let emulatedHandle = try #require(handle, "bm_usbtmc_add failed: \(cText(error))")
+        return EmulatedInstrument(device: device, handle: emulatedHandle, serialNumber: serialNumber)
     }
 
     func addGPIOChip(name: String = "gpiochip0", label: String = "bench-gpio", lines: UInt32 = 8) throws -> EmulatedGPIOChip {
