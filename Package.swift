@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Tests only: umockdev's testbed API, for the bus-level tests (docs HARDWARE.md §5).
+        .systemLibrary(name: "CUMockdev", pkgConfig: "umockdev-1.0", providers: [.apt(["libumockdev-dev", "umockdev"])]),
 
         // Pure numerics: random numbers, Gaussian sampling, statistics, BLAS wrappers.
         .target(name: "NumericsKit", dependencies: ["CBLAS"], swiftSettings: optimised),
@@ -46,6 +48,12 @@ let package = Package(
         ),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
+        // Transports: USBTMC over libusb, GPIO lines over libgpiod, SCPI sessions, scripted transport.
+        .target(name: "BenchIO", dependencies: ["CLibUSB", "CGPIOD"]),
+        // SCPI behaviour of instruments (error queue, status byte), shared by the in-memory and bus tests.
+        .target(name: "InstrumentModels", dependencies: ["BenchIO"]),
+        // Tests only: URB/ioctl mechanics of an emulated USBTMC instrument and GPIO chip for umockdev.
+        .target(name: "BenchMockHW", dependencies: ["CUMockdev"]),
 
         .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .executableTarget(
@@ -62,7 +70,9 @@ let package = Package(
         .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "SecureInference", "Calibrate"], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
-
+        .testTarget(name: "BenchIOTests", dependencies: ["BenchIO", "InstrumentModels"]),
+        // Needs LD_PRELOAD=libumockdev-preload.so.0 (scripts/test.sh sets it).
+        .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD"]),
 
     ]
 )
