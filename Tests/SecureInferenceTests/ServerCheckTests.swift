@@ -12,6 +12,8 @@ struct SyntheticReceiver {
     var efficiency = 0.9
     var response = 0.93    // back-to-back response (SNU per SNU)
     var offset = 0.013
+    /// A residual carrier (finite extinction) shifts P slots differently from X slots.
+    var offsetP = 0.031
     var mu = 4.0
 
     var trusted: TrustedReceiver {
@@ -27,14 +29,17 @@ struct SyntheticReceiver {
         let a = n0.squareRoot() * response * t.squareRoot()
         let sn = (n0 * (1 + efficiency * eps)).squareRoot(), se = electronic.squareRoot()
         var left = signal
+        var isP = false
         while left > 0 {
             let k = min(block, left)
+            let o = isP ? offsetP : offset
             for i in 0..<k {
                 let mi = (2 * mu).squareRoot() * g.next(&rng)
                 m[i] = Float(mi)
-                y[i] = Float(offset + a * mi + sn * g.next(&rng) + se * g.next(&rng))
+                y[i] = Float(o + a * mi + sn * g.next(&rng) + se * g.next(&rng))
             }
-            stats.addSignal(samples: Array(y[0..<k]), intended: Array(m[0..<k]))
+            stats.addSignal(samples: Array(y[0..<k]), intended: Array(m[0..<k]), quadrature: isP ? .p : .x)
+            isP.toggle()
             left -= k
         }
         left = vacuum
@@ -52,7 +57,8 @@ struct SyntheticReceiver {
 @Suite("Server's estimators and decision (PROTOCOL.md §5, §5b)")
 struct ServerCheckTests {
     /// Coverage of the 90 % two-sided intervals T̂ ± 1.645σ, ε̂ ± 1.645σ and of the I_w interval,
-    /// over 300 independent experiments of 2e5 signal + 5e4 vacuum slots. Nominal 0.90; the
+    /// over 300 independent experiments of 2e5 signal (X and P slots with different offsets)
+    /// + 5e4 vacuum slots. Nominal 0.90; the
     /// acceptance band is 3 binomial standard errors (±0.052).
     @Test func confidenceIntervalsCoverTheTruthAtTheirStatedLevel() throws {
         let rx = SyntheticReceiver()

@@ -4,6 +4,10 @@ import Foundation
 public final class Bench: Sendable {
     public let description: BenchDescription
     public let limits: LimitGuard
+    /// Moves the reference power meter (the twin's own, or the one the caller supplied).
+    public let patchPanel: any PatchPanel
+    /// Resources shared by the bench's drivers (the twin's optical table lives here).
+    public let shared: SharedResources
     let devices: [Role: any BenchDevice]
 
     public enum AccessError: Error, CustomStringConvertible {
@@ -17,13 +21,16 @@ public final class Bench: Sendable {
         }
     }
 
-    init(description: BenchDescription, limits: LimitGuard, devices: [Role: any BenchDevice]) {
-        self.description = description; self.limits = limits; self.devices = devices
+    init(description: BenchDescription, limits: LimitGuard, patchPanel: any PatchPanel, shared: SharedResources, devices: [Role: any BenchDevice]) {
+        self.description = description; self.limits = limits; self.patchPanel = patchPanel; self.shared = shared; self.devices = devices
     }
 
     /// Validates the bench against the registry, builds every device through its driver, wraps
     /// the limited families in guards, and reads back the starting values of limited parameters.
-    public static func open(_ description: BenchDescription, registry: DriverRegistry) async throws -> Bench {
+    /// - Parameter patchPanel: used when no driver of the bench can move the reference meter
+    ///   itself (the CLI passes one that asks the operator).
+    public static func open(_ description: BenchDescription, registry: DriverRegistry,
+                            patchPanel fallback: (any PatchPanel)? = nil) async throws -> Bench {
         try registry.validate(description)
         let shared = SharedResources()
         let limits = LimitGuard(bench: description, registry: registry)
@@ -34,7 +41,12 @@ public final class Bench: Sendable {
             guard raw.family == role.family else { throw AccessError.wrongFamily(role, expected: role.family.rawValue) }
             devices[role] = guardWrap(raw, role: role, limits: limits)
         }
-        let bench = Bench(description: description, limits: limits, devices: devices)
+        var panel: (any PatchPanel)?
+        for binding in description.bindings.values.sorted(by: { $0.role < $1.role }) where panel == nil {
+            panel = try await registry.factory(for: binding)?.patchPanel(shared)
+        }
+        let bench = Bench(description: description, limits: limits, patchPanel: panel ?? fallback ?? FixedPatchPanel(),
+                          shared: shared, devices: devices)
         try await bench.observeStartingValues()
         return bench
     }

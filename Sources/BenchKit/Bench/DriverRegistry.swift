@@ -34,10 +34,13 @@ public protocol DriverFactory: Sendable {
     /// Checks a binding (address scheme, options) before anything is opened.
     func validate(_ binding: RoleBinding) throws(BenchFileError)
     func makeDevice(_ context: DriverContext) async throws -> any BenchDevice
+    /// A patch panel the driver can operate itself (the twin can); nil for real instruments.
+    func patchPanel(_ shared: SharedResources) async throws -> (any PatchPanel)?
 }
 
 extension DriverFactory {
     public func hardwareLimits(for family: DeviceFamily) -> [String: LimitRange] { [:] }
+    public func patchPanel(_ shared: SharedResources) async throws -> (any PatchPanel)? { nil }
 }
 
 /// The drivers a qbench build knows.

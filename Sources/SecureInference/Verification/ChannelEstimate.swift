@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Estimators (all from `ReturnedLightStatistics` and the `TrustedReceiver`):
 /// - N̂0 = s_v² − σ_el²: the shot-noise unit in raw units², from the in-band vacuum slots;
-/// - â: least-squares slope of y on the intended m; R̂ = â/√N̂0 is the detected response in SNU;
+/// - â: least-squares slope of y on the intended m, pooled over X and P slots with an intercept
+///   each; R̂ = â/√N̂0 is the detected response in SNU;
 /// - T̂ = (R̂ / R_b2b)²: transmittance relative to the trusted back-to-back response;
 /// - ε̂ = ((s_r² − σ_el²)/N̂0 − 1)/η: output-referred excess noise in SNU, from the residual
 ///   variance s_r² of the fit.
@@ -54,8 +55,8 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
     }
 
     public init(statistics stats: ReturnedLightStatistics, receiver: TrustedReceiver) throws(EstimationError) {
-        let s = stats.signal, v = stats.vacuum
-        guard s.count > 2, v.count > 2 else { throw .tooFewSamples(signal: s.count, vacuum: v.count) }
+        let s = stats.pooled, v = stats.vacuum
+        guard s.degreesOfFreedom > 0, v.count > 2 else { throw .tooFewSamples(signal: s.count, vacuum: v.count) }
         guard s.sxx > 0 else { throw .noModulation }
         let el2 = receiver.electronicNoiseVariance.value
         let eta = receiver.efficiency.value
@@ -70,7 +71,7 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
 
         // Variances of the primary statistics.
         let varA = sr2 / s.sxx
-        let varSr2 = 2 * sr2 * sr2 / Double(s.count - 2)
+        let varSr2 = 2 * sr2 * sr2 / Double(s.degreesOfFreedom)
         let varSv2 = 2 * sv2 * sv2 / Double(v.count - 1)
         let varEl2 = pow(receiver.electronicNoiseVariance.uncertainty, 2)
         let varEta = pow(receiver.efficiency.uncertainty, 2)

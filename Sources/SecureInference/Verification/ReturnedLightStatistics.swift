@@ -8,22 +8,52 @@ import NumericsKit
 /// - Vacuum slots: raw samples taken with the receiver's signal input blocked locally, interleaved in
 ///   time with the signal: the in-band shot-noise (plus electronic noise) reference. They are local
 ///   to the server, so a client cannot add noise to them to hide its own.
+///
+/// X and P slots are kept apart: each gets its own intercept in the fit (a residual carrier from the
+/// modulator's finite extinction, or a receiver offset, shifts the two differently), with one
+/// common slope.
 public struct ReturnedLightStatistics: Sendable, Equatable, Codable {
-    public private(set) var signal = BivariateMoments()
+    public enum Quadrature: Sendable, Codable { case x, p }
+
+    public private(set) var signalX = BivariateMoments()
+    public private(set) var signalP = BivariateMoments()
     public private(set) var vacuum = RunningMoments()
 
     public init() {}
 
-    public var signalSlots: Int { signal.count }
+    public var signalSlots: Int { signalX.count + signalP.count }
     public var vacuumSlots: Int { vacuum.count }
 
-    /// Adds returned-mode samples `y` (raw units) with the intended quadrature values `m` (SNU).
-    public mutating func addSignal(samples y: UnsafeBufferPointer<Float>, intended m: UnsafeBufferPointer<Float>) {
-        signal.add(x: m, y: y)
+    /// Adds returned-mode samples `y` (raw units) measured on `quadrature`, with the values `m`
+    /// (SNU) the server intended on that quadrature.
+    public mutating func addSignal(samples y: UnsafeBufferPointer<Float>, intended m: UnsafeBufferPointer<Float>, quadrature: Quadrature = .x) {
+        switch quadrature {
+        case .x: signalX.add(x: m, y: y)
+        case .p: signalP.add(x: m, y: y)
+        }
     }
 
-    public mutating func addSignal(samples y: [Float], intended m: [Float]) {
-        y.withUnsafeBufferPointer { py in m.withUnsafeBufferPointer { pm in addSignal(samples: py, intended: pm) } }
+    public mutating func addSignal(samples y: [Float], intended m: [Float], quadrature: Quadrature = .x) {
+        y.withUnsafeBufferPointer { py in m.withUnsafeBufferPointer { pm in addSignal(samples: py, intended: pm, quadrature: quadrature) } }
+    }
+
+    /// The pooled within-quadrature fit: common slope, one intercept per quadrature.
+    public struct PooledFit: Sendable, Equatable {
+        public let count: Int
+        public let sxx: Double
+        public let sxy: Double
+        public let syy: Double
+        public let intercepts: Int
+        public var slope: Double { sxy / sxx }
+        public var residualSumOfSquares: Double { max(0, syy - sxy * sxy / sxx) }
+        public var degreesOfFreedom: Int { count - intercepts - 1 }
+        public var residualVariance: Double { residualSumOfSquares / Double(max(1, degreesOfFreedom)) }
+    }
+
+    public var pooled: PooledFit {
+        let groups = [signalX, signalP].filter { $0.count > 0 }
+        return PooledFit(count: groups.reduce(0) { $0 + $1.count }, sxx: groups.reduce(0) { $0 + $1.sxx },
+                         sxy: groups.reduce(0) { $0 + $1.sxy }, syy: groups.reduce(0) { $0 + $1.syy }, intercepts: groups.count)
     }
 
     /// Adds vacuum-slot samples (raw units).
@@ -36,7 +66,8 @@ public struct ReturnedLightStatistics: Sendable, Equatable, Codable {
     public mutating func addVacuum(samples v: [Float]) { v.withUnsafeBufferPointer { addVacuum(samples: $0) } }
 
     public mutating func merge(_ other: ReturnedLightStatistics) {
-        signal.merge(other.signal)
+        signalX.merge(other.signalX)
+        signalP.merge(other.signalP)
         vacuum.merge(other.vacuum)
     }
 }
