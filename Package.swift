@@ -39,7 +39,7 @@ let package = Package(
         // Device-family protocols, units, limits, the bench and its YAML description.
         .target(name: "BenchKit", dependencies: ["Yams"]),
         // Calibration routines over the BenchKit protocols, and the calibration store.
-        .target(name: "Calibrate", dependencies: ["BenchKit", "NumericsKit", "Plots"], swiftSettings: optimised),
+        .target(name: "Calibrate", dependencies: ["BenchKit", "NumericsKit", "SecureInference", "Plots"], swiftSettings: optimised),
         // Plans, the engine that runs them on a bench, the journal, the run database, reports.
         .target(
             name: "Sequencer",

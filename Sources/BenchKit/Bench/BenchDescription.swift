@@ -48,6 +48,9 @@ public struct BenchDescription: Sendable {
     public let safeState: [SafeStateStep]
     /// The `simulation:` section, read by the simulated backend (seed, true constants, faults).
     public let simulation: YAMLReader?
+    /// Optical modes per second (the AWG sample rate of the drive waveforms): `symbol-rate:`,
+    /// default 1 GBd.
+    public let symbolRate: Frequency
     /// The file's text, kept for the run record's bench snapshot.
     public let text: String
 
@@ -62,7 +65,7 @@ public struct BenchDescription: Sendable {
 
     public static func parse(_ text: String, file: String) throws(BenchFileError) -> BenchDescription {
         let root = YAMLReader(file: file, tree: try YAMLTree.parse(text, file: file))
-        try root.onlyKeys(["bench", "description", "roles", "constraints", "safe-state", "simulation"], in: "a bench file")
+        try root.onlyKeys(["bench", "description", "symbol-rate", "roles", "constraints", "safe-state", "simulation"], in: "a bench file")
         let name = try root.required("bench", "the bench's name, e.g. 'bench: sim'").string
         let summary = try root.optional("description")?.string ?? ""
         var bindings: [Role: RoleBinding] = [:]
@@ -106,8 +109,10 @@ public struct BenchDescription: Sendable {
         } else {
             safeState = defaultSafeState(for: Set(bindings.keys))
         }
+        let symbolRate = try root.optional("symbol-rate")?.quantity(Frequency.self) ?? .gigahertz(1)
+        guard symbolRate.hertz > 0 else { throw root.fail("symbol-rate must be positive", line: try root.optional("symbol-rate")?.tree.line) }
         return BenchDescription(name: name, summary: summary, file: file, bindings: bindings, constraints: constraints,
-                                safeState: safeState, simulation: try root.optional("simulation"), text: text)
+                                safeState: safeState, simulation: try root.optional("simulation"), symbolRate: symbolRate, text: text)
     }
 
     static func parseBinding(_ role: Role, _ r: YAMLReader, line: Int) throws(BenchFileError) -> RoleBinding {

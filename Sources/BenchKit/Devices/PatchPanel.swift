@@ -4,6 +4,8 @@
 public enum ProbePoint: String, Sendable, Codable, CaseIterable {
     /// The monitor tap after the server's VOA (the normal position).
     case tap
+    /// The server's output port, where the link starts (after the tap, before the calibration switch).
+    case serverOutput = "server-output"
     /// The client's input (end of the forward link).
     case clientInput = "client-input"
     /// The input of the server's homodyne receiver (after the calibration switch).

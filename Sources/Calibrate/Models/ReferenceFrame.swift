@@ -1,0 +1,77 @@
+import BenchKit
+import Foundation
+import NumericsKit
+import SecureInference
+
+/// A frame of light the server designs, with its measurement plan: the intended amplitude of every
+/// slot (√photons at the client input; zero in vacuum slots) and what the server's receiver does in
+/// each slot (X, P, or vacuum with its input blocked). Shared by the calibrations that look at
+/// returned or back-to-back light and by the protocol run.
+public struct MeasurementFrame: Sendable {
+    public let layout: FrameLayout
+    public let re: [Float]
+    public let im: [Float]
+    /// Per slot of one shot, for `patternShots` shots (shot k uses segment k mod patternShots).
+    public let pattern: [SlotKind]
+    public let patternShots: Int
+
+    public init(layout: FrameLayout, re: [Float], im: [Float], pattern: [SlotKind], patternShots: Int) {
+        precondition(re.count == layout.slotsPerShot && im.count == layout.slotsPerShot, "amplitudes must cover one shot")
+        precondition(pattern.count == layout.slotsPerShot * patternShots, "the pattern must cover \(patternShots) shots")
+        self.layout = layout; self.re = re; self.im = im; self.pattern = pattern; self.patternShots = patternShots
+    }
+
+    /// Gaussian-modulated amplitudes of mean photon number μ in the signal slots (each quadrature
+    /// N(0, μ/2)), a random X/P choice per signal slot, vacuum slots per the layout.
+    public static func gaussian(layout: FrameLayout, photons mu: Double, patternShots: Int, seed: UInt64) -> MeasurementFrame {
+        var rng = Xoshiro256(seed: seed, stream: 0xF4A3E)
+        let g = Gaussian.Sampler()
+        let s = (mu / 2).squareRoot()
+        var re = [Float](repeating: 0, count: layout.slotsPerShot), im = re
+        for k in 0..<layout.slotsPerShot where layout.isSignal(slot: k) {
+            re[k] = Float(s * g.next(&rng)); im[k] = Float(s * g.next(&rng))
+        }
+        return MeasurementFrame(layout: layout, re: re, im: im,
+                                pattern: randomPattern(layout: layout, shots: patternShots, rng: &rng), patternShots: patternShots)
+    }
+
+    /// X or P at random (one fair bit per signal slot), vacuum where the layout says.
+    public static func randomPattern(layout: FrameLayout, shots: Int, rng: inout Xoshiro256) -> [SlotKind] {
+        var pattern = [SlotKind](repeating: .vacuum, count: layout.slotsPerShot * shots)
+        var bits: UInt64 = 0, left = 0
+        for k in pattern.indices where layout.isSignal(slot: k % layout.slotsPerShot) {
+            if left == 0 { bits = rng.next(); left = 64 }
+            pattern[k] = bits & 1 == 0 ? .x : .p
+            bits >>= 1; left -= 1
+        }
+        return pattern
+    }
+
+    /// Adds the receiver's samples of `shots` consecutive shots (starting at shot `firstShot` of the
+    /// pattern) to `stats`: X slots with m = 2 Re α, P slots with m = 2 Im α, vacuum slots as the
+    /// in-band reference.
+    public func accumulate(samples: [Float], shots: Int, firstShot: Int = 0, into stats: inout ReturnedLightStatistics) {
+        let n = layout.slotsPerShot
+        precondition(samples.count >= shots * n, "\(samples.count) samples for \(shots) shots of \(n) slots")
+        var xy: [Float] = [], xm: [Float] = [], py: [Float] = [], pm: [Float] = [], vac: [Float] = []
+        xy.reserveCapacity(n); xm.reserveCapacity(n); py.reserveCapacity(n); pm.reserveCapacity(n); vac.reserveCapacity(n)
+        for s in 0..<shots {
+            xy.removeAll(keepingCapacity: true); xm.removeAll(keepingCapacity: true)
+            py.removeAll(keepingCapacity: true); pm.removeAll(keepingCapacity: true); vac.removeAll(keepingCapacity: true)
+            let base = ((firstShot + s) % patternShots) * n
+            samples.withUnsafeBufferPointer { y in
+                for k in 0..<n {
+                    let v = y[s * n + k]
+                    switch pattern[base + k] {
+                    case .x: xy.append(v); xm.append(2 * re[k])
+                    case .p: py.append(v); pm.append(2 * im[k])
+                    case .vacuum: vac.append(v)
+                    }
+                }
+            }
+            stats.addSignal(samples: xy, intended: xm, quadrature: .x)
+            stats.addSignal(samples: py, intended: pm, quadrature: .p)
+            stats.addVacuum(samples: vac)
+        }
+    }
+}

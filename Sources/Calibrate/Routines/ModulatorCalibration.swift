@@ -1,0 +1,89 @@
+import BenchKit
+import Foundation
+import Plots
+
+/// Vπ and bias points of the server's IQ modulator from bias sweeps read on the monitor tap
+/// (HARDWARE.md §6.1, "calibrate sequentially"): sweep the I arm, park it at null, sweep the Q arm,
+/// park it at null, sweep I again with Q dark; then light both arms with equal static drives and
+/// sweep the outer phase section to find quadrature (θ = π/2). Each sweep is fitted with
+/// `ArmTransferFit` / `FringeFit`; the record carries every parameter the encoder's pre-distortion
+/// needs (drive V for arm field t at null: V = −(2Vπ/π) arcsin t).
+public struct ModulatorCalibration: Sendable {
+    public struct Sweep: Codable, Sendable { let name: String; let biasV: [Double]; let tapPowerW: [Double] }
+    public struct Raw: Codable, Sendable { let sweeps: [Sweep]; let laserCurrentA: Double; let attenuationDB: Double }
+
+    public static func run(_ ctx: CalibrationContext) async throws -> CalibrationRecord {
+        let bench = ctx.bench
+        let laserRecord = try await ctx.prerequisite(.laser, role: .serverLaser, for: .modulator)
+        let laser = try bench.laser(), meter = try bench.powerMeter(), modulator = try bench.modulator(), voa = try bench.attenuator()
+        try await bench.patchPanel.connect(.serverTap, to: .tap)
+        try await prepareLight(bench, current: laserRecord["operating-current"]?.value ?? LaserCalibration.operatingCeiling(bench) * 0.8)
+        let minimumAttenuation = bench.description.bindings[.serverAttenuator]?.limits["attenuation"]?.min ?? 0
+        try await voa.setAttenuation(Decibels(minimumAttenuation))
+        try await modulator.setStaticDrive(i: .zero, q: .zero)
+        let limits = bench.description.bindings[.serverModulator]?.limits["bias"]
+        let lo = limits?.min ?? -8, hi = limits?.max ?? 8
+        let volts = (0...ctx.settings.biasPoints).map { lo + (hi - lo) * Double($0) / Double(ctx.settings.biasPoints) }
+        var sweeps: [Sweep] = []
+
+        func sweep(_ channel: ModulatorChannel, _ name: String) async throws -> [Double] {
+            var p: [Double] = []
+            for v in volts {
+                try await modulator.setBias(channel, .volts(v))
+                p.append(try await ctx.readPower(meter).watts)
+            }
+            sweeps.append(Sweep(name: name, biasV: volts, tapPowerW: p))
+            return p
+        }
+
+        let first = try ArmTransferFit.fit(volts: volts, power: try await sweep(.i, "i (q as found)"))
+        try await modulator.setBias(.i, .volts(first.null()))
+        let q = try ArmTransferFit.fit(volts: volts, power: try await sweep(.q, "q (i at null)"))
+        try await modulator.setBias(.q, .volts(q.null()))
+        let i = try ArmTransferFit.fit(volts: volts, power: try await sweep(.i, "i (q at null)"))
+        try await modulator.setBias(.i, .volts(i.null()))
+        // Both arms at |t| = 0.7 through the drive, then the outer phase section.
+        let dI = -2 * i.vpi / Double.pi * asin(0.7), dQ = -2 * q.vpi / Double.pi * asin(0.7)
+        try await modulator.setStaticDrive(i: .volts(dI), q: .volts(dQ))
+        let fringe = try FringeFit.fit(volts: volts, power: try await sweep(.phase, "phase (both arms at |t| = 0.7)"))
+        let quadrature = fringe.voltage(forPhase: Double.pi / 2)
+        try await modulator.setBias(.phase, .volts(quadrature))
+        try await modulator.setStaticDrive(i: .zero, q: .zero)
+
+        var plot = LinePlot(title: "IQ modulator bias sweeps on the monitor tap", xLabel: "bias (V)", yLabel: "tap power (µW)")
+        let fine = stride(from: lo, through: hi, by: (hi - lo) / 400).map { $0 }
+        plot.series = [
+            .init(label: "I arm (Q at null)", points: zip(volts, sweeps[2].tapPowerW).map { (x: $0, y: $1 * 1e6) }, color: LinePlot.palette[0], style: .markers),
+            .init(label: "I fit", points: fine.map { (x: $0, y: ArmTransferFit.model($0, i.parameters) * 1e6) }, color: LinePlot.palette[0]),
+            .init(label: "Q arm (I at null)", points: zip(volts, sweeps[1].tapPowerW).map { (x: $0, y: $1 * 1e6) }, color: LinePlot.palette[1], style: .markers),
+            .init(label: "Q fit", points: fine.map { (x: $0, y: ArmTransferFit.model($0, q.parameters) * 1e6) }, color: LinePlot.palette[1]),
+            .init(label: "phase section", points: zip(volts, sweeps[3].tapPowerW).map { (x: $0, y: $1 * 1e6) }, color: LinePlot.palette[2], style: .markers),
+            .init(label: "fringe fit", points: fine.map { (x: $0, y: FringeFit.model($0, [fringe.c0, fringe.amplitude, fringe.theta0, fringe.vpi]) * 1e6) }, color: LinePlot.palette[2]),
+        ]
+        let raw = Raw(sweeps: sweeps, laserCurrentA: try await laser.current().amperes, attenuationDB: minimumAttenuation)
+        return try await ctx.save(
+            kind: .modulator, role: .serverModulator,
+            values: [
+                "vpi.i": .init(i.vpi, uncertainty: i.vpiUncertainty, unit: "V"),
+                "vpi.q": .init(q.vpi, uncertainty: q.vpiUncertainty, unit: "V"),
+                "phase.i": .init(i.phase, uncertainty: i.phaseUncertainty, unit: "rad"),
+                "phase.q": .init(q.phase, uncertainty: q.phaseUncertainty, unit: "rad"),
+                "bias.i": .init(i.null(), uncertainty: i.nullUncertainty(), unit: "V"),
+                "bias.q": .init(q.null(), uncertainty: q.nullUncertainty(), unit: "V"),
+                "vpi.phase": .init(fringe.vpi, uncertainty: fringe.vpiUncertainty, unit: "V"),
+                "bias.phase": .init(quadrature, uncertainty: fringe.theta0Uncertainty * fringe.vpi / Double.pi, unit: "V"),
+                "extinction.i": .init(i.extinctionDB, uncertainty: 0, unit: "dB"),
+                "extinction.q": .init(q.extinctionDB, uncertainty: 0, unit: "dB"),
+            ],
+            method: "bias sweeps \(String(format: "%.1f", lo))…\(String(format: "%.1f", hi)) V in \(ctx.settings.biasPoints) steps on the tap meter: I, Q (I at null), I (Q at null) fitted with c0 + A cos²(πV/2Vπ + φ) + B cos(πV/2Vπ + φ) + C sin(πV/2Vπ + φ); outer phase fitted with c0 + C cos(πV/Vπ + θ0) at |t_I| = |t_Q| = 0.7, parked at θ = π/2",
+            fit: ["i.reducedChiSquare": i.reducedChiSquare, "q.reducedChiSquare": q.reducedChiSquare, "i.residualRMS": i.residualRMS, "q.residualRMS": q.residualRMS],
+            raw: raw, plot: plot.render().rendered, inputs: [laserRecord.id])
+    }
+
+    /// Laser emitting at `current` (ramped), as the routines after the L-I need it.
+    static func prepareLight(_ bench: Bench, current: Double) async throws {
+        let laser = try bench.laser()
+        if !(try await laser.isEmitting()) { try await laser.setCurrent(.zero); try await laser.setEmission(true) }
+        try await laser.ramp(to: .amperes(current))
+    }
+}
