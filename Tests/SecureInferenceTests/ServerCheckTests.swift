@@ -88,6 +88,27 @@ struct ServerCheckTests {
         #expect(abs(meanE.mean - eTrue) < 4 * meanE.standardError)
     }
 
+    /// The estimator against an in-run back-to-back reference: 300 experiments, 90 % intervals of
+    /// T̂ and ε̂ cover the truth in 90 % ± 5.2 %; the shot-noise unit cancels from T̂, so a 30 %
+    /// wrong N0 in the receiver model changes nothing.
+    @Test func referenceBasedEstimateCoversTheTruth() throws {
+        let rx = SyntheticReceiver()
+        let (tTrue, eTrue) = (0.985, 0.03)
+        let z = Normal.quantile(0.95)
+        var coverT = 0, coverE = 0
+        let trials = 300
+        for k in 0..<trials {
+            let client = rx.measure(t: tTrue, eps: eTrue, signal: 200_000, vacuum: 50_000, seed: UInt64(5000 + k))
+            let reference = rx.measure(t: 1, eps: 0, signal: 100_000, vacuum: 25_000, seed: UInt64(9000 + k))
+            let est = try ChannelEstimate(statistics: client, reference: reference, receiver: rx.trusted)
+            if abs(est.transmittance - tTrue) <= z * est.transmittanceStandardError { coverT += 1 }
+            if abs(est.excessNoise - eTrue) <= z * est.excessNoiseStandardError { coverE += 1 }
+        }
+        let band = 3 * (0.9 * 0.1 / Double(trials)).squareRoot()
+        #expect(abs(Double(coverT) / Double(trials) - 0.9) < band, "T coverage \(coverT)")
+        #expect(abs(Double(coverE) / Double(trials) - 0.9) < band, "ε coverage \(coverE)")
+    }
+
     /// Calibration uncertainties are propagated: a 1 % uncertain back-to-back response widens σ_T
     /// to at least 2 %.
     @Test func calibrationUncertaintyWidensTheInterval() throws {

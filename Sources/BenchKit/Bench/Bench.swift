@@ -9,6 +9,7 @@ public final class Bench: Sendable {
     /// Resources shared by the bench's drivers (the twin's optical table lives here).
     public let shared: SharedResources
     let devices: [Role: any BenchDevice]
+    let registry: DriverRegistry
 
     public enum AccessError: Error, CustomStringConvertible {
         case missingRole(Role, bench: String)
@@ -21,8 +22,24 @@ public final class Bench: Sendable {
         }
     }
 
-    init(description: BenchDescription, limits: LimitGuard, patchPanel: any PatchPanel, shared: SharedResources, devices: [Role: any BenchDevice]) {
-        self.description = description; self.limits = limits; self.patchPanel = patchPanel; self.shared = shared; self.devices = devices
+    init(description: BenchDescription, limits: LimitGuard, patchPanel: any PatchPanel, shared: SharedResources,
+         devices: [Role: any BenchDevice], registry: DriverRegistry) {
+        self.description = description; self.limits = limits; self.patchPanel = patchPanel; self.shared = shared
+        self.devices = devices; self.registry = registry
+    }
+
+    /// The hidden state of every driver that has one, by driver name (empty on a real bench).
+    public func checkpoint() async throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in Set(description.bindings.values.map(\.driver)).sorted() {
+            if let f = registry.factories[name], let data = try await f.checkpoint(shared) { out[name] = data }
+        }
+        return out
+    }
+
+    /// Restores what `checkpoint()` saved.
+    public func restore(_ checkpoint: [String: Data]) async throws {
+        for (name, data) in checkpoint.sorted(by: { $0.key < $1.key }) { try await registry.factories[name]?.restore(data, shared) }
     }
 
     /// Validates the bench against the registry, builds every device through its driver, wraps
@@ -46,7 +63,7 @@ public final class Bench: Sendable {
             panel = try await registry.factory(for: binding)?.patchPanel(shared)
         }
         let bench = Bench(description: description, limits: limits, patchPanel: panel ?? fallback ?? FixedPatchPanel(),
-                          shared: shared, devices: devices)
+                          shared: shared, devices: devices, registry: registry)
         try await bench.observeStartingValues()
         return bench
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a driver needs to build its device: the bench, its own binding, and resources shared by
 /// the devices of one bench (the simulated backend keeps its optical table there).
 public struct DriverContext: Sendable {
@@ -36,11 +38,17 @@ public protocol DriverFactory: Sendable {
     func makeDevice(_ context: DriverContext) async throws -> any BenchDevice
     /// A patch panel the driver can operate itself (the twin can); nil for real instruments.
     func patchPanel(_ shared: SharedResources) async throws -> (any PatchPanel)?
+    /// The driver's hidden state (the twin's clock, drift and noise streams), so a resumed run
+    /// continues exactly where it stopped; nil for real instruments, whose state is physical.
+    func checkpoint(_ shared: SharedResources) async throws -> Data?
+    func restore(_ data: Data, _ shared: SharedResources) async throws
 }
 
 extension DriverFactory {
     public func hardwareLimits(for family: DeviceFamily) -> [String: LimitRange] { [:] }
     public func patchPanel(_ shared: SharedResources) async throws -> (any PatchPanel)? { nil }
+    public func checkpoint(_ shared: SharedResources) async throws -> Data? { nil }
+    public func restore(_ data: Data, _ shared: SharedResources) async throws {}
 }
 
 /// The drivers a qbench build knows.

@@ -73,13 +73,20 @@ public struct TransmitterModel: Sendable, Equatable {
         }
     }
 
-    /// Encodes amplitudes (re/im in √photons at the client input; zeros in vacuum slots) into drive
-    /// waveforms, with the VOA setting that makes the largest quadrature amplitude use the
+    /// The photons per unit field that make the largest quadrature amplitude of `re`/`im` use the
     /// `maximumField`.
-    public func encode(re: [Float], im: [Float]) throws(EncodingError) -> Encoded {
+    public func unitFieldPhotons(forPeakOf re: [Float], _ im: [Float]) -> Double {
         var peak: Float = 0
         for k in re.indices { peak = max(peak, abs(re[k]), abs(im[k])) }
-        let n = max(Double(peak) * Double(peak), 1e-30) / (maximumField * maximumField)
+        return max(Double(peak) * Double(peak), 1e-30) / (maximumField * maximumField)
+    }
+
+    /// Encodes amplitudes (re/im in √photons at the client input; zeros in vacuum slots) into drive
+    /// waveforms and a VOA setting. With `unitFieldPhotons` nil, the setting makes the largest
+    /// quadrature amplitude use the `maximumField`; frames that must share one VOA setting pass
+    /// the largest of their `unitFieldPhotons(forPeakOf:)`.
+    public func encode(re: [Float], im: [Float], unitFieldPhotons: Double? = nil) throws(EncodingError) -> Encoded {
+        let n = unitFieldPhotons ?? self.unitFieldPhotons(forPeakOf: re, im)
         let a = attenuation(forUnitFieldPhotons: n)
         guard attenuationRange.contains(a.dB) else { throw .outOfRange(needed: a.dB, range: attenuationRange) }
         let scale = 1 / n.squareRoot()

@@ -98,3 +98,41 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
         return d > 0 ? covariance / d : 0
     }
 }
+
+extension ChannelEstimate {
+    /// The estimate against a back-to-back reference measured during the run with the same frames:
+    /// T̂ = (â_client / â_b2b)², both slopes on the same receiver at the same LO, so the shot-noise
+    /// unit cancels from T̂ (and the transmitter's and receiver's drifts cancel when the reference is
+    /// interleaved with the client shots). ε̂ uses the in-band shot-noise unit pooled over the vacuum
+    /// slots of both. The trusted receiver contributes σ_el² and η; its `backToBackResponse` is not
+    /// used here.
+    public init(statistics stats: ReturnedLightStatistics, reference: ReturnedLightStatistics, receiver: TrustedReceiver) throws(EstimationError) {
+        let c = stats.pooled, b = reference.pooled
+        var vacuum = stats.vacuum
+        vacuum.merge(reference.vacuum)
+        guard c.degreesOfFreedom > 0, b.degreesOfFreedom > 0, vacuum.count > 2 else {
+            throw .tooFewSamples(signal: min(c.count, b.count), vacuum: vacuum.count)
+        }
+        guard c.sxx > 0, b.sxx > 0 else { throw .noModulation }
+        let el2 = receiver.electronicNoiseVariance.value, eta = receiver.efficiency.value
+        let sv2 = vacuum.variance
+        let n0 = sv2 - el2
+        guard n0 > 0 else { throw .noShotNoise(vacuumVariance: sv2, electronicNoise: el2) }
+        let ac = c.slope, ab = b.slope
+        let sr2 = c.residualVariance
+        let t = (ac / ab) * (ac / ab)
+        let eps = ((sr2 - el2) / n0 - 1) / eta
+        let relA = c.residualVariance / c.sxx / (ac * ac) + b.residualVariance / b.sxx / (ab * ab)
+        let varT = 4 * t * t * relA
+        let varSr2 = 2 * sr2 * sr2 / Double(c.degreesOfFreedom)
+        let varSv2 = 2 * sv2 * sv2 / Double(vacuum.count - 1)
+        let varEl2 = pow(receiver.electronicNoiseVariance.uncertainty, 2)
+        let varEta = pow(receiver.efficiency.uncertainty, 2)
+        let dE = [1 / (eta * n0), -(sr2 - el2) / (eta * n0 * n0), (sr2 - sv2) / (eta * n0 * n0), -eps / eta]
+        let vE = [varSr2, varSv2, varEl2, varEta]
+        var ve = 0.0
+        for k in 0..<4 { ve += dE[k] * dE[k] * vE[k] }
+        self.init(transmittance: t, transmittanceStandardError: varT.squareRoot(), excessNoise: eps, excessNoiseStandardError: ve.squareRoot(),
+                  covariance: 0, shotNoiseVariance: n0, signalSlots: c.count, vacuumSlots: vacuum.count)
+    }
+}

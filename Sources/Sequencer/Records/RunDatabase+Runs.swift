@@ -123,3 +123,11 @@ extension RunDatabase {
         }
     }
 }
+
+extension RunDatabase {
+    public func setCalibrationIds(_ runId: String, _ ids: [String]) throws {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE run SET calibrationIds = ? WHERE id = ?", arguments: [String(decoding: try Self.json(ids), as: UTF8.self), runId])
+        }
+    }
+}

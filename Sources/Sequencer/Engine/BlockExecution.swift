@@ -1,0 +1,124 @@
+import BenchKit
+import Calibrate
+import Foundation
+import NumericsKit
+import SecureInference
+
+extension ProtocolRun {
+    /// One block of images through every layer, then the server's check on everything so far.
+    func runBlock(index: Int, firstImage: Int, images count: Int) async throws -> BlockRecord {
+        let blockStart = Date()
+        let bench = env.bench, cal = calibration!
+        let modulator = try bench.modulator(), rx = try bench.receiver(.serverReceiver), crx = try bench.receiver(.clientReceiver)
+        let processor = try bench.clientProcessor(), trigger = try bench.trigger(), sw = try bench.opticalSwitch()
+        let decoder = ClientDecoder(readingGain: cal.clientReadingGain, readingOffset: cal.clientReadingOffset)
+        var inputs = images.subset(firstImage..<(firstImage + count)).images  // rows: images
+        let chunk = max(1, env.chunkShots)
+        // Work on copies: a block that is repeated (interlock) or never finished (kill) leaves no trace.
+        var client = checkpoint.client, reference = checkpoint.reference
+        for (l, frame) in frames.enumerated() {
+            let drives = frame.drives!
+            try await modulator.loadDrive(i: drives.i, q: drives.q)
+            var outputs = Matrix(rows: count, cols: frame.layout.rows)
+            var rng = Xoshiro256(seed: configuration.seed, stream: UInt64(index) << 8 | UInt64(l))
+            // Client-path shots, one image per shot.
+            try await sw.route(.client)
+            var done = 0
+            while done < count {
+                try checkStop()
+                try await checkInterlock()
+                let n = min(chunk, count - done)
+                let m = frame.measurement(shots: n, rng: &rng)
+                let symbols = (0..<n).map { ClientDecoder.symbols(inputs.row(done + $0)) }
+                try await processor.program(symbols, layout: frame.layout)
+                try await rx.loadSlotPattern(m.pattern)
+                try await rx.arm(shots: n)
+                try await crx.arm(shots: n)
+                try await trigger.fire(shots: n)
+                let returned = try await rx.fetch(timeout: .seconds(60)).volts
+                let readings = try await crx.fetch(timeout: .seconds(60)).volts
+                m.accumulate(samples: returned, shots: n, into: &client)
+                for s in 0..<n {
+                    let est = decoder.innerProducts(readings[(s * frame.layout.rows)..<((s + 1) * frame.layout.rows)], layer: frame.layer)
+                    for r in 0..<frame.layout.rows { outputs[done + s, r] = est[r] }
+                }
+                done += n
+                reportProgress(imagesInBlock: done, layer: l, modes: client.signalSlots)
+            }
+            // The interleaved back-to-back reference with the same frame.
+            try await sw.route(.backToBack)
+            let refShots = max(1, Int((Double(count) * env.referenceFraction).rounded(.up)))
+            var refDone = 0
+            while refDone < refShots {
+                let n = min(chunk, refShots - refDone)
+                let m = frame.measurement(shots: n, rng: &rng)
+                try await rx.loadSlotPattern(m.pattern)
+                try await rx.arm(shots: n)
+                try await trigger.fire(shots: n)
+                m.accumulate(samples: try await rx.fetch(timeout: .seconds(60)).volts, shots: n, into: &reference)
+                refDone += n
+            }
+            try await sw.route(.client)
+            try journal(.step, "block \(index) layer \(l)", detail: "\(count) shots through the client, \(refShots) back-to-back")
+            if l < frames.count - 1 { relu(&outputs) }
+            inputs = outputs
+        }
+        let predictions = MNISTNetwork.predictions(inputs)
+        for (k, p) in predictions.enumerated() where p == Int(images.labels[firstImage + k]) { checkpoint.correct += 1 }
+        checkpoint.imagesDone += count
+        checkpoint.client = client
+        checkpoint.reference = reference
+        return try assess(index: index, wall: Date().timeIntervalSince(blockStart))
+    }
+
+    /// The server's check on everything accumulated so far (PROTOCOL.md §5b).
+    func assess(index: Int, wall: Double) throws -> BlockRecord {
+        let cal = calibration!
+        let estimate = try ChannelEstimate(statistics: checkpoint.client, reference: checkpoint.reference, receiver: cal.serverReceiver)
+        let check = LeakageCheck(budgetBitsPerMode: configuration.budgetBitsPerMode, delta: configuration.delta,
+                                 photonsPerMode: Measured(configuration.photonsPerMode, uncertainty: configuration.photonsPerMode * cal.photonsRelativeUncertainty))
+        let a = try check.assess(estimate)
+        lastAssessment = a
+        if a.decision == .certified, checkpoint.firstCertifiedAtModes == nil { checkpoint.firstCertifiedAtModes = estimate.signalSlots }
+        let ix = try DataLeakage.cramerRaoBits(amplifier: try ClientAmplifier(gain: configuration.gain), modesPerRow: (model.network.inputSize + 1) / 2)
+        return BlockRecord(
+            blockIndex: index, imagesDone: checkpoint.imagesDone, correct: checkpoint.correct,
+            accuracy: Double(checkpoint.correct) / Double(checkpoint.imagesDone), modes: estimate.signalSlots, vacuumSlots: estimate.vacuumSlots,
+            transmittance: estimate.transmittance, transmittanceStandardError: estimate.transmittanceStandardError,
+            transmittanceLowerBound: a.transmittanceLowerBound, excessNoise: estimate.excessNoise,
+            excessNoiseStandardError: estimate.excessNoiseStandardError, excessNoiseUpperBound: a.excessNoiseUpperBound,
+            weightLeakageBitsPerMode: a.leakageBitsPerMode, weightLeakageLowerBound: a.leakageLowerBound, weightLeakageUpperBound: a.leakageUpperBound,
+            dataLeakageBits: ix, decision: a.decision.rawValue, reason: a.reason, wallSeconds: wall)
+    }
+
+    func reportProgress(imagesInBlock: Int, layer: Int, modes: Int) {
+        let elapsed = checkpoint.wallSeconds + Date().timeIntervalSince(started)
+        env.observer.progress(imagesDone: checkpoint.imagesDone + (layer == frames.count - 1 ? imagesInBlock : 0), images: configuration.images,
+                              modes: modes, modesPerSecond: elapsed > 0 ? Double(modes) / elapsed : 0,
+                              excessNoise: lastAssessment?.estimate.excessNoise)
+    }
+
+    /// A tripped interlock pauses the run (Bluesky's suspenders): safe state, wait for it to clear,
+    /// bring the bench back up, and repeat the block from its start; give up after the timeout.
+    func checkInterlock() async throws {
+        let bench = env.bench
+        guard bench.has(.interlock) else { return }
+        let line = try bench.interlock()
+        guard !(try await line.isClear()) else { return }
+        try journal(.event, "interlock tripped", detail: "pausing: safe state until it clears (timeout \(env.interlockTimeout))")
+        await safeState()
+        let deadline = ContinuousClock.now + env.interlockTimeout
+        while !(try await line.isClear()) {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else {
+                throw RunError.stopped("the interlock did not clear within \(env.interlockTimeout)")
+            }
+            _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
+        }
+        try journal(.event, "interlock cleared", detail: "warming up and repeating the block")
+        throw InterlockResumed()
+    }
+}
+
+/// Thrown inside a block after the interlock cleared: the engine warms up and repeats the block.
+struct InterlockResumed: Error {}

@@ -1,0 +1,61 @@
+import BenchKit
+import Calibrate
+import Foundation
+import NumericsKit
+import SecureInference
+
+/// One layer of the network as light: its frame (every row's n modes followed by v vacuum slots),
+/// the intended amplitudes the server's check compares against, and the drive waveforms.
+struct LayerFrame: Sendable {
+    let layer: EncodedLayer
+    let layout: FrameLayout
+    let re: [Float]
+    let im: [Float]
+    var drives: TransmitterModel.Encoded?
+
+    init(weights: Matrix, photonsPerMode mu: Double, vacuumSlotsPerRow v: Int) throws {
+        layer = try EncodedLayer(weights: weights, photonsPerMode: mu)
+        layout = FrameLayout(rows: weights.rows, modesPerRow: layer.modesPerRow, vacuumSlotsPerRow: v)
+        var re = [Float](repeating: 0, count: layout.slotsPerShot), im = re
+        for r in 0..<weights.rows {
+            let alpha = layer.amplitudes(row: r)
+            for j in alpha.indices {
+                re[r * layout.slotsPerRow + j] = Float(alpha[j].real)
+                im[r * layout.slotsPerRow + j] = Float(alpha[j].imaginary)
+            }
+        }
+        self.re = re; self.im = im
+    }
+
+    /// A measurement frame of this layer with a fresh random X/P pattern for `shots` shots.
+    func measurement(shots: Int, rng: inout Xoshiro256) -> MeasurementFrame {
+        MeasurementFrame(layout: layout, re: re, im: im,
+                         pattern: MeasurementFrame.randomPattern(layout: layout, shots: shots, rng: &rng), patternShots: shots)
+    }
+
+    /// Encodes every layer with one shared VOA setting (the one the weakest-field layer needs), so
+    /// the interleaved back-to-back reference applies to all of them alike.
+    static func encodeAll(_ frames: inout [LayerFrame], transmitter: TransmitterModel) throws {
+        let n = frames.map { transmitter.unitFieldPhotons(forPeakOf: $0.re, $0.im) }.max() ?? 1
+        for k in frames.indices { frames[k].drives = try transmitter.encode(re: frames[k].re, im: frames[k].im, unitFieldPhotons: n) }
+    }
+}
+
+/// The client's side of the protocol on the bench: ξ from its data, and its readings turned back
+/// into inner products with the calibrated reading gain (PROTOCOL.md §3.2–3.3).
+struct ClientDecoder: Sendable {
+    let readingGain: Double
+    let readingOffset: Double
+
+    /// ξ of one image's layer input (normalised and packed two per mode).
+    static func symbols(_ input: ArraySlice<Float>) -> [ComplexSymbol] {
+        ClientEncoding.symbols(Array(input)).map { ComplexSymbol(Float($0.real), Float($0.imaginary)) }
+    }
+
+    /// w·x̂ for every row: (reading − offset)/gain is Re β in √photons; divided by the layer's
+    /// amplitude scale √μ/rms_c.
+    func innerProducts(_ readings: ArraySlice<Float>, layer: EncodedLayer) -> [Float] {
+        let scale = 1 / (readingGain * layer.amplitudeScale)
+        return readings.map { Float((Double($0) - readingOffset) * scale) }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import SecureInference
+
+/// What a run has accumulated at a block boundary: enough to continue exactly from there.
+struct RunCheckpoint: Sendable, Codable, Equatable {
+    var nextBlock: Int
+    var imagesDone: Int
+    var correct: Int
+    /// Returned light through the client, and the interleaved back-to-back reference.
+    var client: ReturnedLightStatistics
+    var reference: ReturnedLightStatistics
+    /// Modes first certified within budget (nil: not yet).
+    var firstCertifiedAtModes: Int?
+    /// The drivers' hidden state (the twin's), by driver name.
+    var drivers: [String: Data]
+    var wallSeconds: Double
+
+    static func initial() -> RunCheckpoint {
+        RunCheckpoint(nextBlock: 0, imagesDone: 0, correct: 0, client: ReturnedLightStatistics(), reference: ReturnedLightStatistics(),
+                      firstCertifiedAtModes: nil, drivers: [:], wallSeconds: 0)
+    }
+}
+
+/// Set from signal handlers (SIGINT, SIGTERM); the engine stops at the next safe point.
+public final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reason: String?
+    public init() {}
+    public func request(_ why: String) { lock.lock(); if reason == nil { reason = why }; lock.unlock() }
+    public var requested: String? { lock.lock(); defer { lock.unlock() }; return reason }
+}
+
+/// What the engine reports while it runs (progress bar, logs).
+public protocol RunObserver: Sendable {
+    func started(runId: String, plan: [PlanStep])
+    func step(_ text: String)
+    func progress(imagesDone: Int, images: Int, modes: Int, modesPerSecond: Double, excessNoise: Double?)
+    func block(_ record: BlockRecord)
+}
+
+extension RunObserver {
+    public func started(runId: String, plan: [PlanStep]) {}
+    public func step(_ text: String) {}
+    public func progress(imagesDone: Int, images: Int, modes: Int, modesPerSecond: Double, excessNoise: Double?) {}
+    public func block(_ record: BlockRecord) {}
+}
+
+public struct SilentObserver: RunObserver { public init() {} }
