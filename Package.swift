@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "qbench",
             dependencies: [
-                "SecureInference", "NumericsKit", "Plots", "BenchKit", "Calibrate", "Sequencer",
+                "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim", "Calibrate", "Sequencer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised

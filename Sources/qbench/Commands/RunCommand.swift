@@ -1,0 +1,135 @@
+import ArgumentParser
+import BenchKit
+import BenchSim
+import Calibrate
+import Dispatch
+import Foundation
+import SecureInference
+import Sequencer
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the secure-inference protocol on a bench (the simulated one by default) and record it.",
+        discussion: """
+            Plans are data: preflight (identities, calibration records, interlock), warm-up, blocks of images \
+            (per layer: the server loads the weight frames, the client programs U_x per image, trigger, both \
+            receivers acquire, the server estimates T̂ and ε̂ against an interleaved back-to-back reference and \
+            decides), finish. Every step is journaled in the run database ($QBENCH_HOME, default \
+            ~/.local/share/qbench); a run killed at any point continues with --resume RUN_ID. The bench is left \
+            in its safe state on every exit.
+            """)
+
+    @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
+    @Option(help: "Test images (1–10000).") var images = 10_000
+    @Option(help: "Client amplifier gain G.") var gain = 2.0
+    @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
+    @Option(name: .customLong("block-images"), help: "Images per block (the server's check runs after every block).") var blockImages = 100
+    @Option(help: "Random seed of the run (slot patterns); the twin's physics has its own seed in the bench file.") var seed: UInt64 = 1
+    @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
+    @Option(help: "Weight-leakage budget, bit per mode.") var budget = 0.1
+    @Option(help: "Error probability δ of the abort and certified statements.") var delta = 1e-6
+    @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row (in-band shot-noise reference).") var vacuumSlots = 98
+    @Option(name: .customLong("resume"), help: "Continue an interrupted or killed run.") var resumeId: String?
+    @Option(help: "Calibration folder (default: the repository's Calibration/).") var store: String?
+    @Flag(name: .customLong("raw-samples"), help: "Keep raw returned samples of the first blocks (bounded) in the run database.") var rawSamples = false
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    func validate() throws {
+        guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
+        guard blockImages > 0 else { throw ValidationError("--block-images must be positive") }
+        guard ClientBehaviour(argument: client) != nil else {
+            throw ValidationError("--client must be honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
+        }
+    }
+
+    func run() async throws {
+        let model = try modelOptions.loadModel()
+        let testSet = try modelOptions.loadSet(.test, limit: nil)
+        let db = try RunDatabase()
+        var benchPath = bench
+        var behaviour = ClientBehaviour(argument: client)!
+        if let id = resumeId {
+            let summary = try db.run(id)
+            benchPath = summary.configuration.benchFile
+            behaviour = ClientBehaviour(argument: summary.configuration.client) ?? .honest
+        }
+        let opened = try await BenchOpening.open(benchPath)
+        if behaviour != .honest {
+            guard let engine = try? await SimulatedBench.engine(of: opened) else {
+                throw CLIError("--client \(client) is a behaviour of the simulated bench; bench '\(opened.description.name)' is real: a real client cannot be told to cheat")
+            }
+            try await engine.setClientBehaviour(behaviour)
+        }
+        let stop = StopRequest()
+        let signals = installSignalHandlers(stop)
+        defer { _ = signals }
+        let observer = TerminalObserver(enabled: !json)
+        let env = RunEnvironment(bench: opened, store: try BenchOpening.store(store), database: db, codeVersion: QBenchVersion.withCommit,
+                                 arguments: CommandLine.arguments, stop: stop, observer: observer)
+        let result: RunResult
+        do {
+            if let id = resumeId {
+                result = try await ProtocolRun.resume(runId: id, model: model, testSet: testSet, env: env)
+            } else {
+                let config = RunConfiguration(
+                    benchFile: try BenchOpening.url(bench).path, modelFile: modelOptions.model ?? (try ProjectPaths.defaultModel.path),
+                    dataDirectory: modelOptions.data ?? (try ProjectPaths.mnist.path), images: images, gain: gain, photonsPerMode: photons,
+                    blockImages: blockImages, seed: seed, client: client, budgetBitsPerMode: budget, delta: delta,
+                    vacuumSlotsPerRow: vacuumSlots, keepRawSamples: rawSamples)
+                result = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)
+            }
+        } catch let failure as RunFailure {
+            if json { try printJSON(failure.result) }
+            throw CLIError("\(failure)")
+        }
+        if json { try printJSON(result); return }
+        printResult(result)
+    }
+
+    func printResult(_ r: RunResult) {
+        let f = { (v: Double) in String(format: "%.5g", v) }
+        printLine("""
+            run               \(r.runId) on bench \(r.bench)
+            images            \(r.images), accuracy \(percent(r.accuracy))
+            server's check    \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : (r.certified ? "certified within budget" : "not certified (not enough modes yet)"))
+            channel           T̂ = \(f(r.transmittanceEstimate)), ε̂ = \(f(r.excessNoiseEstimate)) SNU (≤ \(f(r.excessNoiseUpperBound)))
+            weight leakage    \(f(r.weightLeakageBitsPerMode)) bit/mode (≤ \(f(r.weightLeakageUpperBoundBitsPerMode)))
+            data leakage      \(f(r.dataLeakageBits)) bit/symbol (Cramér–Rao)
+            optical modes     \(r.modes) measured in \(r.blocks) blocks, \(String(format: "%.1f", r.seconds)) s (\(String(format: "%.3g", Double(r.modes) / max(r.seconds, 1e-9))) modes/s on \(ProcessInfo.processInfo.activeProcessorCount) cores)
+            report            qbench report \(r.runId)
+            """)
+    }
+}
+
+/// SIGINT/SIGTERM stop the run at the next safe point (the engine then enters the safe state).
+func installSignalHandlers(_ stop: StopRequest) -> [DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { sig in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { stop.request(sig == SIGINT ? "SIGINT" : "SIGTERM") }
+        source.resume()
+        return source
+    }
+}
+
+/// Progress on a terminal: images, modes/s, ETA, current ε̂.
+final class TerminalObserver: RunObserver, @unchecked Sendable {
+    let enabled: Bool
+    private let lock = NSLock()
+    private var bar: ProgressBar?
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func started(runId: String, plan: [PlanStep]) {
+        if enabled { FileHandle.standardError.write(Data("run \(runId): \(plan.count - 3) blocks\n".utf8)) }
+    }
+
+    func progress(imagesDone: Int, images: Int, modes: Int, modesPerSecond: Double, excessNoise: Double?) {
+        guard enabled else { return }
+        lock.lock(); defer { lock.unlock() }
+        if bar == nil { bar = ProgressBar(total: images, unit: "images") }
+        let eps = excessNoise.map { String(format: "ε̂ %.3g", $0) } ?? "ε̂ —"
+        bar?.update(imagesDone, extra: String(format: "%.2g modes/s  %@", modesPerSecond, eps))
+    }
+}

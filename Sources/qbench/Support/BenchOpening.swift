@@ -1,0 +1,37 @@
+import BenchKit
+import BenchSim
+import Calibrate
+import Foundation
+
+/// Opens bench files for the CLI with every driver this build knows.
+enum BenchOpening {
+    static var registry: DriverRegistry {
+        var r = DriverRegistry([SimDriver()])
+        for f in realDrivers { r.register(f) }
+        return r
+    }
+
+    static func url(_ path: String?) throws -> URL {
+        try path.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.inRepository("Devices/benches/sim.yaml")
+    }
+
+    static func open(_ path: String?) async throws -> Bench {
+        let description = try BenchDescription.load(try url(path))
+        return try await Bench.open(description, registry: registry, patchPanel: TerminalPatchPanel())
+    }
+
+    static func store(_ path: String?) throws -> CalibrationStore {
+        CalibrationStore(root: try path.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.inRepository("Calibration"))
+    }
+}
+
+/// On a real bench the reference meter is moved by hand: say where, wait for Enter.
+struct TerminalPatchPanel: PatchPanel {
+    func connect(_ meter: Role, to point: ProbePoint) async throws {
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CLIError("calibration needs the reference meter (\(meter.rawValue)) at \(point.rawValue), and nobody is at the terminal to move it: run the calibration interactively")
+        }
+        FileHandle.standardError.write(Data("→ connect the reference power meter (\(meter.rawValue)) to the \(point.rawValue) port, then press Enter: ".utf8))
+        _ = readLine()
+    }
+}

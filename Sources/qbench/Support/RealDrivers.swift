@@ -1,0 +1,4 @@
+import BenchKit
+
+/// Real-instrument drivers (USBTMC/SCPI over libusb, GPIO over libgpiod) join here.
+let realDrivers: [any DriverFactory] = []
