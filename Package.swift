@@ -35,6 +35,12 @@ let package = Package(
         ),
         // Device-family protocols, units, limits, the bench and its YAML description.
         .target(name: "BenchKit", dependencies: ["Yams"]),
+        // The digital twin: every BenchKit device family with physics, hidden constants, faults.
+        .target(
+            name: "BenchSim",
+            dependencies: ["BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: optimised
+        ),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
 
@@ -42,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "qbench",
             dependencies: [
-                "SecureInference", "NumericsKit", "Plots",
+                "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised
@@ -50,6 +56,7 @@ let package = Package(
 
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
+        .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
 
 
     ]
