@@ -25,11 +25,27 @@ extension Gaussian {
         /// Layer edges x[0] = v/f(r) > x[1] = r > … > x[256] = 0.
         @usableFromInline let x: [Double]
         /// Fast-accept bound on |h + ½| per layer: ⌈ x[i+1]/x[i] · 2²³ − ½ ⌉.
-        @usableFromInline let bound: [Int32]
-        /// x[i] / 2²³: the sample is (h + ½) · scale[i].
-        @usableFromInline let scale: [Float]
+        @usableFromInline var bound: [Int32] { Array(UnsafeBufferPointer(start: Self.table.bound, count: Self.layers)) }
+        /// The fast path's tables, built once per process and never freed.
+        @usableFromInline static let table = FastTable()
 
-        public init() {
+        /// Bounds and scales (x[i] / 2²³: the sample is (h + ½) · scale[i]) as raw pointers, so the
+        /// bulk loop reads them without array bounds checks or closures.
+        @usableFromInline final class FastTable: @unchecked Sendable {
+            @usableFromInline let bound: UnsafeMutablePointer<Int32>
+            @usableFromInline let scale: UnsafeMutablePointer<Float>
+            init() {
+                let x = BulkSampler.edges()
+                bound = .allocate(capacity: BulkSampler.layers)
+                scale = .allocate(capacity: BulkSampler.layers)
+                for i in 0..<BulkSampler.layers {
+                    bound[i] = Int32((x[i + 1] / x[i] * 0x1.0p23 - 0.5).rounded(.up))
+                    scale[i] = Float(x[i] * 0x1.0p-23)
+                }
+            }
+        }
+
+        static func edges() -> [Double] {
             let layers = Self.layers, r = Self.r, v = Self.area
             var x = [Double](repeating: 0, count: layers + 1)
             var f = exp(-0.5 * r * r)
@@ -40,9 +56,15 @@ extension Gaussian {
                 f = exp(-0.5 * x[i] * x[i])
             }
             x[layers] = 0
-            self.x = x
-            bound = (0..<layers).map { Int32((x[$0 + 1] / x[$0] * 0x1.0p23 - 0.5).rounded(.up)) }
-            scale = (0..<layers).map { Float(x[$0] * 0x1.0p-23) }
+            return x
+        }
+
+        /// f(x[i]) = exp(−x[i]²/2).
+        @usableFromInline let f: [Double]
+
+        public init() {
+            x = Self.edges()
+            f = x.map { exp(-0.5 * $0 * $0) }
         }
 
         /// Area of the top layer (between x[255] and 0) by the recursion: equals `area` when the
@@ -54,28 +76,38 @@ extension Gaussian {
         public func fill(_ buffer: UnsafeMutableBufferPointer<Float>, _ rng: inout Xoshiro256) {
             guard let out = buffer.baseAddress else { return }
             let n = buffer.count
-            bound.withUnsafeBufferPointer { kb in
-                scale.withUnsafeBufferPointer { wb in
-                    let k = kb.baseAddress!, w = wb.baseAddress!
-                    var g = rng
-                    var i = 0
-                    while i + 1 < n {
-                        let bits = g.next()
-                        let lo = UInt32(truncatingIfNeeded: bits), hi = UInt32(truncatingIfNeeded: bits >> 32)
-                        let l0 = Int(lo & 255), h0 = Int32(bitPattern: lo) >> 8
-                        let l1 = Int(hi & 255), h1 = Int32(bitPattern: hi) >> 8
-                        out[i] = (h0 ^ (h0 >> 31)) < k[l0] ? (Float(h0) + 0.5) * w[l0] : slowSample(layer: l0, h: h0, &g)
-                        out[i + 1] = (h1 ^ (h1 >> 31)) < k[l1] ? (Float(h1) + 0.5) * w[l1] : slowSample(layer: l1, h: h1, &g)
-                        i += 2
-                    }
-                    if i < n {
-                        let lo = UInt32(truncatingIfNeeded: g.next())
-                        let l0 = Int(lo & 255), h0 = Int32(bitPattern: lo) >> 8
-                        out[i] = (h0 ^ (h0 >> 31)) < k[l0] ? (Float(h0) + 0.5) * w[l0] : slowSample(layer: l0, h: h0, &g)
-                    }
-                    rng = g
-                }
+            let k = Self.table.bound, w = Self.table.scale
+            var g = rng
+            var i = 0
+            while i + 1 < n {
+                let bits = Self.step(&g)
+                let lo = UInt32(truncatingIfNeeded: bits), hi = UInt32(truncatingIfNeeded: bits >> 32)
+                let l0 = Int(lo & 255), h0 = Int32(bitPattern: lo) >> 8
+                let l1 = Int(hi & 255), h1 = Int32(bitPattern: hi) >> 8
+                out[i] = (h0 ^ (h0 >> 31)) < k[l0] ? (Float(h0) + 0.5) * w[l0] : slowSample(layer: l0, h: h0, &g)
+                out[i + 1] = (h1 ^ (h1 >> 31)) < k[l1] ? (Float(h1) + 0.5) * w[l1] : slowSample(layer: l1, h: h1, &g)
+                i += 2
             }
+            if i < n {
+                let lo = UInt32(truncatingIfNeeded: g.next())
+                let l0 = Int(lo & 255), h0 = Int32(bitPattern: lo) >> 8
+                out[i] = (h0 ^ (h0 >> 31)) < k[l0] ? (Float(h0) + 0.5) * w[l0] : slowSample(layer: l0, h: h0, &g)
+            }
+            rng = g
+        }
+
+        /// One xoshiro256** step, identical to `Xoshiro256.next()`, spelled out here so the bulk
+        /// loop inlines it even where the compiler cannot see across files.
+        @inlinable @inline(__always)
+        static func step(_ g: inout Xoshiro256) -> UInt64 {
+            let s1 = g.s1
+            let x = s1 &* 5
+            let result = ((x << 7) | (x >> 57)) &* 9
+            let t = s1 << 17
+            g.s2 ^= g.s0; g.s3 ^= g.s1; g.s1 ^= g.s2; g.s0 ^= g.s3
+            g.s2 ^= t
+            g.s3 = (g.s3 << 45) | (g.s3 >> 19)
+            return result
         }
 
         /// Fills `buffer` with independent N(mean, sigma²) samples.
@@ -112,13 +144,13 @@ extension Gaussian {
                 }
                 let xs = u * x[layer]
                 if abs(u) < x[layer + 1] / x[layer] { return Float(xs) }
-                let f0 = exp(-0.5 * (x[layer] * x[layer] - xs * xs))
-                let f1 = exp(-0.5 * (x[layer + 1] * x[layer + 1] - xs * xs))
-                if f1 + rng.nextUnit() * (f0 - f1) < 1.0 { return Float(xs) }
+                // Wedge: a uniform height between the layer's bottom f(x[i]) and top f(x[i+1]),
+                // accepted below the density.
+                if f[layer] + rng.nextUnit() * (f[layer + 1] - f[layer]) < exp(-0.5 * xs * xs) { return Float(xs) }
                 let bits = UInt32(truncatingIfNeeded: rng.next())
                 layer = Int(bits & 255)
                 h = Int32(bitPattern: bits) >> 8
-                if (h ^ (h >> 31)) < bound[layer] { return (Float(h) + 0.5) * scale[layer] }
+                if (h ^ (h >> 31)) < Self.table.bound[layer] { return (Float(h) + 0.5) * Self.table.scale[layer] }
             }
         }
     }

@@ -21,6 +21,35 @@ final class FloatStorage: @unchecked Sendable {
     func array() -> [Float] { Array(UnsafeBufferPointer(start: base, count: count)) }
 }
 
+/// Raw output pointers of `ShotFields` for the work units (nil: not needed by this burst).
+struct SlotOutputs: @unchecked Sendable {
+    let aRe: UnsafeMutablePointer<Float>?, aIm: UnsafeMutablePointer<Float>?
+    let q: UnsafeMutablePointer<Float>?, wRe: UnsafeMutablePointer<Float>?, wIm: UnsafeMutablePointer<Float>?
+    let bRe: UnsafeMutablePointer<Float>?, bIm: UnsafeMutablePointer<Float>?
+}
+
+extension FloatStorage {
+    /// Pattern codes repeated over `count` slots.
+    static func codes(repeating p: [UInt8], count: Int) -> [UInt8] {
+        var codes = [UInt8](repeating: 0, count: count)
+        guard count > 0 else { return codes }
+        codes.withUnsafeMutableBufferPointer { c in
+            let base = c.baseAddress!
+            let first = min(p.count, count)
+            p.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: first) }
+            // Doubling copies of whole periods.
+            var filled = first
+            while filled < count {
+                let period = filled - filled % p.count
+                let m = min(period, count - filled)
+                (base + filled).update(from: base, count: m)
+                filled += m
+            }
+        }
+        return codes
+    }
+}
+
 /// The per-slot quantities of one trigger burst, computed once from the drive frames and the bias
 /// state and shared by all its shots (structure-of-arrays, Float, so the loops vectorise):
 /// - `aRe/aIm`: coherent amplitude of each slot at the client's input (client path);
@@ -65,42 +94,63 @@ final class ShotFields: @unchecked Sendable {
             return (Float(gain * cos(a)), Float(-gain * sin(a)))
         }
         let wX = weight(.x), wP = weight(.p)
-        let pattern = p.server.pattern, blocked = p.server.blocked
+        // Per-slot quadrature code (0 X, 1 P, 2 vacuum): the pattern repeated over the shot.
+        let source: [UInt8] = p.server.blocked ? [2] : (p.server.patternCodes.isEmpty ? [0] : p.server.patternCodes)
+        let codes = source.count >= n ? source : FloatStorage.codes(repeating: source, count: n)
+        let tableRe: (Float, Float, Float) = (wX.0, wP.0, 0), tableIm: (Float, Float, Float) = (wX.1, wP.1, 0)
 
         let frame = p.frame
-        let block = 16_384
+        let block = 8_192
         let units = (n + block - 1) / block
-        let aR = aRe, aI = aIm, qq = q, wR = wRe, wI = wIm, bR = bRe, bI = bIm
+        let aR = aRe?.base, aI = aIm?.base, qq = q?.base, wR = wRe?.base, wI = wIm?.base, bR = bRe?.base, bI = bIm?.base
+        let out = SlotOutputs(aRe: aR, aIm: aI, q: qq, wRe: wR, wIm: wI, bRe: bR, bIm: bI)
         frame.cosI.withUnsafeBufferPointer { pcI in frame.sinI.withUnsafeBufferPointer { psI in
         frame.cosQ.withUnsafeBufferPointer { pcQ in frame.sinQ.withUnsafeBufferPointer { psQ in
+        codes.withUnsafeBufferPointer { pc in
             let cI = SharedConstBuffer(base: pcI.baseAddress!, count: n), sI = SharedConstBuffer(base: psI.baseAddress!, count: n)
             let cQ = SharedConstBuffer(base: pcQ.baseAddress!, count: n), sQ = SharedConstBuffer(base: psQ.baseAddress!, count: n)
+            let code = SharedConstBuffer(base: pc.baseAddress!, count: n)
             WorkPool.run(units: units, threads: p.threads) { u in
-                for s in (u * block)..<min(n, (u + 1) * block) {
-                    // Arm fields t = cos(x + b) + iδ sin(x + b), by angle addition.
-                    let cosI = cI.base[s] * cbI - sI.base[s] * sbI, sinI = sI.base[s] * cbI + cI.base[s] * sbI
-                    let cosQ = cQ.base[s] * cbQ - sQ.base[s] * sbQ, sinQ = sQ.base[s] * cbQ + cQ.base[s] * sbQ
-                    let tIi = dI * sinI, tQi = dQ * sinQ
-                    // (t_I + e^{iθ} t_Q) / 2
-                    let fRe = 0.5 * (cosI + ct * cosQ - st * tQi)
-                    let fIm = 0.5 * (tIi + st * cosQ + ct * tQi)
-                    if let aR, let aI {
-                        aR.base[s] = cRe * fRe - cIm * fIm
-                        aI.base[s] = cRe * fIm + cIm * fRe
+                let lo = u * block, m = min(n, lo + block) - lo
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * block) { tmp in
+                    let fr = tmp.baseAddress!, fi = tmp.baseAddress! + block
+                    let ci = cI.base + lo, si = sI.base + lo, cq = cQ.base + lo, sq = sQ.base + lo
+                    // Arm fields t = cos(x + b) + iδ sin(x + b) by angle addition; f = (t_I + e^{iθ} t_Q)/2.
+                    for k in 0..<m {
+                        let cosI = ci[k] * cbI - si[k] * sbI, sinI = si[k] * cbI + ci[k] * sbI
+                        let cosQ = cq[k] * cbQ - sq[k] * sbQ, sinQ = sq[k] * cbQ + cq[k] * sbQ
+                        let tQi = dQ * sinQ
+                        fr[k] = 0.5 * (cosI + ct * cosQ - st * tQi)
+                        fi[k] = 0.5 * (dI * sinI + st * cosQ + ct * tQi)
                     }
-                    if let qq, let wR, let wI {
-                        let kind: SlotKind = blocked ? .vacuum : (pattern.isEmpty ? .x : pattern[s % pattern.count])
-                        let w = kind == .vacuum ? (Float(0), Float(0)) : (kind == .x ? wX : wP)
-                        let rRe = sRe * fRe - sIm * fIm, rIm = sRe * fIm + sIm * fRe
-                        qq.base[s] = rRe * w.0 - rIm * w.1
-                        wR.base[s] = w.0; wI.base[s] = w.1
-                        if let bR, let bI {
-                            bR.base[s] = backRe * w.0 - backIm * w.1
-                            bI.base[s] = backRe * w.1 + backIm * w.0
+                    if let aR = out.aRe, let aI = out.aIm {
+                        let oR = aR + lo, oI = aI + lo
+                        for k in 0..<m {
+                            oR[k] = cRe * fr[k] - cIm * fi[k]
+                            oI[k] = cRe * fi[k] + cIm * fr[k]
+                        }
+                    }
+                    if let qq = out.q, let wR = out.wRe, let wI = out.wIm {
+                        let oq = qq + lo, owR = wR + lo, owI = wI + lo, c = code.base + lo
+                        for k in 0..<m {
+                            let kind = c[k]
+                            owR[k] = kind == 0 ? tableRe.0 : (kind == 1 ? tableRe.1 : tableRe.2)
+                            owI[k] = kind == 0 ? tableIm.0 : (kind == 1 ? tableIm.1 : tableIm.2)
+                        }
+                        for k in 0..<m {
+                            let rRe = sRe * fr[k] - sIm * fi[k], rIm = sRe * fi[k] + sIm * fr[k]
+                            oq[k] = rRe * owR[k] - rIm * owI[k]
+                        }
+                        if let bR = out.bRe, let bI = out.bIm {
+                            let obR = bR + lo, obI = bI + lo
+                            for k in 0..<m {
+                                obR[k] = backRe * owR[k] - backIm * owI[k]
+                                obI[k] = backRe * owI[k] + backIm * owR[k]
+                            }
                         }
                     }
                 }
             }
-        }}}}
+        }}}}}
     }
 }

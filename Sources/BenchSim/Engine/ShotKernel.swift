@@ -43,12 +43,13 @@ final class ShotComputation: @unchecked Sendable {
     /// times [[Re ξ, −Im ξ], [Im ξ, Re ξ]] (2n × 2S).
     private func prepareProjections(_ layout: FrameLayout) {
         let rows = layout.rows, n = layout.modesPerRow, spr = layout.slotsPerRow, shots = p.computeShots
-        guard let aRe = fields.aRe, let aIm = fields.aIm else { return }
+        guard let aRe = fields.aRe?.base, let aIm = fields.aIm?.base else { return }
         var a = Matrix(rows: rows, cols: 2 * n)
-        for r in 0..<rows {
-            for j in 0..<n {
-                a.values[r * 2 * n + j] = aRe[r * spr + j]
-                a.values[r * 2 * n + n + j] = aIm[r * spr + j]
+        a.values.withUnsafeMutableBufferPointer { v in
+            let dst = v.baseAddress!
+            for r in 0..<rows {
+                (dst + r * 2 * n).update(from: aRe + r * spr, count: n)
+                (dst + r * 2 * n + n).update(from: aIm + r * spr, count: n)
             }
         }
         var xi = Matrix(rows: 2 * n, cols: 2 * shots)
@@ -155,15 +156,28 @@ final class ShotComputation: @unchecked Sendable {
                 let q = fields.q!.base + s0, wr = fields.wRe!.base + s0, wi = fields.wIm!.base + s0
                 let xr = xiRe.base + k * n, xim = xiIm.base + k * n
                 let z = noise.baseAddress! + nz
+                if ir, let bR = fields.bRe, let bI = fields.bIm {
+                    for j in 0..<n {
+                        let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
+                        out[j] = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
+                    }
+                    for j in n..<spr { out[j] = q[j] + sigma * z[j] + offset }
+                    for j in 0..<spr { out[j] += het[2 * j] * bR.base[s0 + j] - het[2 * j + 1] * bI.base[s0 + j] }
+                    dig.quantise(UnsafeMutableBufferPointer(start: out, count: spr))
+                    continue
+                }
+                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused).
+                let inv = dig.inverseLSB, lsb = dig.lsb, lowest = dig.lowestCode, highest = dig.highestCode
+                let magic: Float = 12_582_912
                 for j in 0..<n {
                     let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
-                    out[j] = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
+                    let v = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
+                    out[j] = min(highest, max(lowest, (v * inv + magic) - magic)) * lsb
                 }
-                for j in n..<spr { out[j] = q[j] + sigma * z[j] + offset }
-                if ir, let bR = fields.bRe, let bI = fields.bIm {
-                    for j in 0..<spr { out[j] += het[2 * j] * bR.base[s0 + j] - het[2 * j + 1] * bI.base[s0 + j] }
+                for j in n..<spr {
+                    let v = q[j] + sigma * z[j] + offset
+                    out[j] = min(highest, max(lowest, (v * inv + magic) - magic)) * lsb
                 }
-                dig.quantise(UnsafeMutableBufferPointer(start: out, count: spr))
             }
         }}
     }

@@ -19,6 +19,8 @@ struct ReceiverPhysics: Sendable {
     /// LO angle of X slots (set phase + true offset now).
     let angle: Double
     let pattern: [SlotKind]
+    /// `pattern` as codes 0 (X), 1 (P), 2 (vacuum).
+    let patternCodes: [UInt8]
     /// Input blocked by `setInputBlocked(true)`: every slot sees vacuum.
     let blocked: Bool
 
@@ -76,7 +78,8 @@ extension SimulationEngine {
         let lo = deliveredLO(role, state)
         return ReceiverPhysics(role: role, shotNoiseScale: dead ? 0 : t.shotNoiseVariance(loPower: .watts(lo)).squareRoot(),
                                efficiency: t.efficiency, electronicNoise: t.electronicNoise.si, digitiser: Digitiser(t),
-                               angle: r.loPhase + phases.localOscillator[role]!, pattern: r.pattern, blocked: r.inputBlocked || dead)
+                               angle: r.loPhase + phases.localOscillator[role]!, pattern: r.pattern, patternCodes: r.patternCodes,
+                               blocked: r.inputBlocked || dead)
     }
 
     static func path(loss dB: Double, phase: Double) -> Complex<Double> {
