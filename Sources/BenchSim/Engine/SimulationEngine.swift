@@ -64,7 +64,6 @@ public final class SimulationEngine: @unchecked Sendable {
         id = EngineRegistry.shared.register()
         for f in configuration.faults { faultBook.inject(f) }
         EngineRegistry.shared.attach(self)
-        if !boundRoles.contains(.interlock) { state.interlockClear = true }
     }
 
     // MARK: locking

@@ -29,7 +29,7 @@ struct TwinBenchmark: AsyncParsableCommand {
             """)
 
     @Option(help: "Test images to classify.") var images = 100
-    @Option(help: "Images per trigger burst.") var batch = 16
+    @Option(help: "Images per trigger burst (default: as many as keep one burst's server samples within 24 MB).") var batch: Int?
     @Option(help: "Worker threads for the twin's physics (default: every core).") var threads: Int?
     @Option(help: "Vacuum slots after the 392 modes of every row (the in-band shot-noise reference).") var vacuumSlots = 8
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
@@ -46,7 +46,7 @@ struct TwinBenchmark: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         guard vacuumSlots >= 0 else { throw ValidationError("--vacuum-slots must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -62,7 +62,10 @@ struct TwinBenchmark: AsyncParsableCommand {
         // (sched_yield) beside them after every small β product and steal their cores.
         setLinearAlgebraThreads(1)
         var configuration = TwinWorkload.Configuration()
-        configuration.batch = batch
+        // Bursts whose samples stay below glibc's largest mmap threshold (32 MB) reuse freed heap
+        // memory; larger ones page-fault fresh memory from the kernel every burst.
+        let slotsPerShot = (model.network.layers.map(\.rows).max() ?? 1) * ((model.network.inputSize + 1) / 2 + vacuumSlots)
+        configuration.batch = batch ?? max(1, (24 << 20) / (4 * slotsPerShot))
         configuration.vacuumSlotsPerRow = vacuumSlots
         let workload = try await TwinWorkload(bench: opened, network: model.network, configuration: configuration)
         let bar = ProgressBar(total: set.count * model.network.layers.count, unit: "shots", enabled: !json)
@@ -75,7 +78,7 @@ struct TwinBenchmark: AsyncParsableCommand {
         }
         printLine("""
             digital twin      \(opened.description.name) (\(opened.description.file)), \(cores) threads of \(availableCores) cores
-            workload          \(result.images) MNIST test images, \(model.modelID), G = 2, μ = 4, \(vacuumSlots) vacuum slots per row, \(batch) images per burst
+            workload          \(result.images) MNIST test images, \(model.modelID), G = 2, μ = 4, \(vacuumSlots) vacuum slots per row, \(configuration.batch) images per burst
             signal modes      \(result.modes) in \(String(format: "%.3f", result.seconds)) s: \(format(result.modesPerSecond, 3)) modes/s
             physics           \(String(format: "%.3f", result.physicsSeconds)) s inside the trigger; the rest is the harness (client arithmetic, transfers)
             accuracy          \(percent(result.accuracy)) through the twin (client readings clipped: \(result.clippedReadings) of \(result.readings))
