@@ -92,3 +92,23 @@ struct BulkGaussianTests {
         #expect(a.next() == b.next())
     }
 }
+
+@Suite("Strided matrix product")
+struct StridedGemmTests {
+    /// A sub-block product (A read with a row stride larger than its width) equals the naive one.
+    @Test func stridedProductMatchesNaive() {
+        var rng = Xoshiro256(seed: 3)
+        let (m, k, n, lda) = (5, 7, 3, 11)
+        let a = (0..<(m * lda)).map { _ in Float(rng.nextUnit() - 0.5) }
+        let b = (0..<(k * n)).map { _ in Float(rng.nextUnit() - 0.5) }
+        var c = [Float](repeating: 1, count: m * n)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+            gemm(rows: m, cols: n, inner: k, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: n, c: pc.baseAddress!, ldc: n, beta: 2)
+        } } }
+        for i in 0..<m { for j in 0..<n {
+            var s: Float = 2
+            for l in 0..<k { s += a[i * lda + l] * b[l * n + j] }
+            #expect(abs(c[i * n + j] - s) < 1e-5)
+        } }
+    }
+}

@@ -64,18 +64,21 @@ final class ShotFields: @unchecked Sendable {
     let q: FloatStorage?, wRe: FloatStorage?, wIm: FloatStorage?
     let bRe: FloatStorage?, bIm: FloatStorage?
 
-    init(_ p: ShotPlan) {
+    /// Hands the arrays back to the pool they came from.
+    func recycle(into pool: ScratchPool) { pool.give([aRe, aIm, q, wRe, wIm, bRe, bIm]) }
+
+    init(_ p: ShotPlan, pool: ScratchPool) {
         let n = p.slots
         let clientPath = p.path == .client
         let needServer = p.serverShots > 0
         let needB = clientPath && p.optics.interceptResend && needServer
-        aRe = clientPath ? FloatStorage(count: n, zeroed: false) : nil
-        aIm = clientPath ? FloatStorage(count: n, zeroed: false) : nil
-        q = needServer ? FloatStorage(count: n, zeroed: false) : nil
-        wRe = needServer ? FloatStorage(count: n, zeroed: false) : nil
-        wIm = needServer ? FloatStorage(count: n, zeroed: false) : nil
-        bRe = needB ? FloatStorage(count: n, zeroed: false) : nil
-        bIm = needB ? FloatStorage(count: n, zeroed: false) : nil
+        aRe = clientPath ? pool.take(n) : nil
+        aIm = clientPath ? pool.take(n) : nil
+        q = needServer ? pool.take(n) : nil
+        wRe = needServer ? pool.take(n) : nil
+        wIm = needServer ? pool.take(n) : nil
+        bRe = needB ? pool.take(n) : nil
+        bIm = needB ? pool.take(n) : nil
 
         let cbI = Float(cos(p.biasI)), sbI = Float(sin(p.biasI)), cbQ = Float(cos(p.biasQ)), sbQ = Float(sin(p.biasQ))
         let ct = Float(cos(p.theta)), st = Float(sin(p.theta))

@@ -32,43 +32,45 @@ final class ShotComputation: @unchecked Sendable {
 
     static let slotsPerBlock = 32_768
 
-    init(_ plan: ShotPlan, bulk: Gaussian.BulkSampler) {
+    let pool: ScratchPool
+
+    init(_ plan: ShotPlan, bulk: Gaussian.BulkSampler, pool: ScratchPool) {
         p = plan
         self.bulk = bulk
-        fields = ShotFields(plan)
+        self.pool = pool
+        fields = ShotFields(plan, pool: pool)
         if plan.path == .client, let layout = plan.layout { prepareProjections(layout) }
     }
 
-    /// β for all rows of all shots of the burst: one matrix product [Re a | Im a] (rows × 2n)
-    /// times [[Re ξ, −Im ξ], [Im ξ, Re ξ]] (2n × 2S).
+    /// Returns the scratch arrays to the pool (call once the burst is done).
+    func recycle() {
+        fields.recycle(into: pool)
+        pool.give([beta, xiRe, xiIm])
+    }
+
+    /// β for all rows of all shots of the burst from the arrival amplitudes in place (row stride
+    /// slotsPerRow): [Re a | Im a] (rows × 2n) times [[Re ξ, −Im ξ], [Im ξ, Re ξ]] (2n × 2S), as
+    /// two strided products.
     private func prepareProjections(_ layout: FrameLayout) {
         let rows = layout.rows, n = layout.modesPerRow, spr = layout.slotsPerRow, shots = p.computeShots
         guard let aRe = fields.aRe?.base, let aIm = fields.aIm?.base else { return }
-        var a = Matrix(rows: rows, cols: 2 * n)
-        a.values.withUnsafeMutableBufferPointer { v in
-            let dst = v.baseAddress!
-            for r in 0..<rows {
-                (dst + r * 2 * n).update(from: aRe + r * spr, count: n)
-                (dst + r * 2 * n + n).update(from: aIm + r * spr, count: n)
-            }
-        }
-        var xi = Matrix(rows: 2 * n, cols: 2 * shots)
-        xiRe = FloatStorage(count: shots * n)
-        xiIm = FloatStorage(count: shots * n)
+        let top = pool.take(n * 2 * shots), bottom = pool.take(n * 2 * shots)
+        xiRe = pool.take(shots * n)
+        xiIm = pool.take(shots * n)
         for k in 0..<shots {
             for j in 0..<n {
                 let z = p.symbols[k][j]
                 xiRe[k * n + j] = z.re; xiIm[k * n + j] = z.im
-                xi.values[j * 2 * shots + 2 * k] = z.re
-                xi.values[j * 2 * shots + 2 * k + 1] = -z.im
-                xi.values[(n + j) * 2 * shots + 2 * k] = z.im
-                xi.values[(n + j) * 2 * shots + 2 * k + 1] = z.re
+                top[j * 2 * shots + 2 * k] = z.re
+                top[j * 2 * shots + 2 * k + 1] = -z.im
+                bottom[j * 2 * shots + 2 * k] = z.im
+                bottom[j * 2 * shots + 2 * k + 1] = z.re
             }
         }
-        var c = Matrix(rows: rows, cols: 2 * shots)
-        gemm(a, xi, into: &c)
-        beta = FloatStorage(count: c.values.count, zeroed: false)
-        c.values.withUnsafeBufferPointer { beta.base.update(from: $0.baseAddress!, count: $0.count) }
+        beta = pool.take(rows * 2 * shots)
+        gemm(rows: rows, cols: 2 * shots, inner: n, a: aRe, lda: spr, b: top.base, ldb: 2 * shots, c: beta.base, ldc: 2 * shots)
+        gemm(rows: rows, cols: 2 * shots, inner: n, a: aIm, lda: spr, b: bottom.base, ldb: 2 * shots, c: beta.base, ldc: 2 * shots, beta: 1)
+        pool.give([top, bottom])
     }
 
     static func stream(_ shot: UInt64, _ block: Int) -> UInt64 { shot << 20 | UInt64(block) }

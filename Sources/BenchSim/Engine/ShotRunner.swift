@@ -8,7 +8,8 @@ extension SimulationEngine {
     /// by shots × slots / symbol rate. Drift is evaluated once per burst (at its start).
     func fire(shots: Int) throws {
         guard let plan = try locked({ try planShots(shots) }) else { return }
-        let computation = ShotComputation(plan, bulk: bulk)
+        let computation = ShotComputation(plan, bulk: bulk, pool: scratch)
+        defer { computation.recycle() }
         let serverCount = plan.serverShots * plan.slots
         let clientCount = plan.clientShots * (plan.layout?.rows ?? 0)
         var clientData: [Float] = []

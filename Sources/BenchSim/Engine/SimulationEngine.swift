@@ -40,6 +40,7 @@ public final class SimulationEngine: @unchecked Sendable {
 
     let seeds: StreamSeeds
     let bulk = Gaussian.BulkSampler()
+    let scratch = ScratchPool()
 
     /// Per-purpose seeds of the random streams.
     struct StreamSeeds: Sendable {

@@ -141,16 +141,18 @@ public struct TwinWorkload: Sendable {
         let started = clock.now
         // Layer-major: each layer's frames are uploaded once and serve every burst of that layer
         // (an AWG upload is slow on a real bench); the client keeps each image's layer output.
-        var inputs = (0..<set.count).map { Array(set.images.row($0)) }
+        var inputs = set.images.values           // images × width, flat
+        var width = set.images.cols
         for (k, layer) in layers.enumerated() {
             try await modulator.loadDrive(i: layer.i, q: layer.q)
             let rows = layer.layout.rows
             let perUnit = 1 / (voltsPerSNU * readingScale * layer.encoded.amplitudeScale)
+            var outputs = [Float](repeating: 0, count: set.count * rows)
             var start = 0
             while start < set.count {
                 let count = min(c.batch, set.count - start)
                 let symbols = (start..<(start + count)).map { b in
-                    ClientEncoding.symbols(inputs[b]).map { ComplexSymbol(Float($0.real), Float($0.imaginary)) }
+                    ClientEncoding.symbols(Array(inputs[(b * width)..<((b + 1) * width)])).map { ComplexSymbol(Float($0.real), Float($0.imaginary)) }
                 }
                 try await processor.program(symbols, layout: layer.layout)
                 try await server.arm(shots: count)
@@ -165,21 +167,22 @@ public struct TwinWorkload: Sendable {
                 result.readings += readings.count
                 // The client: readings → estimates of w·x̂ → ReLU (not after the last layer).
                 for b in 0..<count {
-                    var y = [Float](repeating: 0, count: rows)
                     for r in 0..<rows {
                         let v = readings[b * rows + r]
                         if abs(v) >= rail { result.clippedReadings += 1 }
                         let estimate = Float((Double(v) - truth.offset.si) * perUnit)
-                        y[r] = k < layers.count - 1 ? max(0, estimate) : estimate
+                        outputs[(start + b) * rows + r] = k < layers.count - 1 ? max(0, estimate) : estimate
                     }
-                    inputs[start + b] = y
                 }
                 start += count
                 progress(k * set.count + start)
             }
+            inputs = outputs
+            width = rows
         }
-        for (b, logits) in inputs.enumerated() where logits.indices.max(by: { logits[$0] < logits[$1] }) == Int(set.labels[b]) {
-            result.correct += 1
+        for b in 0..<set.count {
+            let logits = inputs[(b * width)..<((b + 1) * width)]
+            if logits.indices.max(by: { logits[$0] < logits[$1] })! - b * width == Int(set.labels[b]) { result.correct += 1 }
         }
         result.seconds = (clock.now - started).seconds
         result.images = set.count
