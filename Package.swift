@@ -34,7 +34,7 @@ let package = Package(
             swiftSettings: optimised
         ),
         // Device-family protocols, units, limits, the bench and its YAML description.
-        .target(name: "BenchKit", dependencies: ["Yams"]),
+        .target(name: "BenchKit", dependencies: ["Yams"], swiftSettings: optimised),
         // The digital twin: every BenchKit device family with physics, hidden constants, faults.
         .target(
             name: "BenchSim",
