@@ -37,7 +37,13 @@ let package = Package(
             swiftSettings: optimised
         ),
         // Device-family protocols, units, limits, the bench and its YAML description.
-        .target(name: "BenchKit", dependencies: ["Yams"]),
+        .target(name: "BenchKit", dependencies: ["Yams"], swiftSettings: optimised),
+        // The digital twin: every BenchKit device family with physics, hidden constants, faults.
+        .target(
+            name: "BenchSim",
+            dependencies: ["BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: optimised
+        ),
         // Calibration routines over the BenchKit protocols, and the calibration store.
         .target(name: "Calibrate", dependencies: ["BenchKit", "NumericsKit", "SecureInference", "Plots"], swiftSettings: optimised),
         // Plans, the engine that runs them on a bench, the journal, the run database, reports.
@@ -70,6 +76,7 @@ let package = Package(
         .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "SecureInference", "Calibrate"], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
+        .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .testTarget(name: "BenchIOTests", dependencies: ["BenchIO", "InstrumentModels"]),
         // Needs LD_PRELOAD=libumockdev-preload.so.0 (scripts/test.sh sets it).
         .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD"]),

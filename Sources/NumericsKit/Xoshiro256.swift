@@ -14,7 +14,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// xoshiro256** (Blackman and Vigna 2018): fast, 2^256 − 1 period, seedable, with `jump()`
 /// for independent parallel streams. Every stochastic quantity in qbench comes from one of
 /// these, seeded explicitly, so a run with the same seed gives the same numbers.
-public struct Xoshiro256: RandomNumberGenerator, Sendable {
+public struct Xoshiro256: RandomNumberGenerator, Sendable, Codable, Equatable {
     public var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
     public init(seed: UInt64) {

@@ -13,6 +13,9 @@ public actor SharedResources {
     private var objects: [String: any Sendable] = [:]
     public init() {}
 
+    /// The resource under `key` if one was made, without making it.
+    public func existing<T: Sendable>(_ key: String, as type: T.Type = T.self) -> T? { objects[key] as? T }
+
     public func resource<T: Sendable>(_ key: String, make: @Sendable () async throws -> T) async throws -> T {
         if let existing = objects[key] {
             guard let typed = existing as? T else { preconditionFailure("shared resource '\(key)' has another type") }

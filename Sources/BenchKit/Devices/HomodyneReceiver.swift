@@ -23,7 +23,8 @@ public protocol HomodyneReceiver: BenchDevice {
     func localOscillatorPower() async throws -> Power
     /// LO phase offset added to every slot (the phase reference, set by calibration).
     func setLocalOscillatorPhase(_ phase: Phase) async throws
-    /// Per-slot measurement plan for the next triggered shots (repeated if shorter than a shot).
+    /// Per-slot measurement plan of one shot, used by every following shot until the next load
+    /// (repeated over the shot if shorter). A run loads a fresh random pattern for every burst.
     func loadSlotPattern(_ pattern: [SlotKind]) async throws
     /// Blocks or unblocks the signal input for free-running captures (SNU calibration).
     func setInputBlocked(_ blocked: Bool) async throws

@@ -11,7 +11,8 @@ public struct MeasurementFrame: Sendable {
     public let layout: FrameLayout
     public let re: [Float]
     public let im: [Float]
-    /// Per slot of one shot, for `patternShots` shots (shot k uses segment k mod patternShots).
+    /// Per slot of one shot, for `patternShots` shots (shot k uses segment k mod patternShots; a
+    /// receiver plays one segment for a whole burst, so frames sent as one burst use 1).
     public let pattern: [SlotKind]
     public let patternShots: Int
 

@@ -32,7 +32,8 @@ public struct AttenuationCalibration: Sendable {
 
         let limits = bench.description.bindings[.serverAttenuator]?.limits["attenuation"]
         let aMin = limits?.min ?? 0
-        let settings = (0...8).map { aMin + 5 * Double($0) }.filter { $0 <= (limits?.max ?? 100) }
+        let settings = (0...10).map { aMin + 5 * Double($0) }.filter { $0 <= (limits?.max ?? 100) }
+        let openFloor = bench.attenuationFloor(shutterOpen: true)
         var tap: [Double] = []
         for a in settings {
             try await voa.setAttenuation(Decibels(a))
@@ -42,11 +43,18 @@ public struct AttenuationCalibration: Sendable {
         let slope = -fit.parameters[1]            // dB of actual attenuation per dB set
         let intercept = fit.parameters[0]         // tap dBm at 0 dB set
 
-        // Reference meter at the client input (shutter open), three settings at high power.
+        // Reference meter at the client input (shutter open, so only at settings the bench allows
+        // with the shutter open), three settings.
         let shutter = bench.has(.shutter) ? try bench.shutter() : nil
+        let clientIndices = Array(settings.indices.filter { settings[$0] >= openFloor }.prefix(3))
+        guard !clientIndices.isEmpty else {
+            throw CalibrationError.corrupt(path: bench.description.file, reason: "no VOA setting in the sweep is allowed with the shutter open (floor \(openFloor) dB): widen the attenuation limit")
+        }
+        let clientSettings = clientIndices.map { settings[$0] }
+        try await voa.setAttenuation(Decibels(clientSettings[0]))
+        try await bench.opticalSwitch().route(.client)
         try await shutter?.setOpen(true)
         try await bench.patchPanel.connect(.serverTap, to: .clientInput)
-        let clientSettings = Array(settings.prefix(3))
         var client: [Double] = []
         for a in clientSettings {
             try await voa.setAttenuation(Decibels(a))
@@ -54,7 +62,7 @@ public struct AttenuationCalibration: Sendable {
         }
         try await bench.patchPanel.connect(.serverTap, to: .tap)
         try await shutter?.setOpen(false)
-        let ratios = zip(client, tap.prefix(3)).map { $0 / $1 }
+        let ratios = zip(client, clientIndices.map { tap[$0] }).map { $0 / $1 }
         let ratio = ratios.reduce(0, +) / Double(ratios.count)
         let ratioSpread = ratios.count > 1 ? (ratios.map { ($0 - ratio) * ($0 - ratio) }.reduce(0, +) / Double(ratios.count - 1) / Double(ratios.count)).squareRoot() : 0
 
@@ -81,9 +89,9 @@ public struct AttenuationCalibration: Sendable {
                 "photons.unit-field.0dB": .init(n0, uncertainty: rel * n0, unit: "photons/slot"),
                 "symbol-rate": .init(ctx.symbolRate.hertz, uncertainty: 0, unit: "Hz"),
             ],
-            method: "I arm at peak (unit field), Q at null; VOA \(settings.first!)…\(settings.last!) dB on the tap, log-linear fit; reference meter at the client input at \(clientSettings.count) settings; n(A) = P_tap(0)·L·10^(−sA/10)·τ/hν; meter certificate ±\(ctx.settings.meterCertificateUncertainty * 100) %",
+            method: "I arm at peak (unit field), Q at null; VOA \(settings.first!)…\(settings.last!) dB on the tap, log-linear fit; reference meter at the client input at \(clientSettings.count) settings (≥ \(openFloor) dB, shutter open); n(A) = P_tap(0)·L·10^(−sA/10)·τ/hν; meter certificate ±\(ctx.settings.meterCertificateUncertainty * 100) %",
             fit: ["reducedChiSquare": fit.reducedChiSquare],
-            raw: Raw(setDB: settings, tapPowerW: tap, clientSetDB: clientSettings, clientPowerW: client, tapAtClientSettingsW: Array(tap.prefix(3)),
+            raw: Raw(setDB: settings, tapPowerW: tap, clientSetDB: clientSettings, clientPowerW: client, tapAtClientSettingsW: clientIndices.map { tap[$0] },
                      symbolRateHz: ctx.symbolRate.hertz, photonEnergyJ: hnu),
             plot: plot.render().rendered, inputs: [laserRecord.id, modRecord.id])
     }

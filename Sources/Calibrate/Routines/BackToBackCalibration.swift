@@ -31,6 +31,9 @@ public struct BackToBackCalibration: Sendable {
             try await modulator.setBias(ch, .volts(modRecord[name]!.value))
         }
         try await bench.opticalSwitch().route(.backToBack)
+        let shutter = bench.has(.shutter) ? try bench.shutter() : nil
+        try await voa.setAttenuation(Decibels(max(try await voa.attenuation().dB, bench.attenuationFloor(shutterOpen: true))))
+        try await shutter?.setOpen(true)
         try await receiver.setLocalOscillatorPower(.watts(rxRecord["lo-power"]!.value))
         try await receiver.setInputBlocked(false)
         try await receiver.setLocalOscillatorPhase(.zero)
@@ -38,7 +41,7 @@ public struct BackToBackCalibration: Sendable {
 
         let s = ctx.settings
         let layout = FrameLayout(rows: s.referenceRows, modesPerRow: s.referenceModesPerRow, vacuumSlotsPerRow: s.referenceVacuumPerRow)
-        let frame = MeasurementFrame.gaussian(layout: layout, photons: s.photonsPerMode, patternShots: 8, seed: 0xB2B)
+        let frame = MeasurementFrame.gaussian(layout: layout, photons: s.photonsPerMode, patternShots: 1, seed: 0xB2B)
 
         func measure(qSign: Double, shots: Int) async throws -> (matrix: [Double], stats: ReturnedLightStatistics) {
             var model = try TransmitterModel(modulator: modRecord, attenuation: attRecord, backToBack: nil, bench: bench.description, maximumField: s.maximumField)
@@ -53,7 +56,7 @@ public struct BackToBackCalibration: Sendable {
             var fit = ResponseMatrixFit()
             var done = 0
             while done < shots {
-                let n = min(frame.patternShots, shots - done)
+                let n = min(16, shots - done)
                 let samples = try await ctx.shots(n, layout: layout, receivers: [receiver])[0]
                 frame.accumulate(samples: samples, shots: n, into: &stats)
                 fit.add(samples: samples, frame: frame, shots: n)
@@ -88,12 +91,13 @@ public struct BackToBackCalibration: Sendable {
         try await modulator.zeroDrive()
         let vpiI = modRecord["vpi.i"]!.value, nullI = modRecord["bias.i"]!.value
         try await modulator.setBias(.i, .volts(nullI - vpiI))
-        try await voa.setAttenuation(Decibels(bench.description.bindings[.serverAttenuator]?.limits["attenuation"]?.min ?? 0))
+        try await voa.setAttenuation(Decibels(bench.attenuationFloor(shutterOpen: true)))
         let tapPower = try await ctx.readPower(meter).watts
         try await bench.patchPanel.connect(.serverTap, to: .serverReceiverInput)
         let rxPower = try await ctx.readPower(meter).watts
         try await bench.patchPanel.connect(.serverTap, to: .tap)
         try await modulator.setBias(.i, .volts(nullI))
+        try await shutter?.setOpen(false)
         let clientRatio = attRecord["tap-to-client"]!.value
         let rxRatio = rxPower / tapPower
         let eta = response * response * clientRatio / rxRatio

@@ -117,3 +117,17 @@ public final class CalibrationContext: @unchecked Sendable {
         return saved
     }
 }
+
+extension Bench {
+    /// The lowest VOA setting the bench allows: its soft limit, and, with `shutterOpen`, any
+    /// constraint of the form "while the shutter is open the attenuation must be at least X".
+    public func attenuationFloor(shutterOpen: Bool) -> Double {
+        var floor = description.bindings[.serverAttenuator]?.limits["attenuation"]?.min ?? 0
+        guard shutterOpen else { return floor }
+        for c in description.constraints where c.condition.role == .shutter && c.condition.holds(1)
+            && c.requirement.role == .serverAttenuator && [.ge, .gt].contains(c.requirement.op) {
+            floor = max(floor, c.requirement.value + (c.requirement.op == .gt ? 0.01 : 0))
+        }
+        return floor
+    }
+}

@@ -47,7 +47,7 @@ public struct LinkCalibration: Sendable {
         let nullI = modRecord["bias.i"]!.value, vpiI = modRecord["vpi.i"]!.value
         try await modulator.zeroDrive()
         try await modulator.setBias(.i, .volts(nullI - vpiI))
-        try await voa.setAttenuation(Decibels(bench.description.bindings[.serverAttenuator]?.limits["attenuation"]?.min ?? 0))
+        try await voa.setAttenuation(Decibels(bench.attenuationFloor(shutterOpen: true)))
         try await shutter?.setOpen(true)
         try await sw.route(.client)
         try await bench.patchPanel.connect(.serverTap, to: .serverOutput)
@@ -71,7 +71,7 @@ public struct LinkCalibration: Sendable {
         try await clientReceiver.setLocalOscillatorPower(.watts(clientRxRecord["lo-power"]!.value))
         try await clientReceiver.setInputBlocked(false)
         let layout = FrameLayout(rows: 4 * s.referenceRows * s.referenceModesPerRow / 8, modesPerRow: 1, vacuumSlotsPerRow: 1)
-        let frame = MeasurementFrame.gaussian(layout: layout, photons: s.photonsPerMode, patternShots: 8, seed: 0x11E)
+        let frame = MeasurementFrame.gaussian(layout: layout, photons: s.photonsPerMode, patternShots: 1, seed: 0x11E)
         let model = try TransmitterModel(modulator: modRecord, attenuation: attRecord, backToBack: b2bRecord, bench: bench.description, maximumField: s.maximumField)
         let encoded = try model.encode(re: frame.re, im: frame.im)
         try await voa.setAttenuation(encoded.attenuation)
@@ -90,7 +90,7 @@ public struct LinkCalibration: Sendable {
             var stats = ReturnedLightStatistics()
             var done = 0
             while done < shots {
-                let n = min(frame.patternShots, shots - done)
+                let n = min(16, shots - done)
                 try await processor.program(Array(repeating: [ComplexSymbol(1, 0)], count: n), layout: layout)
                 let out = try await ctx.shots(n, layout: layout, receivers: fitClient ? [receiver, clientReceiver] : [receiver])
                 frame.accumulate(samples: out[0], shots: n, into: &stats)

@@ -28,7 +28,7 @@ extension ProtocolRun {
                 try checkStop()
                 try await checkInterlock()
                 let n = min(chunk, count - done)
-                let m = frame.measurement(shots: n, rng: &rng)
+                let m = frame.measurement(shots: 1, rng: &rng)
                 let symbols = (0..<n).map { ClientDecoder.symbols(inputs.row(done + $0)) }
                 try await processor.program(symbols, layout: frame.layout)
                 try await rx.loadSlotPattern(m.pattern)
@@ -51,7 +51,7 @@ extension ProtocolRun {
             var refDone = 0
             while refDone < refShots {
                 let n = min(chunk, refShots - refDone)
-                let m = frame.measurement(shots: n, rng: &rng)
+                let m = frame.measurement(shots: 1, rng: &rng)
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
                 try await trigger.fire(shots: n)

@@ -73,9 +73,11 @@ struct RunCommand: AsyncParsableCommand {
             if let id = resumeId {
                 result = try await ProtocolRun.resume(runId: id, model: model, testSet: testSet, env: env)
             } else {
+                let modelPath = try modelOptions.model ?? ProjectPaths.defaultModel.path
+                let dataPath = try modelOptions.data ?? ProjectPaths.mnist.path
                 let config = RunConfiguration(
-                    benchFile: try BenchOpening.url(bench).path, modelFile: modelOptions.model ?? (try ProjectPaths.defaultModel.path),
-                    dataDirectory: modelOptions.data ?? (try ProjectPaths.mnist.path), images: images, gain: gain, photonsPerMode: photons,
+                    benchFile: try BenchOpening.url(bench).path, modelFile: modelPath,
+                    dataDirectory: dataPath, images: images, gain: gain, photonsPerMode: photons,
                     blockImages: blockImages, seed: seed, client: client, budgetBitsPerMode: budget, delta: delta,
                     vacuumSlotsPerRow: vacuumSlots, keepRawSamples: rawSamples)
                 result = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)

@@ -1,0 +1,159 @@
+import BenchKit
+import Foundation
+import Numerics
+
+/// A Float array owned by a class, handed to work units as a raw pointer (read concurrently, or
+/// written in disjoint ranges). Freed with its owner.
+final class FloatStorage: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+    init(count: Int, zeroed: Bool = true) {
+        self.count = count
+        base = .allocate(capacity: max(1, count))
+        if zeroed { base.initialize(repeating: 0, count: max(1, count)) }
+    }
+    deinit { base.deallocate() }
+    subscript(_ k: Int) -> Float {
+        get { base[k] }
+        set { base[k] = newValue }
+    }
+    var buffer: UnsafeMutableBufferPointer<Float> { .init(start: base, count: count) }
+    func array() -> [Float] { Array(UnsafeBufferPointer(start: base, count: count)) }
+}
+
+/// Raw output pointers of `ShotFields` for the work units (nil: not needed by this burst).
+struct SlotOutputs: @unchecked Sendable {
+    let aRe: UnsafeMutablePointer<Float>?, aIm: UnsafeMutablePointer<Float>?
+    let q: UnsafeMutablePointer<Float>?, wRe: UnsafeMutablePointer<Float>?, wIm: UnsafeMutablePointer<Float>?
+    let bRe: UnsafeMutablePointer<Float>?, bIm: UnsafeMutablePointer<Float>?
+}
+
+extension FloatStorage {
+    /// Pattern codes repeated over `count` slots.
+    static func codes(repeating p: [UInt8], count: Int) -> [UInt8] {
+        var codes = [UInt8](repeating: 0, count: count)
+        guard count > 0 else { return codes }
+        codes.withUnsafeMutableBufferPointer { c in
+            let base = c.baseAddress!
+            let first = min(p.count, count)
+            p.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: first) }
+            // Doubling copies of whole periods.
+            var filled = first
+            while filled < count {
+                let period = filled - filled % p.count
+                let m = min(period, count - filled)
+                (base + filled).update(from: base, count: m)
+                filled += m
+            }
+        }
+        return codes
+    }
+}
+
+/// The per-slot quantities of one trigger burst, computed once from the drive frames and the bias
+/// state and shared by all its shots (structure-of-arrays, Float, so the loops vectorise):
+/// - `aRe/aIm`: coherent amplitude of each slot at the client's input (client path);
+/// - `q`: the server sample's mean (above the digitiser offset) from the light that passes the
+///   client unchanged (or the back-to-back light): 2g√η Re(R e^{−iφ_s});
+/// - `wRe/wIm`: 2g√η e^{−iφ_s}, which turns any extra amplitude at the receiver input into volts
+///   (0 on vacuum slots, where the input is blocked);
+/// - `bRe/bIm`: the same for amplitude added at the client's output (w times the return path),
+///   needed only by the intercept-resend client.
+final class ShotFields: @unchecked Sendable {
+    let aRe: FloatStorage?, aIm: FloatStorage?
+    let q: FloatStorage?, wRe: FloatStorage?, wIm: FloatStorage?
+    let bRe: FloatStorage?, bIm: FloatStorage?
+
+    /// Hands the arrays back to the pool they came from.
+    func recycle(into pool: ScratchPool) { pool.give([aRe, aIm, q, wRe, wIm, bRe, bIm]) }
+
+    init(_ p: ShotPlan, pool: ScratchPool) {
+        let n = p.slots
+        let clientPath = p.path == .client
+        let needServer = p.serverShots > 0
+        let needB = clientPath && p.optics.interceptResend && needServer
+        aRe = clientPath ? pool.take(n) : nil
+        aIm = clientPath ? pool.take(n) : nil
+        q = needServer ? pool.take(n) : nil
+        wRe = needServer ? pool.take(n) : nil
+        wIm = needServer ? pool.take(n) : nil
+        bRe = needB ? pool.take(n) : nil
+        bIm = needB ? pool.take(n) : nil
+
+        let cbI = Float(cos(p.biasI)), sbI = Float(sin(p.biasI)), cbQ = Float(cos(p.biasQ)), sbQ = Float(sin(p.biasQ))
+        let ct = Float(cos(p.theta)), st = Float(sin(p.theta))
+        let dI = Float(p.leakI), dQ = Float(p.leakQ)
+        // Light per unit modulator field at the client input, and at the server receiver's input
+        // for light that passes the client unchanged (or goes back-to-back).
+        let toClient = p.forward * Complex(p.amplitude)
+        let toServer = clientPath ? p.back * toClient : p.backToBack * Complex(p.amplitude)
+        let cRe = Float(toClient.real), cIm = Float(toClient.imaginary)
+        let sRe = Float(toServer.real), sIm = Float(toServer.imaginary)
+        let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
+        let gain = p.server.signalGain
+        func weight(_ kind: SlotKind) -> (Float, Float) {
+            guard kind != .vacuum, gain > 0 else { return (0, 0) }
+            let a = p.server.angle(of: kind)
+            return (Float(gain * cos(a)), Float(-gain * sin(a)))
+        }
+        let wX = weight(.x), wP = weight(.p)
+        // Per-slot quadrature code (0 X, 1 P, 2 vacuum): the pattern repeated over the shot.
+        let source: [UInt8] = p.server.blocked ? [2] : (p.server.patternCodes.isEmpty ? [0] : p.server.patternCodes)
+        let codes = source.count >= n ? source : FloatStorage.codes(repeating: source, count: n)
+        let tableRe: (Float, Float, Float) = (wX.0, wP.0, 0), tableIm: (Float, Float, Float) = (wX.1, wP.1, 0)
+
+        let frame = p.frame
+        let block = 8_192
+        let units = (n + block - 1) / block
+        let aR = aRe?.base, aI = aIm?.base, qq = q?.base, wR = wRe?.base, wI = wIm?.base, bR = bRe?.base, bI = bIm?.base
+        let out = SlotOutputs(aRe: aR, aIm: aI, q: qq, wRe: wR, wIm: wI, bRe: bR, bIm: bI)
+        frame.cosI.withUnsafeBufferPointer { pcI in frame.sinI.withUnsafeBufferPointer { psI in
+        frame.cosQ.withUnsafeBufferPointer { pcQ in frame.sinQ.withUnsafeBufferPointer { psQ in
+        codes.withUnsafeBufferPointer { pc in
+            let cI = SharedConstBuffer(base: pcI.baseAddress!, count: n), sI = SharedConstBuffer(base: psI.baseAddress!, count: n)
+            let cQ = SharedConstBuffer(base: pcQ.baseAddress!, count: n), sQ = SharedConstBuffer(base: psQ.baseAddress!, count: n)
+            let code = SharedConstBuffer(base: pc.baseAddress!, count: n)
+            WorkPool.run(units: units, threads: p.threads) { u in
+                let lo = u * block, m = min(n, lo + block) - lo
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * block) { tmp in
+                    let fr = tmp.baseAddress!, fi = tmp.baseAddress! + block
+                    let ci = cI.base + lo, si = sI.base + lo, cq = cQ.base + lo, sq = sQ.base + lo
+                    // Arm fields t = cos(x + b) + iδ sin(x + b) by angle addition; f = (t_I + e^{iθ} t_Q)/2.
+                    for k in 0..<m {
+                        let cosI = ci[k] * cbI - si[k] * sbI, sinI = si[k] * cbI + ci[k] * sbI
+                        let cosQ = cq[k] * cbQ - sq[k] * sbQ, sinQ = sq[k] * cbQ + cq[k] * sbQ
+                        let tQi = dQ * sinQ
+                        fr[k] = 0.5 * (cosI + ct * cosQ - st * tQi)
+                        fi[k] = 0.5 * (dI * sinI + st * cosQ + ct * tQi)
+                    }
+                    if let aR = out.aRe, let aI = out.aIm {
+                        let oR = aR + lo, oI = aI + lo
+                        for k in 0..<m {
+                            oR[k] = cRe * fr[k] - cIm * fi[k]
+                            oI[k] = cRe * fi[k] + cIm * fr[k]
+                        }
+                    }
+                    if let qq = out.q, let wR = out.wRe, let wI = out.wIm {
+                        let oq = qq + lo, owR = wR + lo, owI = wI + lo, c = code.base + lo
+                        for k in 0..<m {
+                            let kind = c[k]
+                            owR[k] = kind == 0 ? tableRe.0 : (kind == 1 ? tableRe.1 : tableRe.2)
+                            owI[k] = kind == 0 ? tableIm.0 : (kind == 1 ? tableIm.1 : tableIm.2)
+                        }
+                        for k in 0..<m {
+                            let rRe = sRe * fr[k] - sIm * fi[k], rIm = sRe * fi[k] + sIm * fr[k]
+                            oq[k] = rRe * owR[k] - rIm * owI[k]
+                        }
+                        if let bR = out.bRe, let bI = out.bIm {
+                            let obR = bR + lo, obI = bI + lo
+                            for k in 0..<m {
+                                obR[k] = backRe * owR[k] - backIm * owI[k]
+                                obI[k] = backRe * owI[k] + backIm * owR[k]
+                            }
+                        }
+                    }
+                }
+            }
+        }}}}}
+    }
+}

@@ -1,0 +1,153 @@
+import BenchKit
+import Foundation
+import Numerics
+
+/// What one receiver does with light during a shot or a capture, in the units the kernels use.
+///
+/// A sample is y = offset + 2 g √η Re(R e^{−iφ}) + noise, quantised by the digitiser, where R is the
+/// coherent amplitude at the receiver input, g = √N0 = √(k · P_LO) the volts per unit quadrature, η the
+/// efficiency and φ the LO angle of the slot (set phase + hidden offset, + π/2 on P slots). The
+/// noise of a vacuum-limited input is one Gaussian of variance g² (η · 1 SNU + (1 − η) · 1 SNU of
+/// the loss) + σ_el²; excess noise of the light adds g² η · ε on top (drawn with the light).
+struct ReceiverPhysics: Sendable {
+    let role: Role
+    /// √N0 in volts; 0 without LO (laser off or LO unset) or when the receiver is dead.
+    let shotNoiseScale: Double
+    let efficiency: Double
+    let electronicNoise: Double
+    let digitiser: Digitiser
+    /// LO angle of X slots (set phase + true offset now).
+    let angle: Double
+    let pattern: [SlotKind]
+    /// `pattern` as codes 0 (X), 1 (P), 2 (vacuum).
+    let patternCodes: [UInt8]
+    /// Input blocked by `setInputBlocked(true)`: every slot sees vacuum.
+    let blocked: Bool
+
+    /// Volts per unit of coherent amplitude: 2 g √η.
+    var signalGain: Double { 2 * shotNoiseScale * efficiency.squareRoot() }
+    /// Standard deviation of a vacuum-limited sample: √(g² + σ_el²).
+    var vacuumSigma: Double { (shotNoiseScale * shotNoiseScale + electronicNoise * electronicNoise).squareRoot() }
+
+    func kind(_ slot: Int) -> SlotKind {
+        if blocked { return .vacuum }
+        return pattern.isEmpty ? .x : pattern[slot % pattern.count]
+    }
+
+    func angle(of kind: SlotKind) -> Double { angle + (kind == .p ? Double.pi / 2 : 0) }
+}
+
+/// Everything a `fire` needs, taken from the engine under its lock in one go; the physics then runs
+/// without the lock.
+struct ShotPlan: Sendable {
+    let frame: DriveFrame
+    let path: SwitchPath
+    /// The client processor's layout (required on the client path; used for client readings).
+    let layout: FrameLayout?
+    /// ξ of the shots to compute (client path).
+    let symbols: [[ComplexSymbol]]
+    let firstShot: UInt64
+    let computeShots: Int
+    let serverShots: Int
+    let clientShots: Int
+    let serverGeneration: Int
+    let clientGeneration: Int
+    /// √(photons per mode) for unit modulator field at the server output.
+    let amplitude: Double
+    let biasI: Double, biasQ: Double, theta: Double
+    let leakI: Double, leakQ: Double
+    /// √T e^{iφ} of the forward link, the return link and the back-to-back path.
+    let forward: Complex<Double>
+    let back: Complex<Double>
+    let backToBack: Complex<Double>
+    let server: ReceiverPhysics
+    let client: ReceiverPhysics
+    let optics: ClientOptics
+    let threads: Int
+    let seeds: SimulationEngine.StreamSeeds
+
+    var slots: Int { frame.count }
+}
+
+extension SimulationEngine {
+    /// The receiver's physics now (caller holds the lock).
+    func receiverPhysics(_ role: Role, _ phases: TruePhases) -> ReceiverPhysics {
+        let t = truth.receiver(role)
+        let r = state.receivers[role]!
+        let dead = faultBook.isDead(role, at: clock)
+        let lo = deliveredLO(role, state)
+        return ReceiverPhysics(role: role, shotNoiseScale: dead ? 0 : t.shotNoiseVariance(loPower: .watts(lo)).squareRoot(),
+                               efficiency: t.efficiency, electronicNoise: t.electronicNoise.si, digitiser: Digitiser(t),
+                               angle: r.loPhase + phases.localOscillator[role]!, pattern: r.pattern, patternCodes: r.patternCodes,
+                               blocked: r.inputBlocked || dead)
+    }
+
+    static func path(loss dB: Double, phase: Double) -> Complex<Double> {
+        let a = Decibels(-dB).linear.squareRoot()
+        return Complex(a * cos(phase), a * sin(phase))
+    }
+
+    /// Takes the snapshot for `shots` triggered shots, reserves their shot numbers, marks what the
+    /// armed receivers will get, and advances the clock past them. Nil when no receiver records.
+    func planShots(_ shots: Int) throws -> ShotPlan? {
+        let phases = drift.phases(at: clock, truth: truth, faults: faultBook.faults)
+        state.triggerPulses += shots
+        let first = shotCounter
+        shotCounter += UInt64(shots)
+        guard let frame = state.modulator.frame else {
+            let armed = state.receivers.values.contains { $0.remaining > 0 }
+            if armed {
+                throw DeviceError(.notReady, device: Role.serverModulator.rawValue, message: "no drive frames are loaded, so the trigger has nothing to play",
+                                  remedy: "upload the shot's frames with loadDrive(i:q:) before firing")
+            }
+            return nil
+        }
+        let path = effectivePath
+        let layout = state.processor.layout
+        let serverRemaining = state.receivers[.serverReceiver]!.remaining
+        let clientRemaining = layout == nil ? 0 : state.receivers[.clientReceiver]!.remaining
+        let serverShots = max(0, min(shots, serverRemaining))
+        let clientShots = max(0, min(shots, clientRemaining))
+        let compute = max(serverShots, clientShots)
+        if path == .client, compute > 0 {
+            guard let layout else {
+                throw DeviceError(.notReady, device: Role.clientProcessor.rawValue, message: "the switch routes the shots through the client, whose processor is not programmed",
+                                  remedy: "program ξ and the frame layout on client.processor before firing, or route the switch back-to-back")
+            }
+            guard layout.slotsPerShot == frame.count else {
+                throw DeviceError(.invalidRequest, device: Role.clientProcessor.rawValue,
+                                  message: "programmed for \(layout.rows) × (\(layout.modesPerRow) + \(layout.vacuumSlotsPerRow)) = \(layout.slotsPerShot) slots per shot, but server.modulator plays \(frame.count)-sample frames",
+                                  remedy: "program the processor with the layout of the frames loaded on the modulator")
+            }
+            guard state.processor.symbols.count >= compute else {
+                throw DeviceError(.notReady, device: Role.clientProcessor.rawValue,
+                                  message: "holds ξ for \(state.processor.symbols.count) shots, but the trigger fires \(shots) that are recorded",
+                                  remedy: "program ξ for every shot of the burst before firing")
+            }
+        }
+        if let layout, clientShots > 0, layout.slotsPerShot != frame.count {
+            throw DeviceError(.invalidRequest, device: Role.clientProcessor.rawValue,
+                              message: "programmed for \(layout.slotsPerShot) slots per shot, but server.modulator plays \(frame.count)-sample frames",
+                              remedy: "program the processor with the layout of the frames loaded on the modulator")
+        }
+        let bias = biasAngles(state, phases)
+        state.receivers[.serverReceiver]!.pendingShots += serverShots
+        state.receivers[.clientReceiver]!.pendingShots += clientShots
+        let plan = ShotPlan(
+            frame: frame, path: path, layout: layout,
+            symbols: path == .client ? Array(state.processor.symbols.prefix(compute)) : [],
+            firstShot: first, computeShots: compute, serverShots: serverShots, clientShots: clientShots,
+            serverGeneration: state.receivers[.serverReceiver]!.generation, clientGeneration: state.receivers[.clientReceiver]!.generation,
+            amplitude: amplitudeScale(state), biasI: bias.i, biasQ: bias.q, theta: bias.theta,
+            leakI: truth.modulator.i.leakage, leakQ: truth.modulator.q.leakage,
+            forward: Self.path(loss: truth.link.lossForward.dB, phase: phases.linkForward),
+            back: Self.path(loss: truth.link.lossBack.dB, phase: phases.linkBack),
+            backToBack: Self.path(loss: truth.opticalSwitch.backToBackLoss.dB, phase: truth.opticalSwitch.backToBackPhase.si),
+            server: receiverPhysics(.serverReceiver, phases), client: receiverPhysics(.clientReceiver, phases),
+            optics: ClientOptics(gain: state.gain, keptFraction: state.keptFraction,
+                                 spontaneousEmissionFactor: truth.amplifier.spontaneousEmissionFactor, behaviour: behaviour),
+            threads: threads, seeds: seeds)
+        advanceLocked(Double(shots * frame.count) / configuration.symbolRate.si)
+        return compute > 0 ? plan : nil
+    }
+}

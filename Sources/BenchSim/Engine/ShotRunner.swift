@@ -1,0 +1,114 @@
+import BenchKit
+import Foundation
+
+extension SimulationEngine {
+    /// The trigger: runs the physics of `shots` shots with the current settings of every device
+    /// and hands the samples to the armed receivers. Shot k of the burst uses ξ `symbols[k]` of the
+    /// client processor's last program and the frames loaded on the modulator; the clock advances
+    /// by shots × slots / symbol rate. Drift is evaluated once per burst (at its start).
+    func fire(shots: Int) throws {
+        guard let plan = try locked({ try planShots(shots) }) else { return }
+        let computation = ShotComputation(plan, bulk: bulk, pool: scratch)
+        defer { computation.recycle() }
+        let serverCount = plan.serverShots * plan.slots
+        let clientCount = plan.clientShots * (plan.layout?.rows ?? 0)
+        var clientData: [Float] = []
+        let serverData = [Float](unsafeUninitializedCapacity: serverCount) { sb, sc in
+            clientData = [Float](unsafeUninitializedCapacity: clientCount) { cb, cc in
+                computation.run(server: serverCount > 0 ? SharedBuffer(base: sb.baseAddress!, count: serverCount) : nil,
+                                client: clientCount > 0 ? SharedBuffer(base: cb.baseAddress!, count: clientCount) : nil)
+                cc = clientCount
+            }
+            sc = serverCount
+        }
+        locked {
+            deliver(.serverReceiver, shots: plan.serverShots, generation: plan.serverGeneration, data: serverData)
+            deliver(.clientReceiver, shots: plan.clientShots, generation: plan.clientGeneration, data: clientData)
+        }
+    }
+
+    private func deliver(_ role: Role, shots: Int, generation: Int, data: [Float]) {
+        guard shots > 0, state.receivers[role]!.generation == generation else { return }
+        state.receivers[role]!.pendingShots -= shots
+        if state.receivers[role]!.record.isEmpty {
+            state.receivers[role]!.record = data
+        } else {
+            state.receivers[role]!.record.append(contentsOf: data)
+        }
+        state.receivers[role]!.recordedShots += shots
+    }
+
+    /// Prepares a receiver to record `shots` triggered shots (discarding anything unfetched).
+    func arm(_ role: Role, shots: Int) {
+        update {
+            $0.receivers[role]!.armedShots = shots
+            $0.receivers[role]!.recordedShots = 0
+            $0.receivers[role]!.pendingShots = 0
+            $0.receivers[role]!.record = []
+            $0.receivers[role]!.generation += 1
+        }
+    }
+
+    /// Waits (in real time, up to `timeout`) until every armed shot is recorded and returns the
+    /// samples, disarming the receiver.
+    func fetch(_ role: Role, timeout: Duration) async throws -> SampleBlock {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let rate = configuration.symbolRate
+        while true {
+            let outcome: (samples: [Float]?, armed: Int, recorded: Int, perShot: Int) = locked {
+                let r = state.receivers[role]!
+                let perShot = role == .clientReceiver ? (state.processor.layout?.rows ?? 0) : (state.modulator.frame?.count ?? 0)
+                guard r.armedShots > 0, r.recordedShots == r.armedShots else { return (nil, r.armedShots, r.recordedShots, perShot) }
+                let samples = state.receivers[role]!.record
+                state.receivers[role]!.record = []
+                state.receivers[role]!.armedShots = 0
+                state.receivers[role]!.recordedShots = 0
+                return (samples, r.armedShots, r.recordedShots, perShot)
+            }
+            if let samples = outcome.samples {
+                let sampleRate: Frequency
+                if role == .clientReceiver, let layout = read({ $0.processor.layout }) {
+                    sampleRate = .hertz(rate.si / Double(layout.slotsPerRow))
+                } else {
+                    sampleRate = rate
+                }
+                return SampleBlock(volts: samples, sampleRate: sampleRate)
+            }
+            guard outcome.armed > 0 else {
+                throw DeviceError(.notReady, device: role.rawValue, message: "fetch without arm: nothing to wait for",
+                                  remedy: "call arm(shots:) before the trigger fires, then fetch")
+            }
+            let now = ContinuousClock.now
+            guard now < deadline else {
+                throw DeviceError(.timeout, device: role.rawValue,
+                                  message: "\(outcome.recorded) of \(outcome.armed) armed shots recorded within \(timeout)",
+                                  remedy: "fire the trigger after arming (fire(shots:) with at least \(outcome.armed - outcome.recorded) more shots) or check the trigger line")
+            }
+            try await Task.sleep(for: min(.milliseconds(1), deadline - now))
+        }
+    }
+
+    /// Uploads drive frames: checks them and precomputes (or reuses) what the physics needs.
+    func loadDrive(i: Waveform, q: Waveform) throws {
+        let role = Role.serverModulator.rawValue
+        guard i.volts.count == q.volts.count, !i.volts.isEmpty else {
+            throw DeviceError(.invalidRequest, device: role, message: "I and Q waveforms have \(i.volts.count) and \(q.volts.count) samples",
+                              remedy: "upload two non-empty waveforms of equal length (one sample per optical mode slot)")
+        }
+        let rate = configuration.symbolRate.si
+        for w in [i, q] where abs(w.sampleRate.si - rate) > 1e-9 * rate {
+            throw DeviceError(.invalidRequest, device: role, message: "waveform sample rate \(w.sampleRate) differs from the bench's symbol rate \(configuration.symbolRate)",
+                              remedy: "play one sample per optical mode: sampleRate = \(configuration.symbolRate)")
+        }
+        for w in [i, q] where !w.volts.allSatisfy({ $0.isFinite && abs($0) <= Float(SimDriver.maximumDrive) }) {
+            throw DeviceError(.invalidRequest, device: role, message: "a drive sample is not finite or beyond ±\(SimDriver.maximumDrive) V",
+                              remedy: "keep drives within the AWG's ±\(SimDriver.maximumDrive) V")
+        }
+        let cached = locked { frameCache.frame(i: i.volts, q: q.volts) }
+        let frame = cached ?? DriveFrame(i: i.volts, q: q.volts, vPiI: truth.modulator.i.vPi.si, vPiQ: truth.modulator.q.vPi.si, threads: workerThreads)
+        locked {
+            if cached == nil { frameCache.insert(frame) }
+            state.modulator.frame = frame
+        }
+    }
+}

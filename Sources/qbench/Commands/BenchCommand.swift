@@ -1,0 +1,87 @@
+import ArgumentParser
+import BenchKit
+import BenchSim
+import Foundation
+import NumericsKit
+import SecureInference
+
+/// `qbench bench …`: performance measurements.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Performance measurements.",
+        subcommands: [TwinBenchmark.self])
+}
+
+struct TwinBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "twin",
+        abstract: "Measures the digital twin on secure inference of MNIST images (784-784-10, G = 2, μ = 4).",
+        discussion: """
+            Drives the simulated bench the way a protocol run does: for each layer, its frames uploaded to the modulator \
+            once; then for each burst of test images, ξ per image on the client processor, both receivers armed, the \
+            trigger, and the fetch of the server's samples and the client's readings, which become the next layer's input. \
+            It counts every signal mode delivered to the server receiver (vacuum slots run but are not counted) and \
+            times the driving loop (setup excluded). \
+            Until the calibrated encoder exists, the drive voltages, biases, attenuator, LO phases and the client's \
+            reading scale are computed from the twin's hidden constants (its `truth`), which only benchmarks and tests \
+            may read.
+            """)
+
+    @Option(help: "Test images to classify.") var images = 100
+    @Option(help: "Images per trigger burst (default: as many as keep one burst's server samples within 24 MB).") var batch: Int?
+    @Option(help: "Worker threads for the twin's physics (default: every core).") var threads: Int?
+    @Option(help: "Vacuum slots after the 392 modes of every row (the in-band shot-noise reference).") var vacuumSlots = 8
+    @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "One JSON object on stdout: images, modes, seconds, modesPerSecond, cores.") var json = false
+
+    struct Output: Encodable {
+        let images: Int
+        let modes: Int
+        let seconds: Double
+        let modesPerSecond: Double
+        let cores: Int
+    }
+
+    func validate() throws {
+        guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        guard vacuumSlots >= 0 else { throw ValidationError("--vacuum-slots must be 0 or more") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        let model = try modelOptions.loadModel()
+        let set = try modelOptions.loadSet(.test, limit: images)
+        let opened = try await Drivers.open(bench)
+        let engine = try await SimulatedBench.engine(of: opened)
+        let cores = threads ?? availableCores
+        engine.setWorkerThreads(cores)
+        // The twin parallelises over its own work units; OpenBLAS's idle threads would spin
+        // (sched_yield) beside them after every small β product and steal their cores.
+        setLinearAlgebraThreads(1)
+        var configuration = TwinWorkload.Configuration()
+        // Bursts whose samples stay below glibc's largest mmap threshold (32 MB) reuse freed heap
+        // memory; larger ones page-fault fresh memory from the kernel every burst.
+        let slotsPerShot = (model.network.layers.map(\.rows).max() ?? 1) * ((model.network.inputSize + 1) / 2 + vacuumSlots)
+        configuration.batch = batch ?? max(1, (24 << 20) / (4 * slotsPerShot))
+        configuration.vacuumSlotsPerRow = vacuumSlots
+        let workload = try await TwinWorkload(bench: opened, network: model.network, configuration: configuration)
+        let bar = ProgressBar(total: set.count * model.network.layers.count, unit: "shots", enabled: !json)
+        let result = try await workload.run(set) { bar.update($0) }
+        await opened.enterSafeState()
+        if json {
+            try printJSON(Output(images: result.images, modes: result.modes, seconds: result.seconds,
+                                 modesPerSecond: result.modesPerSecond, cores: cores))
+            return
+        }
+        printLine("""
+            digital twin      \(opened.description.name) (\(opened.description.file)), \(cores) threads of \(availableCores) cores
+            workload          \(result.images) MNIST test images, \(model.modelID), G = 2, μ = 4, \(vacuumSlots) vacuum slots per row, \(configuration.batch) images per burst
+            signal modes      \(result.modes) in \(String(format: "%.3f", result.seconds)) s: \(format(result.modesPerSecond, 3)) modes/s
+            physics           \(String(format: "%.3f", result.physicsSeconds)) s inside the trigger; the rest is the harness (client arithmetic, transfers)
+            accuracy          \(percent(result.accuracy)) through the twin (client readings clipped: \(result.clippedReadings) of \(result.readings))
+            """)
+    }
+}

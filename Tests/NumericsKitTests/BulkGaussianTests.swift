@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import NumericsKit
+
+@Suite("Bulk Float Gaussian sampler")
+struct BulkGaussianTests {
+    let sampler = Gaussian.BulkSampler()
+
+    @Test func tablesAreConsistent() {
+        // The recursion must close: the top layer has the same area as every other layer.
+        #expect(abs(sampler.topLayerArea / Gaussian.BulkSampler.area - 1) < 1e-6)
+        #expect(sampler.bound.allSatisfy { $0 >= 0 && $0 <= 1 << 23 })
+    }
+
+    /// 4e6 draws in blocks of odd length: mean, variance, skewness, kurtosis and tail masses
+    /// (including beyond r, the tail path) against N(0,1), tolerances 5 standard errors.
+    @Test func momentsAndTailsMatchStandardNormal() {
+        let n = 4_000_000
+        var rng = Xoshiro256(seed: 2024, stream: 1)
+        var buffer = [Float](repeating: 0, count: 4097)
+        var s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0
+        var beyond2 = 0, beyond3 = 0, beyondR = 0, done = 0
+        while done < n {
+            let m = min(buffer.count, n - done)
+            buffer.withUnsafeMutableBufferPointer { sampler.fill(UnsafeMutableBufferPointer(rebasing: $0[0..<m]), &rng) }
+            for k in 0..<m {
+                let x = Double(buffer[k]), x2 = x * x
+                s1 += x; s2 += x2; s3 += x2 * x; s4 += x2 * x2
+                if abs(x) > 2 { beyond2 += 1 }
+                if abs(x) > 3 { beyond3 += 1 }
+                if abs(x) > Gaussian.BulkSampler.r { beyondR += 1 }
+            }
+            done += m
+        }
+        let nd = Double(n)
+        #expect(abs(s1 / nd) < 5 * (1 / nd).squareRoot())
+        #expect(abs(s2 / nd - 1) < 5 * (2 / nd).squareRoot())
+        #expect(abs(s3 / nd) < 5 * (15 / nd).squareRoot())
+        #expect(abs(s4 / nd - 3) < 5 * (96 / nd).squareRoot())
+        for (count, threshold) in [(beyond2, 2.0), (beyond3, 3.0), (beyondR, Gaussian.BulkSampler.r)] {
+            let p = 2 * Normal.survival(threshold)
+            let observed = Double(count) / nd
+            #expect(abs(observed - p) < 5 * (p * (1 - p) / nd).squareRoot(), "tail beyond \(threshold)")
+        }
+    }
+
+    /// Kolmogorov–Smirnov distance of 200k draws to Φ: below the 0.1 % critical value 1.95/√n.
+    @Test func kolmogorovSmirnovAgainstNormalCDF() {
+        let n = 200_000
+        var rng = Xoshiro256(seed: 77)
+        var xs = [Float](repeating: 0, count: n)
+        xs.withUnsafeMutableBufferPointer { sampler.fill($0, &rng) }
+        xs.sort()
+        var d = 0.0
+        for (i, x) in xs.enumerated() {
+            let f = Normal.cdf(Double(x))
+            d = max(d, abs(f - Double(i) / Double(n)), abs(Double(i + 1) / Double(n) - f))
+        }
+        #expect(d < 1.95 / Double(n).squareRoot())
+    }
+
+    /// Neighbouring samples (the two halves of one 64-bit draw, and consecutive draws) are
+    /// uncorrelated: lag-1 and lag-2 correlations within 5 standard errors of 0.
+    @Test func consecutiveSamplesAreUncorrelated() {
+        let n = 1_000_000
+        var rng = Xoshiro256(seed: 5)
+        var xs = [Float](repeating: 0, count: n)
+        xs.withUnsafeMutableBufferPointer { sampler.fill($0, &rng) }
+        for lag in [1, 2] {
+            var c = 0.0
+            for k in 0..<(n - lag) { c += Double(xs[k]) * Double(xs[k + lag]) }
+            #expect(abs(c / Double(n - lag)) < 5 / Double(n).squareRoot(), "lag \(lag)")
+        }
+    }
+
+    @Test func meanAndSigmaAreApplied() {
+        var rng = Xoshiro256(seed: 9)
+        var xs = [Float](repeating: 0, count: 1_000_000)
+        xs.withUnsafeMutableBufferPointer { sampler.fill($0, mean: 3, sigma: 0.5, &rng) }
+        var m = RunningMoments()
+        for x in xs { m.add(Double(x)) }
+        #expect(abs(m.mean - 3) < 5 * 0.5 / 1000)
+        #expect(abs(m.variance - 0.25) < 5 * 0.25 * (2.0 / 1e6).squareRoot())
+    }
+
+    @Test func sameStateSameSamples() {
+        var a = Xoshiro256(seed: 1, stream: 2), b = Xoshiro256(seed: 1, stream: 2)
+        var xa = [Float](repeating: 0, count: 1001), xb = [Float](repeating: 0, count: 1001)
+        xa.withUnsafeMutableBufferPointer { sampler.fill($0, &a) }
+        xb.withUnsafeMutableBufferPointer { sampler.fill($0, &b) }
+        #expect(xa == xb)
+        #expect(a.next() == b.next())
+    }
+}
+
+@Suite("Strided matrix product")
+struct StridedGemmTests {
+    /// A sub-block product (A read with a row stride larger than its width) equals the naive one.
+    @Test func stridedProductMatchesNaive() {
+        var rng = Xoshiro256(seed: 3)
+        let (m, k, n, lda) = (5, 7, 3, 11)
+        let a = (0..<(m * lda)).map { _ in Float(rng.nextUnit() - 0.5) }
+        let b = (0..<(k * n)).map { _ in Float(rng.nextUnit() - 0.5) }
+        var c = [Float](repeating: 1, count: m * n)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+            gemm(rows: m, cols: n, inner: k, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: n, c: pc.baseAddress!, ldc: n, beta: 2)
+        } } }
+        for i in 0..<m { for j in 0..<n {
+            var s: Float = 2
+            for l in 0..<k { s += a[i * lda + l] * b[l * n + j] }
+            #expect(abs(c[i * n + j] - s) < 1e-5)
+        } }
+    }
+}
