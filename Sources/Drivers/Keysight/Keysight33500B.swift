@@ -135,7 +135,7 @@ public actor Keysight33500B: Modulator {
             levels.append((arm, ch, level))
         }
         for ((arm, ch, level), v) in zip(levels, [i, q]) {
-            try await ch.holdLevel(level, enableOutput: true, device)
+            try await ch.holdLevel(level, enableOutput: !(state[arm]?.outputOn ?? false), device)
             state[arm]?.playing = nil
             state[arm]?.staticDrive = v
             state[arm]?.outputOn = true
@@ -228,7 +228,9 @@ public struct Keysight33500BDriver: DriverFactory {
                 guard let limit, arm != .phase || name == "bias" else { continue }
                 let window = limits.window(option.load)
                 for bound in [limit.min, limit.max].compactMap({ $0 }) where !window.contains(.volts(bound)) {
-                    throw r.fail("limit violated: the \(name) limit \(Voltage.volts(bound)) (\(limit.source)) lies outside what channel \(option.channel) can output into \(option.load == .fiftyOhm ? "50 Ω" : "high-Z") (\(window.text), \(window.source))")
+                    let line = Int(limit.source.split(separator: ":").last ?? "") ?? r.tree.line
+                    throw BenchFileError(file: r.file, line: line,
+                                         message: "limit violated: the \(name) limit \(Voltage.volts(bound)) lies outside what channel \(option.channel) (\(arm.rawValue), line \(r.tree.line)) can output into \(option.load == .fiftyOhm ? "50 Ω" : "high-Z") (\(window.text), \(window.source))")
                 }
             }
         }

@@ -21,6 +21,8 @@ public struct InstrumentDescription: Sendable {
     /// Notes on the command dialect.
     public let dialect: String
     let limits: YAMLReader?
+    /// The line of the `limits:` key.
+    let limitsLine: Int
 
     public static let keys = ["model", "manufacturer", "name", "manual", "usb", "idn-models", "dialect", "limits"]
 
@@ -56,7 +58,8 @@ public struct InstrumentDescription: Sendable {
             manual: try root.required("manual", "the programming manual and sections the commands come from").string,
             usbIDs: ids, idnModels: models,
             dialect: try root.optional("dialect")?.string ?? "",
-            limits: try root.optional("limits"))
+            limits: try root.optional("limits"),
+            limitsLine: try root.entries.first { $0.key == "limits" }?.keyLine ?? 1)
     }
 
     /// True when a USB device with this id, answering `*IDN?` with `identity` (if read), is this model.
@@ -74,7 +77,10 @@ public struct InstrumentDescription: Sendable {
         guard let limits else {
             throw BenchFileError(file: file, line: 1, message: "has no 'limits:' section but the driver needs limits.\(name)")
         }
-        return try limits.required(name, "the hardware limit '\(name)' the \(model) driver needs")
+        guard let v = try limits.optional(name) else {
+            throw BenchFileError(file: file, line: limitsLine, message: "limits is missing '\(name)': the hardware limit the \(model) driver needs")
+        }
+        return v
     }
 
     /// A range `{min: …, max: …}` of a dimensioned limit.
