@@ -58,14 +58,18 @@ public actor GPIOInterlock: InterlockInput {
         return level == clearLevel
     }
 
-    /// Waits for the next edge (off the actor, on a thread of its own) and returns whether the
-    /// interlock is clear after it; nil when `timeout` passes without one.
+    /// Waits for the line to change (an edge not yet seen, or the next one, waited for off the
+    /// actor on a thread of its own) and returns whether the interlock is clear after it; nil
+    /// when `timeout` passes without one.
     public func waitForChange(timeout: Duration) async throws -> Bool? {
         guard !waiting else {
             throw DeviceError(.invalidRequest, device: device, message: "another task is already waiting for this interlock",
                               remedy: "wait from one task (the safety monitor) and let others call isClear()")
         }
+        let before = level
         try drain()
+        // A change that happened since the last look is the change being waited for.
+        if level != before { return level == clearLevel }
         waiting = true
         defer { waiting = false }
         let edges = edges, device = device

@@ -60,7 +60,7 @@ public enum BenchScan {
         var problem = usbProblem
         if let context {
             do {
-                for info in try context.usbtmcDevices() {
+                for info in try context.usbtmcDevices().sorted(by: { ($0.busNumber, $0.deviceAddress) < ($1.busNumber, $1.deviceAddress) }) {
                     usb.append(await probe(info, context: context, descriptions: descriptions, timeout: timeout))
                 }
             } catch {

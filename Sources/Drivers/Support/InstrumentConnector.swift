@@ -11,16 +11,27 @@ public protocol InstrumentConnector: Sendable {
     func openMessageTransport(_ address: DeviceAddress) async throws -> any MessageTransport
     /// The GPIO chip with this name (`gpiochip0`) or label.
     func openGPIOChip(_ chip: String) throws -> GPIOChip
+    /// The SCPI session options for the instruments it opens (timeouts, error-queue policy).
+    var sessionOptions: SCPISession.Options { get }
+}
+
+extension InstrumentConnector {
+    public var sessionOptions: SCPISession.Options { SCPISession.Options() }
 }
 
 /// The real bench: USBTMC through libusb (one context, created on first use) and GPIO through
 /// libgpiod.
 public final class SystemConnector: InstrumentConnector, Sendable {
     public let configuration: USBTMCInstrument.Configuration
+    public let sessionOptions: SCPISession.Options
     private let context = Mutex<USBContext?>(nil)
 
-    public init(configuration: USBTMCInstrument.Configuration = USBTMCInstrument.Configuration()) {
+    /// `sessionOptions` default to the SCPI defaults with the USBTMC timeout.
+    public init(configuration: USBTMCInstrument.Configuration = USBTMCInstrument.Configuration(), sessionOptions: SCPISession.Options? = nil) {
         self.configuration = configuration
+        var options = SCPISession.Options()
+        options.timeout = configuration.timeout
+        self.sessionOptions = sessionOptions ?? options
     }
 
     /// The libusb context of this connector.

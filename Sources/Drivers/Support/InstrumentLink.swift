@@ -35,7 +35,7 @@ extension DriverContext {
     public func link(to address: DeviceAddress, using connector: any InstrumentConnector, device: String) async throws -> InstrumentLink {
         do {
             return try await shared.resource("scpi \(address)") {
-                InstrumentLink(transport: try await connector.openMessageTransport(address))
+                InstrumentLink(transport: try await connector.openMessageTransport(address), options: connector.sessionOptions)
             }
         } catch {
             throw DeviceError.from(error, device: device)
