@@ -135,36 +135,50 @@ public enum BenchScan {
         func idn(_ i: ScanReport.USBInstrument) -> String { i.idn.map { " (\($0))" } ?? "" }
         var extra: [String] = []
 
+        func head(_ role: String, _ comment: String) -> String {
+            let h = "  \(role):"
+            return h + String(repeating: " ", count: max(1, 36 - h.count)) + "# " + comment
+        }
+
         let lasers = all("thorlabs-cld1015")
         if let laser = lasers.first {
-            out += ["  server.laser:                     # \(laser.id)\(idn(laser))", "    driver: thorlabs-cld1015", "    address: \(laser.address)",
+            out += [head("server.laser", "\(laser.id)\(idn(laser))"), "    driver: thorlabs-cld1015", "    address: \(laser.address)",
                     "    options:", "      wavelength: 1550 nm           # EDIT: the diode's wavelength"]
         }
         let meters = all("thorlabs-pm100usb")
         if let meter = meters.first {
-            out += ["  server.tap:                       # \(meter.id)\(idn(meter))", "    driver: thorlabs-pm100usb", "    address: \(meter.address)",
+            out += [head("server.tap", "\(meter.id)\(idn(meter))"), "    driver: thorlabs-pm100usb", "    address: \(meter.address)",
                     "    options:", "      wavelength: 1550 nm"]
         }
         let awgs = all("keysight-33500b")
         if let awg = awgs.first {
-            out += ["  server.modulator:                 # \(awg.id)\(idn(awg))", "    driver: keysight-33500b", "    address: \(awg.address)",
+            out += [head("server.modulator", "\(awg.id)\(idn(awg))"), "    driver: keysight-33500b", "    address: \(awg.address)",
                     "    options:", "      i: {channel: 1, load: 50 Ω}   # EDIT: the channels wired to the I and Q RF inputs",
                     "      q: {channel: 2, load: 50 Ω}"]
             if awgs.count > 1 { out.append("      phase: {awg: \"\(awgs[1].address)\", channel: 1, load: high-z}") }
         }
         let scopes = all("keysight-infiniivision")
         for (scope, role) in zip(scopes, ["server.receiver", "client.receiver"]) {
-            out += ["  \(role):\(String(repeating: " ", count: max(1, 34 - role.count - 3)))# \(scope.id)\(idn(scope))",
-                    "    driver: keysight-infiniivision", "    address: \(scope.address)", "    options:",
+            out += [head(role, "\(scope.id)\(idn(scope))"), "    driver: keysight-infiniivision", "    address: \(scope.address)", "    options:",
                     "      channel: 1                    # EDIT: the detector's difference output",
                     "      symbol-rate: 10 MBd           # EDIT: the mode-slot rate",
-                    "      slots-per-shot: 313600        # EDIT: slots recorded per trigger",
-                    "      lo-power: {fixed: 1 mW}       # EDIT: measured LO power, or {meter: usbtmc://…, tap-fraction: 0.01}"]
+                    "      slots-per-shot: 313600        # EDIT: slots recorded per trigger"]
+            if role == "server.receiver", meters.count > 1 {
+                out.append("      lo-power: {meter: \"\(meters[1].address)\", tap-fraction: 0.01}   # EDIT: the LO tap's ratio")
+            } else {
+                out.append("      lo-power: {fixed: 1 mW}       # EDIT: the measured LO power")
+            }
             if role == "server.receiver", awgs.count > 1 {
                 out.append("      lo-phase: {awg: \"\(awgs[1].address)\", channel: 2, v-pi: 3.5 V}   # EDIT: the LO phase modulator's Vπ")
             }
+            if role == "server.receiver", awgs.count > 2 {
+                out.append("      vacuum-gate: {awg: \"\(awgs[2].address)\", channel: 1, blocked: 5 V, open: 0 V}   # EDIT: the gate levels")
+            }
         }
-        if meters.count > 1 { extra.append("# another PM100USB: \(meters[1].address) (e.g. the LO tap: lo-power: {meter: \"\(meters[1].address)\", tap-fraction: 0.01})") }
+        for m in meters.dropFirst(scopes.isEmpty ? 1 : 2) { extra.append("# another PM100USB: \(m.address)") }
+        for a in awgs.dropFirst(scopes.isEmpty ? 2 : 3) { extra.append("# another 33500B: \(a.address)") }
+        for s in scopes.dropFirst(2) { extra.append("# another InfiniiVision: \(s.address)") }
+        for l in lasers.dropFirst() { extra.append("# another CLD1015: \(l.address)") }
         for i in report.usb where i.driver == nil {
             extra.append("# \(i.id) serial \(i.serial ?? "?")\(idn(i)): no driver in this repository")
         }
@@ -174,7 +188,7 @@ public enum BenchScan {
             let roles = [("trigger", "gpio-trigger", "pulse-width: 10 µs, period: 40 ms"), ("shutter", "gpio-shutter", "open-level: high"),
                          ("interlock", "gpio-interlock", "clear-level: high")]
             for ((role, driver, options), line) in zip(roles, free) {
-                out += ["  \(role):\(String(repeating: " ", count: max(1, 34 - role.count - 3)))# EDIT: the line it is wired to",
+                out += [head(role, "EDIT: the line it is wired to on \(chip.name) (\"\(chip.label)\")"),
                         "    driver: \(driver)", "    address: gpio://\(chip.name)/\(line)", "    options: {\(options)}"]
             }
         }
