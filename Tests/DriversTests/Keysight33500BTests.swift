@@ -100,6 +100,21 @@ struct Keysight33500BTests {
         try r.finish()
     }
 
+    @Test("a high-Z channel is opened with OUTP:LOAD INF; identity comes from the i channel's AWG")
+    func highZAndIdentity() async throws {
+        let (link, transport) = scripted([S.set("OUTP1:LOAD 50"), S.query("SOUR1:VOLT:OFFS?", "+1.000000000000000E+00"), S.query("OUTP1?", "1"),
+                                          S.set("OUTP2:LOAD INF"), S.query("SOUR2:VOLT:OFFS?", "+0.000000000000000E+00"), S.query("OUTP2?", "0"),
+                                          S.query("*IDN?", "Agilent Technologies,33522B,MY52600001,4.00-1.19-2.00-52-00")], name: "AWG A")
+        let m = try await Keysight33500B.open(device: "server.modulator", channels: [
+            .i: Keysight33500BChannel(link: link, number: 1, load: .fiftyOhm, limits: limits),
+            .q: Keysight33500BChannel(link: link, number: 2, load: .highZ, limits: limits),
+        ])
+        #expect(try await m.identify().serial == "MY52600001")
+        let s = try await m.settings()
+        #expect(s["i"]?.contains("bias 1 V") == true && s["i"]?.contains("output on") == true && s["q"]?.contains("high-Z") == true)
+        try transport.finish()
+    }
+
     @Test("an unbound phase input is a typed error naming the option, with no bytes sent")
     func unboundPhase() async throws {
         let r = try await rig(a: [], b: nil)

@@ -101,6 +101,17 @@ struct KeysightInfiniiVisionTests {
         try r.finish()
     }
 
+    @Test("makeSafe stops the scope and switches the LO and gate channels off; settings; identity")
+    func makeSafeSettingsIdentity() async throws {
+        let r = try await rig([S.set(":STOP"), S.query(":ACQ:SRAT?", "1.000000E+08"), S.query("*IDN?", "KEYSIGHT TECHNOLOGIES,MSO-X 3014T,MY55100001,07.50")],
+                              awg: [S.set("OUTP2 OFF"), S.set("SOUR2:FUNC DC"), S.set("OUTP1 OFF"), S.set("SOUR1:FUNC DC")])
+        try await r.receiver.makeSafe()
+        let s = try await r.receiver.settings()
+        #expect(s["sample-rate"] == "100 MHz" && s["symbol-rate"] == "10 MHz" && s["slots-per-shot"] == "8" && s["lo-power"] == "1 mW (fixed)")
+        #expect(try await r.receiver.identify().model == "MSO-X 3014T")
+        try r.finish()
+    }
+
     @Test("LO power: fixed (reported; a different value refused) or measured on a PM100USB at the LO tap")
     func loPower() async throws {
         let r = try await rig([])

@@ -118,13 +118,15 @@ struct ThorlabsCLD1015Tests {
         try transport.finish()
     }
 
-    @Test("settings")
+    @Test("settings and identity")
     func settings() async throws {
         let (laser, transport) = try await open([
             S.query("SOUR:CURR?", "5.000000E-02"), S.query("OUTP1:STAT?", "1"), S.query("OUTP2:STAT?", "1"),
             S.query("SOUR2:TEMP?", "2.500000E+01"), S.query("MEAS:TEMP?", "2.502000E+01"),
+            S.query("*IDN?", "THORLABS,CLD1015,M00443953,1.4.0"),
         ])
         let s = try await laser.settings()
+        #expect(try await laser.identify() == InstrumentIdentity(manufacturer: "THORLABS", model: "CLD1015", serial: "M00443953", firmware: "1.4.0"))
         #expect(s["current"] == "50 mA" && s["current-limit"] == "120 mA" && s["ceiling"] == "100 mA" && s["emission"] == "on")
         #expect(s["tec-setpoint"] == "25.000 °C" && s["temperature"] == "25.020 °C" && s["wavelength"] == "1.55 µm")
         try transport.finish()
