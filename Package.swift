@@ -60,12 +60,14 @@ let package = Package(
         .target(name: "InstrumentModels", dependencies: ["BenchIO"]),
         // Tests only: URB/ioctl mechanics of an emulated USBTMC instrument and GPIO chip for umockdev.
         .target(name: "BenchMockHW", dependencies: ["CUMockdev"]),
+        // Real-instrument drivers, one file per model (Devices/instruments/*.yaml), `qbench scan`'s logic.
+        .target(name: "Drivers", dependencies: ["BenchIO", "BenchKit"]),
 
         .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .executableTarget(
             name: "qbench",
             dependencies: [
-                "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim", "Calibrate", "Sequencer",
+                "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim", "Calibrate", "Sequencer", "Drivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised
@@ -79,7 +81,8 @@ let package = Package(
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .testTarget(name: "BenchIOTests", dependencies: ["BenchIO", "InstrumentModels"]),
         // Needs LD_PRELOAD=libumockdev-preload.so.0 (scripts/test.sh sets it).
-        .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD"]),
+        .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD", "Drivers", "BenchKit"]),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers", "BenchIO", "BenchKit", "InstrumentModels"]),
 
     ]
 )

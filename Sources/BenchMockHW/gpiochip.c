@@ -481,6 +481,18 @@ int bm_gpiochip_inject_edge(bm_gpiochip *c, unsigned int offset, int rising, uin
     return rc;
 }
 
+int bm_gpiochip_set_input(bm_gpiochip *c, unsigned int offset, int value)
+{
+    if (offset >= c->num_lines)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    int rc = c->lines[offset].output && line_busy(c, offset) ? -1 : 0;
+    if (rc == 0)
+        c->lines[offset].value = value ? 1 : 0;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
 int bm_gpiochip_value(bm_gpiochip *c, unsigned int offset)
 {
     if (offset >= c->num_lines)

@@ -35,6 +35,7 @@ enum {
 };
 
 typedef struct urb_entry {
+    UMockdevIoctlClient *owner;  /* the connection (one per open fd) that submitted it */
     UMockdevIoctlData *data;     /* resolved struct usbdevfs_urb, kept until reaped */
     struct usbdevfs_urb *urb;    /* == data->data */
     GByteArray *reply;           /* IN data copied into the client's buffer when reaped */
@@ -89,9 +90,10 @@ static uint32_t get_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static urb_entry *entry_new(UMockdevIoctlData *data)
+static urb_entry *entry_new(UMockdevIoctlClient *owner, UMockdevIoctlData *data)
 {
     urb_entry *e = g_new0(urb_entry, 1);
+    e->owner = g_object_ref(owner);
     e->data = umockdev_ioctl_data_ref(data);
     e->urb = (struct usbdevfs_urb *)data->data;
     return e;
@@ -102,7 +104,23 @@ static void entry_free(urb_entry *e)
     if (e->reply)
         g_byte_array_unref(e->reply);
     umockdev_ioctl_data_unref(e->data);
+    g_object_unref(e->owner);
     g_free(e);
+}
+
+/* The oldest entry of `queue` submitted through `owner`. Like usbfs, every open fd reaps only
+ * its own URBs: a second handle on the device (libusb reading string descriptors while an
+ * instrument is open) must never be handed another handle's transfer. */
+static urb_entry *pop_owned(GQueue *queue, UMockdevIoctlClient *owner)
+{
+    for (GList *l = queue->head; l; l = l->next) {
+        urb_entry *e = l->data;
+        if (e->owner == owner) {
+            g_queue_delete_link(queue, l);
+            return e;
+        }
+    }
+    return NULL;
 }
 
 static void complete_entry(bm_usbtmc_device *d, urb_entry *e, int status, int actual,
@@ -512,7 +530,7 @@ static void submit_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockde
         uint8_t setup[8];
         memcpy(setup, buffer->data, 8);
         int rc = handle_control(d, setup, &reply);
-        urb_entry *e = entry_new(urb_data);
+        urb_entry *e = entry_new(client, urb_data);
         if (rc < 0) {
             d->stats.stalls_sent++;
             g_byte_array_unref(reply);
@@ -527,7 +545,7 @@ static void submit_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockde
             complete_entry(d, e, 0, (int)reply->len, reply, 8);
         }
     } else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == EP_BULK_OUT) {
-        urb_entry *e = entry_new(urb_data);
+        urb_entry *e = entry_new(client, urb_data);
         int rc = d->halted_out ? -EPIPE
                                : handle_bulk_out(d, buffer ? buffer->data : NULL,
                                                  (size_t)urb->buffer_length);
@@ -539,10 +557,10 @@ static void submit_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockde
             complete_entry(d, e, 0, urb->buffer_length, NULL, 0);
         }
     } else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == EP_BULK_IN) {
-        g_queue_push_tail(&d->bulk_in_waiting, entry_new(urb_data));
+        g_queue_push_tail(&d->bulk_in_waiting, entry_new(client, urb_data));
     } else if (urb->type == USBDEVFS_URB_TYPE_INTERRUPT && urb->endpoint == EP_INTERRUPT_IN &&
                d->config.has_interrupt_in) {
-        g_queue_push_tail(&d->interrupt_waiting, entry_new(urb_data));
+        g_queue_push_tail(&d->interrupt_waiting, entry_new(client, urb_data));
     } else {
         umockdev_ioctl_client_complete(client, -1, ENOENT);   /* no such endpoint */
         return;
@@ -552,9 +570,8 @@ static void submit_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockde
 
 static void reap_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
-    urb_entry *e = NULL;
-    if (!g_queue_is_empty(&d->discarded)) {
-        e = g_queue_pop_head(&d->discarded);
+    urb_entry *e = pop_owned(&d->discarded, client);
+    if (e != NULL) {
         e->status = -ENOENT;
         e->actual_length = 0;
     } else {
@@ -567,7 +584,7 @@ static void reap_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockdevI
         } else {
             progress(d);
         }
-        e = g_queue_pop_head(&d->ready);
+        e = pop_owned(&d->ready, client);
     }
     if (e == NULL) {
         umockdev_ioctl_client_complete(client, -1, d->gone ? ENODEV : EAGAIN);

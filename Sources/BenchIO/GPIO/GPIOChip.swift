@@ -121,6 +121,23 @@ public final class GPIOChip: @unchecked Sendable {
         }
     }
 
+    /// Reads an input line once: requests it as an input (`gpiod_line_request_input_flags`),
+    /// reads its value and releases it. Used to learn a line's level before requesting edge
+    /// events on it (an edge-event request reports changes, not the starting level).
+    public func readInput(offset: Int, consumer: String, activeLow: Bool = false) throws(GPIOError) -> Bool {
+        try lock.withLock { _ throws(GPIOError) -> Bool in
+            let line = try self.line(offset)
+            let flags = activeLow ? GPIODConstants.flagActiveLow : 0
+            guard gpiod_line_request_input_flags(line, consumer, flags) == 0 else {
+                throw requestError(line: line, offset: offset, operation: "an input for \"\(consumer)\"")
+            }
+            defer { gpiod_line_release(line) }
+            let v = gpiod_line_get_value(line)
+            guard v >= 0 else { throw .ioFailed(chip: name, offset: offset, operation: "reading the input value", errno: errno) }
+            return v == 1
+        }
+    }
+
     /// Requests edge events on a line (`gpiod_line_request_*_edge_events_flags`).
     public func requestEdgeEvents(offset: Int, consumer: String, edges: GPIOEdges = .both,
                                   activeLow: Bool = false) throws(GPIOError) -> GPIOEdgeLine {

@@ -143,6 +143,8 @@ int bm_gpiochip_hold_line(bm_gpiochip *chip, unsigned int offset, const char *co
  * (CLOCK_MONOTONIC). Returns 0, or -1 when no edge-event request is active on the line. */
 int bm_gpiochip_inject_edge(bm_gpiochip *chip, unsigned int offset, int rising,
                             uint64_t timestamp_ns);
+/* Sets the physical level an input line reads (no edge event is queued). 0 on success. */
+int bm_gpiochip_set_input(bm_gpiochip *chip, unsigned int offset, int value);
 /* Current physical value of a line (0/1), -1 for a bad offset. */
 int bm_gpiochip_value(bm_gpiochip *chip, unsigned int offset);
 /* Copies up to `capacity` value changes of one line (oldest first); returns how many exist. */

@@ -5,9 +5,9 @@ import Foundation
 
 /// Opens bench files for the CLI with every driver this build knows.
 enum BenchOpening {
-    static var registry: DriverRegistry {
+    static func registry() throws -> DriverRegistry {
         var r = DriverRegistry([SimDriver()])
-        for f in realDrivers { r.register(f) }
+        for f in try realDrivers() { r.register(f) }
         return r
     }
 
@@ -17,7 +17,7 @@ enum BenchOpening {
 
     static func open(_ path: String?) async throws -> Bench {
         let description = try BenchDescription.load(try url(path))
-        return try await Bench.open(description, registry: registry, patchPanel: TerminalPatchPanel())
+        return try await Bench.open(description, registry: try registry(), patchPanel: TerminalPatchPanel())
     }
 
     static func store(_ path: String?) throws -> CalibrationStore {

@@ -1,4 +1,9 @@
 import BenchKit
+import Drivers
 
-/// Real-instrument drivers (USBTMC/SCPI over libusb, GPIO over libgpiod) join here.
-let realDrivers: [any DriverFactory] = []
+/// The real-instrument drivers (USBTMC/SCPI over libusb, GPIO over libgpiod), with their
+/// instrument files from Devices/instruments/. A broken instrument file is reported with its file
+/// and line, not skipped.
+func realDrivers() throws -> [any DriverFactory] {
+    try DriverCatalog.all(library: InstrumentLibrary.standard())
+}

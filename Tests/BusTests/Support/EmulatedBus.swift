@@ -57,8 +57,8 @@ final class DeviceBridge: Sendable {
 
 /// An emulated USBTMC instrument: its SCPI model (the same one the unit tests use) and the C
 /// device that serves it to libusb.
-struct EmulatedInstrument: @unchecked Sendable {
-    let device: SimulatedSCPIDevice<GenericPowerMeterModel>
+struct EmulatedInstrument<Model: SCPIInstrumentModel>: @unchecked Sendable {
+    let device: SimulatedSCPIDevice<Model>
     let handle: OpaquePointer   // bm_usbtmc_device*, owned by the testbed
     let serialNumber: String
 
@@ -82,6 +82,9 @@ struct EmulatedGPIOChip: @unchecked Sendable {
         bm_gpiochip_inject_edge(handle, offset, rising ? 1 : 0, timestampNanoseconds) == 0
     }
     func value(offset: UInt32) -> Int { Int(bm_gpiochip_value(handle, offset)) }
+    /// The level an input line reads (no edge event).
+    @discardableResult
+    func setInput(offset: UInt32, high: Bool) -> Bool { bm_gpiochip_set_input(handle, offset, high ? 1 : 0) == 0 }
     func history(offset: UInt32) -> [bm_gpio_change] {
         let count = bm_gpiochip_history(handle, offset, nil, 0)
         var changes = [bm_gpio_change](repeating: bm_gpio_change(), count: count)
@@ -113,18 +116,26 @@ final class EmulatedBus: @unchecked Sendable {
 
     func addInstrument(serialNumber: String, bus: UInt8, productID: UInt16 = 0x8072, maxPacketSize: UInt16 = 512,
                        interruptIn: Bool = true, kernelDriverBound: Bool = false,
-                       model: GenericPowerMeterModel? = nil) throws -> EmulatedInstrument {
-        let device = SimulatedSCPIDevice(model: model ?? GenericPowerMeterModel(manufacturer: "Thorlabs", model: "PM100USB",
-                                                                                serialNumber: serialNumber, firmware: "1.7.0"))
+                       model: GenericPowerMeterModel? = nil) throws -> EmulatedInstrument<GenericPowerMeterModel> {
+        try addInstrument(model ?? GenericPowerMeterModel(manufacturer: "Thorlabs", model: "PM100USB", serialNumber: serialNumber, firmware: "1.7.0"),
+                          vendorID: 0x1313, productID: productID, manufacturer: "Thorlabs", product: "PM100USB", serialNumber: serialNumber,
+                          bus: bus, maxPacketSize: maxPacketSize, interruptIn: interruptIn, kernelDriverBound: kernelDriverBound)
+    }
+
+    /// An instrument answering with `model`, enumerating as `vendorID:productID` with these strings.
+    func addInstrument<Model: SCPIInstrumentModel>(_ model: Model, vendorID: UInt16, productID: UInt16, manufacturer: String, product: String,
+                                                   serialNumber: String, bus: UInt8, maxPacketSize: UInt16 = 512, interruptIn: Bool = true,
+                                                   kernelDriverBound: Bool = false) throws -> EmulatedInstrument<Model> {
+        let device = SimulatedSCPIDevice(model: model)
         let bridge = DeviceBridge(device: device)
         bridges.append(bridge)
         var callbacks = bridge.callbacks()
         var error = [CChar](repeating: 0, count: 512)
-        let handle: OpaquePointer? = "Thorlabs".withCString { manufacturer in
-            "PM100USB".withCString { product in
+        let handle: OpaquePointer? = manufacturer.withCString { manufacturer in
+            product.withCString { product in
                 serialNumber.withCString { serial in
                     var config = bm_usbtmc_config(
-                        vendor_id: 0x1313, product_id: productID, manufacturer: manufacturer, product: product,
+                        vendor_id: vendorID, product_id: productID, manufacturer: manufacturer, product: product,
                         serial_number: serial, bus_number: bus, interface_protocol: 1, max_packet_size: maxPacketSize,
                         max_transfer_size: 0, has_interrupt_in: interruptIn ? 1 : 0,
                         kernel_driver_bound: kernelDriverBound ? 1 : 0, interface_busy: 0)

@@ -1,0 +1,112 @@
+import BenchIO
+import BenchKit
+
+/// A laser-safety interlock input on a GPIO line (libgpiod v1, HARDWARE.md §4.1): the line is
+/// read once as an input to learn its level, then requested for both-edge events; the level is
+/// tracked from the edges (rising = high). `clearLevel` is the level that means safe to emit.
+///
+/// An edge between the first read and the edge request (microseconds) would be missed until the
+/// next edge; wire interlocks fail-safe (open circuit = not clear) so a missed edge cannot hide
+/// a trip for long.
+public actor GPIOInterlock: InterlockInput {
+    public nonisolated var family: DeviceFamily { .interlock }
+    public nonisolated let device: String
+    let edges: GPIOEdgeLine
+    let clearLevel: Bool
+    /// The physical level, as last known.
+    public private(set) var level: Bool
+    private var waiting = false
+
+    init(edges: GPIOEdgeLine, device: String, clearLevel: Bool, level: Bool) {
+        self.edges = edges
+        self.device = device
+        self.clearLevel = clearLevel
+        self.level = level
+    }
+
+    public static func open(chip: GPIOChip, offset: Int, consumer: String, device: String, clearLevel: Bool) throws -> GPIOInterlock {
+        do {
+            let level = try chip.readInput(offset: offset, consumer: consumer)
+            let edges = try chip.requestEdgeEvents(offset: offset, consumer: consumer, edges: .both)
+            return GPIOInterlock(edges: edges, device: device, clearLevel: clearLevel, level: level)
+        } catch {
+            throw DeviceError.from(error, device: device)
+        }
+    }
+
+    public func identify() async throws -> InstrumentIdentity { edges.chip.identity(line: edges.offset) }
+
+    /// An input has no state to make safe.
+    public func makeSafe() async throws {}
+
+    public func settings() async throws -> [String: String] {
+        ["line": "\(edges.chip.name)/\(edges.offset)", "consumer": edges.consumer, "clear-level": clearLevel ? "high" : "low",
+         "clear": try await isClear() ? "yes" : "no"]
+    }
+
+    /// Applies every edge already queued (no waiting).
+    private func drain() throws {
+        do {
+            while try edges.waitForEdge(timeout: .zero) { level = try edges.readEdge().kind == .rising }
+        } catch {
+            throw DeviceError.from(error, device: device)
+        }
+    }
+
+    public func isClear() async throws -> Bool {
+        if !waiting { try drain() }
+        return level == clearLevel
+    }
+
+    /// Waits for the line to change (an edge not yet seen, or the next one, waited for off the
+    /// actor on a thread of its own) and returns whether the interlock is clear after it; nil
+    /// when `timeout` passes without one.
+    public func waitForChange(timeout: Duration) async throws -> Bool? {
+        guard !waiting else {
+            throw DeviceError(.invalidRequest, device: device, message: "another task is already waiting for this interlock",
+                              remedy: "wait from one task (the safety monitor) and let others call isClear()")
+        }
+        let before = level
+        try drain()
+        // A change that happened since the last look is the change being waited for.
+        if level != before { return level == clearLevel }
+        waiting = true
+        defer { waiting = false }
+        let edges = edges, device = device
+        let edge = try await BlockingWork.run("interlock \(device)") {
+            do { return try edges.nextEdge(timeout: timeout) } catch { throw DeviceError.from(error, device: device) }
+        }
+        guard let edge else { return nil }
+        level = edge.kind == .rising
+        try drain()
+        return level == clearLevel
+    }
+}
+
+/// `driver: gpio-interlock`, `address: gpio://chip/line`. Options: `clear-level: high | low` (high).
+public struct GPIOInterlockDriver: DriverFactory {
+    public let name = "gpio-interlock"
+    public let families: [DeviceFamily] = [.interlock]
+    public let summary = "laser-safety interlock on a GPIO edge-event input (libgpiod v1)"
+    let connector: any InstrumentConnector
+
+    public init(connector: any InstrumentConnector) { self.connector = connector }
+
+    func clearLevel(_ binding: RoleBinding) throws(BenchFileError) -> Bool {
+        guard let o = try binding.options(allowed: ["clear-level"]), let l = try o.optional("clear-level") else { return true }
+        return try l.level()
+    }
+
+    public func validate(_ binding: RoleBinding) throws(BenchFileError) {
+        _ = try binding.gpioLine()
+        _ = try clearLevel(binding)
+    }
+
+    public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
+        let binding = context.binding
+        let (chipName, offset) = try binding.gpioLine()
+        let chip = try await context.gpioChip(chipName, using: connector, device: binding.deviceName)
+        return try GPIOInterlock.open(chip: chip, offset: offset, consumer: gpioConsumer(binding.role), device: binding.deviceName,
+                                      clearLevel: try clearLevel(binding))
+    }
+}

@@ -1,0 +1,242 @@
+import BenchIO
+
+/// The SCPI behaviour of a two-channel Keysight 33500B-series AWG (33500B/33600A Operating and
+/// Service Guide, SCPI Programming Reference): volatile arbitrary waveforms uploaded with
+/// `DATA:ARB:DAC` (byte order from `FORM:BORD`), arb selection, sample rate, amplitude and
+/// offset checked against the output window for the programmed load, DC function, `APPLy`,
+/// outputs, loads, triggered bursts. Every out-of-range request queues -222 or -221, like the
+/// instrument.
+public struct Keysight33500BModel: SCPIInstrumentModel {
+    public struct Channel: Sendable, Equatable {
+        public var function = "SIN"
+        public var arbs: [String: [Int16]] = [:]
+        public var selectedArb: String?
+        public var sampleRate = 40_000.0
+        public var amplitude = 0.1
+        public var offset = 0.0
+        public var fiftyOhm = true
+        public var output = false
+        public var filter = "NORM"
+        public var burst = false
+        public var burstMode = "TRIG"
+        public var burstCycles = 1
+        public var triggerSource = "IMM"
+        /// Bursts played on external triggers.
+        public var bursts = 0
+        public init() {}
+
+        var window: Double { fiftyOhm ? 5 : 10 }
+        var amplitudeRange: ClosedRange<Double> { fiftyOhm ? 0.001...10 : 0.002...20 }
+    }
+
+    public var identity: SCPIIdentity
+    public var channels = [Channel(), Channel()]
+    public var byteOrderSwapped = false
+    public var memoryPoints = 1_048_576
+    public var maxSampleRate = 160e6
+
+    public init(serialNumber: String = "MY52600001", firmware: String = "4.00-1.19-2.00-52-00") {
+        identity = SCPIIdentity(manufacturer: "Agilent Technologies", model: "33522B", serialNumber: serialNumber, firmware: firmware)
+    }
+
+    public mutating func reset() {
+        channels = [Channel(), Channel()]
+        byteOrderSwapped = false
+    }
+
+    /// The voltages channel `n` (1-based) plays per sample of its selected arb, nil unless it is
+    /// in ARB mode.
+    public func playback(channel n: Int) -> [Double]? {
+        let ch = channels[n - 1]
+        guard ch.function == "ARB", let name = ch.selectedArb, let codes = ch.arbs[name] else { return nil }
+        return codes.map { ch.offset + Double($0) / 32767 * ch.amplitude / 2 }
+    }
+
+    /// The DC level channel `n` outputs in DC mode (nil otherwise).
+    public func level(channel n: Int) -> Double? {
+        channels[n - 1].function == "DC" ? channels[n - 1].offset : nil
+    }
+
+    /// A pulse on the rear-panel trigger input: every channel in triggered-burst mode with an
+    /// external trigger source and its output on plays one burst.
+    public mutating func externalTrigger() {
+        for i in channels.indices where channels[i].burst && channels[i].triggerSource == "EXT" && channels[i].output {
+            channels[i].bursts += 1
+        }
+    }
+
+    static func validName(_ name: String) -> Bool {
+        guard let first = name.first, first.isLetter, name.count <= 12 else { return false }
+        return name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+    }
+
+    private func fits(_ ch: Channel, amplitude: Double, offset: Double) -> Bool {
+        ch.amplitudeRange.contains(amplitude) && abs(offset) + amplitude / 2 <= ch.window + 1e-12
+    }
+
+    public mutating func execute(_ c: SCPICommand) -> SCPICommandOutcome {
+        if c.matches("FORMat:BORDer") {
+            if c.isQuery { return .text(byteOrderSwapped ? "SWAP" : "NORM") }
+            switch c.arguments.first?.mnemonic {
+            case "SWAP"?, "SWAPPED"?: byteOrderSwapped = true
+            case "NORM"?, "NORMAL"?: byteOrderSwapped = false
+            default: return .illegalParameterValue
+            }
+            return .done
+        }
+        if let n = c.match("OUTPut#:LOAD")?.first {
+            guard (1...2).contains(n) else { return .undefinedHeader }
+            if c.isQuery { return .text(channels[n - 1].fiftyOhm ? "+5.000000000000000E+01" : "+9.900000000000000E+37") }
+            switch c.arguments.first?.mnemonic {
+            case "INF"?, "INFINITY"?: channels[n - 1].fiftyOhm = false
+            case let m? where Double(m) == 50: channels[n - 1].fiftyOhm = true
+            default: return .dataOutOfRange
+            }
+            return .done
+        }
+        if let n = c.match("OUTPut#[:STATe]")?.first {
+            guard (1...2).contains(n) else { return .undefinedHeader }
+            if c.isQuery { return .integer(channels[n - 1].output ? 1 : 0) }
+            guard let on = c.arguments.first?.boolean else { return .illegalParameterValue }
+            channels[n - 1].output = on
+            return .done
+        }
+        if let n = c.match("TRIGger#:SOURce")?.first {
+            guard (1...2).contains(n) else { return .undefinedHeader }
+            if c.isQuery { return .text(channels[n - 1].triggerSource) }
+            guard let m = c.arguments.first?.mnemonic, ["IMM", "EXT", "TIM", "BUS"].contains(String(m.prefix(3))) else { return .illegalParameterValue }
+            channels[n - 1].triggerSource = String(m.prefix(3))
+            return .done
+        }
+        let n = sourceSuffix(c)
+        guard (1...2).contains(n) else { return .undefinedHeader }
+        return executeChannel(c, &channels[n - 1])
+    }
+
+    /// The channel of a `[SOURce#]:…` command (1 when the SOURce node is omitted).
+    private func sourceSuffix(_ c: SCPICommand) -> Int {
+        guard let first = c.keywords.first else { return 1 }
+        let digits = String(first.reversed().prefix { $0.isNumber }.reversed())
+        let word = first.dropLast(digits.count)
+        if word == "SOUR" || word == "SOURCE" { return Int(digits) ?? 1 }
+        return 1
+    }
+
+    private func executeChannel(_ c: SCPICommand, _ ch: inout Channel) -> SCPICommandOutcome {
+        if !c.isQuery && c.matches("[SOURce#]:DATA:VOLatile:CLEar") {
+            guard ch.function != "ARB" else { return .settingsConflict }
+            ch.arbs = [:]
+            ch.selectedArb = nil
+            return .done
+        }
+        if !c.isQuery && c.matches("[SOURce#]:DATA:ARBitrary#:DAC") {
+            guard c.arguments.count >= 2, let name = c.arguments[0].text?.uppercased() else { return .missingParameter }
+            guard Self.validName(name) else { return .illegalParameterValue }
+            var codes: [Int16] = []
+            if case .block(let bytes) = c.arguments[1] {
+                guard bytes.count % 2 == 0 else { return .error(-161, "Invalid block data") }
+                for i in stride(from: 0, to: bytes.count, by: 2) {
+                    let raw = byteOrderSwapped ? UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8 : UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1])
+                    codes.append(Int16(bitPattern: raw))
+                }
+            } else {
+                for a in c.arguments.dropFirst() {
+                    guard let v = a.number, v == v.rounded() else { return .dataTypeError }
+                    guard abs(v) <= 32767 else { return .dataOutOfRange }
+                    codes.append(Int16(v))
+                }
+            }
+            guard codes.count >= 8, codes.count <= memoryPoints else { return .dataOutOfRange }
+            guard codes.allSatisfy({ $0 != Int16.min }) else { return .dataOutOfRange }
+            ch.arbs[name] = codes
+            return .done
+        }
+        if c.matches("[SOURce#]:FUNCtion:ARBitrary:SRATe") {
+            if c.isQuery { return .number(ch.sampleRate) }
+            guard let v = c.number(at: 0) else { return .missingParameter }
+            guard v >= 1e-6, v <= maxSampleRate else { return .dataOutOfRange }
+            ch.sampleRate = v
+            return .done
+        }
+        if c.matches("[SOURce#]:FUNCtion:ARBitrary:FILTer") {
+            if c.isQuery { return .text(ch.filter) }
+            guard let m = c.arguments.first?.mnemonic, ["NORM", "NORMAL", "STEP", "OFF"].contains(m) else { return .illegalParameterValue }
+            ch.filter = String(m.prefix(4))
+            return .done
+        }
+        if c.matches("[SOURce#]:FUNCtion:ARBitrary") {
+            if c.isQuery { return .quoted(ch.selectedArb ?? "") }
+            guard let name = c.arguments.first?.text?.uppercased() else { return .missingParameter }
+            guard ch.arbs[name] != nil else { return .error(-224, "Illegal parameter value; arb waveform not in volatile memory") }
+            ch.selectedArb = name
+            return .done
+        }
+        if c.matches("[SOURce#]:FUNCtion[:SHAPe]") {
+            if c.isQuery { return .text(ch.function) }
+            guard let m = c.arguments.first?.mnemonic else { return .missingParameter }
+            let f = String(m.prefix(m.hasPrefix("ARB") ? 3 : 4))
+            guard ["SIN", "SINU", "SQU", "SQUA", "RAMP", "PULS", "NOIS", "DC", "ARB", "TRI", "TRIA", "PRBS"].contains(f) else { return .illegalParameterValue }
+            if f == "ARB" && ch.selectedArb == nil { return .settingsConflict }
+            ch.function = f == "SINU" ? "SIN" : f
+            return .done
+        }
+        if c.matches("[SOURce#]:VOLTage[:LEVel][:IMMediate]:OFFSet") {
+            if c.isQuery { return .number(ch.offset) }
+            guard let v = c.number(at: 0) else { return .missingParameter }
+            if ch.function == "DC" {
+                guard abs(v) <= ch.window + 1e-12 else { return .dataOutOfRange }
+            } else {
+                guard fits(ch, amplitude: ch.amplitude, offset: v) else { return .dataOutOfRange }
+            }
+            ch.offset = v
+            return .done
+        }
+        if c.matches("[SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]") {
+            if c.isQuery { return .number(ch.amplitude) }
+            guard let v = c.number(at: 0) else { return .missingParameter }
+            guard fits(ch, amplitude: v, offset: ch.function == "DC" ? 0 : ch.offset) else { return .dataOutOfRange }
+            ch.amplitude = v
+            return .done
+        }
+        if !c.isQuery && c.matches("[SOURce#]:APPLy:ARBitrary") {
+            guard ch.selectedArb != nil else { return .settingsConflict }
+            guard c.arguments.count == 3, let r = c.number(at: 0), let a = c.number(at: 1), let o = c.number(at: 2) else { return .missingParameter }
+            guard r >= 1e-6, r <= maxSampleRate, fits(ch, amplitude: a, offset: o) else { return .dataOutOfRange }
+            ch.function = "ARB"
+            ch.sampleRate = r
+            ch.amplitude = a
+            ch.offset = o
+            ch.burst = false
+            ch.output = true
+            return .done
+        }
+        if !c.isQuery && c.matches("[SOURce#]:APPLy:DC") {
+            guard c.arguments.count == 3, let o = c.number(at: 2) else { return .missingParameter }
+            guard abs(o) <= ch.window + 1e-12 else { return .dataOutOfRange }
+            ch.function = "DC"
+            ch.offset = o
+            ch.burst = false
+            ch.output = true
+            return .done
+        }
+        if c.matches("[SOURce#]:BURSt:MODE") {
+            if c.isQuery { return .text(ch.burstMode) }
+            guard let m = c.arguments.first?.mnemonic, ["TRIG", "TRIGGERED", "GAT", "GATED"].contains(m) else { return .illegalParameterValue }
+            ch.burstMode = m.hasPrefix("TRIG") ? "TRIG" : "GAT"
+            return .done
+        }
+        if c.matches("[SOURce#]:BURSt:NCYCles") {
+            if c.isQuery { return .integer(ch.burstCycles) }
+            guard let v = c.number(at: 0), v == v.rounded(), v >= 1, v <= 100_000_000 else { return .dataOutOfRange }
+            ch.burstCycles = Int(v)
+            return .done
+        }
+        if c.matches("[SOURce#]:BURSt:STATe") {
+            if c.isQuery { return .integer(ch.burst ? 1 : 0) }
+            guard let on = c.arguments.first?.boolean else { return .illegalParameterValue }
+            ch.burst = on
+            return .done
+        }
+        return .undefinedHeader
+    }
+}

@@ -1,0 +1,99 @@
+import BenchIO
+import BenchKit
+@testable import Drivers
+import Foundation
+import Testing
+
+/// Devices/benches/fiber-testbed.yaml and the drivers' option checks: every mistake is refused
+/// when the bench file is checked, with the file and line, before anything is opened.
+@Suite("Bench files bound to the real drivers")
+struct BenchFileTests {
+    static let path = repositoryRoot.appendingPathComponent("Devices/benches/fiber-testbed.yaml")
+    static let text = try! String(contentsOf: path, encoding: .utf8)
+
+    var registry: DriverRegistry {
+        get throws {
+            var r = try DriverCatalog.registry(library: library, connector: SystemConnector())
+            r.register(FakeSimDriver())
+            return r
+        }
+    }
+
+    @Test("fiber-testbed.yaml parses and passes DriverRegistry.validate with these drivers and sim")
+    func fiberTestbedValidates() throws {
+        let bench = try BenchDescription.load(Self.path)
+        try registry.validate(bench)
+        #expect(bench.name == "fiber-testbed" && bench.roles.count == Role.allCases.count)
+        let real = bench.roles.filter { bench.bindings[$0]!.driver != "sim" }.map(\.rawValue)
+        #expect(real == ["server.laser", "server.modulator", "server.tap", "server.receiver", "trigger", "shutter", "interlock"])
+        #expect(bench.safeState.first?.description == "server.laser: ramp-down")
+    }
+
+    @Test("the catalog names every driver, and each serves its family")
+    func catalog() throws {
+        let drivers = try DriverCatalog.all(library: library, connector: SystemConnector())
+        #expect(drivers.map(\.name) == ["thorlabs-pm100usb", "thorlabs-cld1015", "keysight-33500b", "keysight-infiniivision",
+                                        "gpio-trigger", "gpio-shutter", "gpio-interlock"])
+        #expect(drivers.map(\.families) == [[.powerMeter], [.laser], [.modulator], [.homodyneReceiver], [.trigger], [.shutter], [.interlock]])
+        let cld = drivers[1].hardwareLimits(for: .laser)
+        #expect(cld["current"]?.max == 1.5 && abs((cld["temperature"]?.min ?? 0) - 278.15) < 1e-9)
+        #expect(cld["current"]?.source.hasSuffix("thorlabs-cld1015.yaml:16") == true)
+        #expect(drivers[2].hardwareLimits(for: .modulator)["drive"]?.max == 10)
+    }
+
+    /// Each edit of fiber-testbed.yaml is refused with this line and message.
+    @Test(arguments: [
+        ("      current: {min: 0 mA, max: 100 mA}", "      current: {min: 0 mA, max: 2 A}", 17, "lies outside what thorlabs-cld1015 hardware allows"),
+        ("      wavelength: 1550 nm\n      tec-window", "      wavelenght: 1550 nm\n      tec-window", 20, "unknown key 'wavelenght'"),
+        ("      tec-window: 0.1 K", "      tec-window: -1 K", 21, "tec-window must be positive"),
+        ("    address: usbtmc://1313:804f?serial=M00443953", "    address: gpio://gpiochip0/3", 13, "talks to a USBTMC instrument"),
+        ("      i: {channel: 1, load: 50 Ω}", "      i: {channel: 3, load: 50 Ω}", 30, "channel must be 1…2"),
+        ("      q: {channel: 2, load: 50 Ω}", "      q: {channel: 1, load: 50 Ω}", 31, "q uses the same AWG channel as i"),
+        ("      i: {channel: 1, load: 50 Ω}", "      i: {channel: 1, load: 75 Ω}", 30, "load must be"),
+        ("      drive: {min: -2 V, max: 2 V}", "      drive: {min: -8 V, max: 8 V}", 27, "lies outside what channel 1 (i, line 30) can output into 50 Ω"),
+        ("      phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 1, load: high-z}",
+         "      phase: {awg: \"gpio://gpiochip0/1\", channel: 1, load: high-z}", 32, "expected a usbtmc:// address"),
+        ("      channel: 1\n      symbol-rate", "      channel: 5\n      symbol-rate", 55, "channel must be 1…4"),
+        ("      symbol-rate: 10 MBd", "      symbol-rate: 10 MV", 56, "bad unit"),
+        ("      symbol-rate: 10 MBd", "      symbol-rate: 200 MBd", 56, "beyond what the lo-phase AWG can play"),
+        ("      slots-per-shot: 313600", "      slots-per-shot: 4", 58, "slots-per-shot must be 8…"),
+        ("tap-fraction: 0.01, averaging", "tap-fraktion: 0.01, averaging", 59, "unknown key 'tap-fraktion'"),
+        ("      lo-phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2, v-pi: 3.5 V}",
+         "      lo-phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2, v-pi: 7 V}", 60, "±π would not fit"),
+        ("      vacuum-gate: {awg: \"usbtmc://0957:2807?serial=MY52600003\", channel: 1",
+         "      vacuum-gate: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2", 61, "vacuum-gate uses the same AWG channel as lo-phase"),
+        ("blocked-level: high}", "blocked-level: sideways}", 62, "not a level"),
+        ("      period: 40 ms", "      period: 5 µs", 88, "must be longer than the pulse width"),
+        ("      pulse-width: 10 µs", "      pulse-width: 10 parsecs", 87, "is not a duration"),
+        ("      open-level: high", "      open-level: ajar", 93, "not a level"),
+        ("    driver: gpio-interlock\n    address: gpio://gpiochip0/22", "    driver: gpio-interlock\n    address: usbtmc://1313:8072", 94, "drives a GPIO line"),
+    ] as [(String, String, Int, String)])
+    func mistakesNameTheLine(find: String, replace: String, line: Int, message: String) throws {
+        let text = Self.text.replacingOccurrences(of: find, with: replace)
+        #expect(text != Self.text, "the edit did not apply")
+        do {
+            let bench = try BenchDescription.parse(text, file: "fiber-testbed.yaml")
+            try registry.validate(bench)
+            Issue.record("accepted: \(replace)")
+        } catch let error as BenchFileError {
+            #expect(error.line == line, "\(error)")
+            #expect(error.message.contains(message), "\(error)")
+            #expect(error.file.hasSuffix("fiber-testbed.yaml") || error.file == "bench file", "\(error)")
+        }
+    }
+
+    @Test("drivers that need options say so at the role's line", arguments: [
+        ("thorlabs-cld1015", "usbtmc://1313:804f", "needs 'options: {wavelength: 1550 nm}'"),
+        ("keysight-33500b", "usbtmc://0957:2807", "needs 'options:' mapping the modulator inputs"),
+        ("keysight-infiniivision", "usbtmc://0957:17a8", "needs options: channel, symbol-rate"),
+    ])
+    func missingOptions(driver: String, address: String, message: String) throws {
+        let role = driver == "thorlabs-cld1015" ? "server.laser" : driver == "keysight-33500b" ? "server.modulator" : "server.receiver"
+        let text = "bench: t\nroles:\n  \(role):\n    driver: \(driver)\n    address: \(address)\n"
+        let bench = try BenchDescription.parse(text, file: "t.yaml")
+        #expect { try registry.validate(bench) } throws: { error in
+            guard let e = error as? BenchFileError else { return false }
+            return e.line == 3 && e.message.contains(message)
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import BenchIO
+import BenchKit
+@testable import Drivers
+import Foundation
+import InstrumentModels
+import Testing
+
+/// L1: the InfiniiVision homodyne-receiver driver byte for byte against scripts (InfiniiVision
+/// 3000 X-Series Programmer's Guide), with its LO-phase and vacuum-gate channels on a scripted
+/// 33500B. 10 MBd slots, 8 slots per shot, 100 MSa/s records (10 samples per slot).
+@Suite("Keysight InfiniiVision homodyne receiver driver")
+struct KeysightInfiniiVisionTests {
+    let limits: KeysightInfiniiVision.Limits
+    let awgLimits: Keysight33500BLimits
+    let meterLimits: ThorlabsPM100USB.Limits
+
+    init() throws {
+        var l = try KeysightInfiniiVision.Limits(description("keysight-infiniivision"))
+        l.runPollInterval = .milliseconds(1)
+        limits = l
+        awgLimits = try Keysight33500BLimits(description("keysight-33500b"))
+        meterLimits = try ThorlabsPM100USB.Limits(description("thorlabs-pm100usb"))
+    }
+
+    static let opening: [[Step]] = [":WAV:SOUR CHAN1", ":WAV:FORM WORD", ":WAV:BYT LSBF", ":WAV:UNS 0", ":WAV:POIN:MODE RAW",
+                                    ":TRIG:EDGE:SOUR EXT", ":TIM:REF LEFT"].map { S.set($0) }
+
+    struct Rig {
+        let receiver: KeysightInfiniiVision
+        let scope: ScriptedTransport
+        let awg: ScriptedTransport?
+        func finish() throws { try scope.finish(); try awg?.finish() }
+    }
+
+    func rig(_ steps: [[Step]], awg: [[Step]]? = nil, loPower: KeysightInfiniiVision.LOPower = .fixed(.milliwatts(1)),
+             limits: KeysightInfiniiVision.Limits? = nil) async throws -> Rig {
+        let (link, scope) = scripted(Self.opening + steps, name: "InfiniiVision")
+        var c = KeysightInfiniiVision.Configuration(channel: 1, symbolRate: .hertz(10e6), slotsPerShot: 8, loPower: loPower)
+        var awgTransport: ScriptedTransport?
+        if let awg {
+            let (awgLink, t) = scripted(awg, name: "AWG B")
+            c.loPhase = .init(channel: Keysight33500BChannel(link: awgLink, number: 2, load: .fiftyOhm, limits: awgLimits), vPi: .volts(3.5))
+            c.vacuumGate = .init(channel: Keysight33500BChannel(link: awgLink, number: 1, load: .fiftyOhm, limits: awgLimits), blocked: .volts(5), open: .zero)
+            awgTransport = t
+        }
+        let r = try await KeysightInfiniiVision.open(link: link, device: "server.receiver", limits: limits ?? self.limits, configuration: c)
+        return Rig(receiver: r, scope: scope, awg: awgTransport)
+    }
+
+    static let yinc = "1.220703125E-05"   // 0.8 V / 65536
+    static func preamble(points: Int = 80, xinc: String = "1.000000E-08", format: Int = 1) -> [Step] {
+        S.query(":WAV:PRE?", "\(format),0,\(points),1,\(xinc),0.000000E+00,0,\(yinc),0.000000E+00,0")
+    }
+    /// 80 samples: slot k (10 samples) at code 256·(k + base) → (k + base)·3.125 mV.
+    static func data(base: Int = 0, points: Int = 80) -> [Step] {
+        let codes = (0..<points).map { Int16(256 * ($0 / 10 + base)) }
+        let reply: [UInt8] = Array("#3\(String(format: "%03d", points * 2))".utf8) + le16(codes) + [0x0A]
+        return [.exchange(Array(":WAV:DATA?\n".utf8), reply: reply)]
+    }
+    static func slots(base: Int = 0) -> [Float] { (0..<8).map { Float(Double($0 + base) * 0.003125) } }
+
+    @Test("arm one shot, poll the Run bit, read preamble and WORD data, average each slot")
+    func armFetchOne() async throws {
+        let r = try await rig([S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE RTIM"), S.set(":SING"),
+                               S.query(":OPER:COND?", "+8"), S.query(":OPER:COND?", "+0"), Self.preamble(), Self.data()])
+        try await r.receiver.arm(shots: 1)
+        let block = try await r.receiver.fetch(timeout: .seconds(2))
+        #expect(block.volts == Self.slots() && block.sampleRate == .hertz(10e6))
+        try r.finish()
+    }
+
+    @Test("several shots use segmented memory, read segment by segment")
+    func segmented() async throws {
+        let r = try await rig([S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE SEGM"), S.set(":ACQ:SEGM:COUN 2"), S.set(":SING"),
+                               S.query(":OPER:COND?", "+0"),
+                               S.set(":ACQ:SEGM:IND 1"), Self.preamble(), Self.data(base: 0),
+                               S.set(":ACQ:SEGM:IND 2"), Self.preamble(), Self.data(base: 10)])
+        try await r.receiver.arm(shots: 2)
+        #expect(try await r.receiver.fetch(timeout: .seconds(2)).volts == Self.slots(base: 0) + Self.slots(base: 10))
+        try r.finish()
+    }
+
+    @Test("free-running capture: AUTO sweep, :DIGitize, *OPC?, then the record")
+    func acquire() async throws {
+        let r = try await rig([S.set(":ACQ:MODE RTIM"), S.set(":TRIG:SWE AUTO"), S.set(":TIM:RANG 8E-07"), [.write(":DIG CHAN1\n")],
+                               S.query("*OPC?", "1"), [S.noError], Self.preamble(), Self.data(base: 3)])
+        #expect(try await r.receiver.acquire(count: 8).volts == Self.slots(base: 3))
+        try r.finish()
+    }
+
+    @Test("LO phase on the AWG: a DC level without a pattern; the per-slot pattern and the vacuum gate as triggered waveforms")
+    func loPhaseAndPattern() async throws {
+        let lo: [Int16] = [-32767, 32767, -32767, -32767, -32767, 32767, -32767, -32767]
+        let gate: [Int16] = [-32767, -32767, 32767, -32767, -32767, -32767, 32767, -32767]
+        let r = try await rig([], awg: [S.set("SOUR2:FUNC DC"), S.set("SOUR2:VOLT:OFFS 0.875"), S.set("OUTP2 ON")]
+                                    + Keysight33500BTests.upload(2, "QBENCH_LO", lo, rate: "10000000", vpp: "1.75", offset: "1.75")
+                                    + Keysight33500BTests.upload(1, "QBENCH_VG", gate, rate: "10000000", vpp: "5", offset: "2.5"))
+        try await r.receiver.setLocalOscillatorPhase(.radians(.pi / 4))
+        try await r.receiver.loadSlotPattern([.x, .p, .vacuum, .x])
+        #expect(await r.receiver.pattern == [.x, .p, .vacuum, .x])
+        try r.finish()
+    }
+
+    @Test("makeSafe stops the scope and switches the LO and gate channels off; settings; identity")
+    func makeSafeSettingsIdentity() async throws {
+        let r = try await rig([S.set(":STOP"), S.query(":ACQ:SRAT?", "1.000000E+08"), S.query("*IDN?", "KEYSIGHT TECHNOLOGIES,MSO-X 3014T,MY55100001,07.50")],
+                              awg: [S.set("OUTP2 OFF"), S.set("SOUR2:FUNC DC"), S.set("OUTP1 OFF"), S.set("SOUR1:FUNC DC")])
+        try await r.receiver.makeSafe()
+        let s = try await r.receiver.settings()
+        #expect(s["sample-rate"] == "100 MHz" && s["symbol-rate"] == "10 MHz" && s["slots-per-shot"] == "8" && s["lo-power"] == "1 mW (fixed)")
+        #expect(try await r.receiver.identify().model == "MSO-X 3014T")
+        try r.finish()
+    }
+
+    @Test("LO power: fixed (reported; a different value refused) or measured on a PM100USB at the LO tap")
+    func loPower() async throws {
+        let r = try await rig([])
+        #expect(try await r.receiver.localOscillatorPower() == .milliwatts(1))
+        try await r.receiver.setLocalOscillatorPower(.milliwatts(1))
+        await expectDeviceError(.invalidRequest, ["fixed at 1 mW", "lo-power"]) { try await r.receiver.setLocalOscillatorPower(.milliwatts(2)) }
+        let (meterLink, meterDevice) = simulated(ThorlabsPM100USBModel(), name: "LO tap meter")
+        meterDevice.withModel { $0.opticalPower = 1e-5; $0.darkSignal = 0 }
+        let meter = try await ThorlabsPM100USB.open(link: meterLink, device: "LO meter", limits: meterLimits)
+        let m = try await rig([], loPower: .meter(meter, tapFraction: 0.01, averaging: .milliseconds(30)))
+        #expect(abs(try await m.receiver.localOscillatorPower().si - 1e-3) < 1e-12)
+        await expectDeviceError(.invalidRequest, ["no LO power actuator"]) { try await m.receiver.setLocalOscillatorPower(.milliwatts(1)) }
+        try r.finish()
+        try m.finish()
+    }
+
+    @Test("functions without bound hardware throw typed errors naming the option, with no bytes sent", arguments: [
+        ("p slots", "lo-phase"), ("vacuum slots", "vacuum-gate"), ("LO phase", "lo-phase"), ("input blocking", "input-block"),
+    ])
+    func unbound(_ function: String, _ option: String) async throws {
+        let r = try await rig([])
+        await expectDeviceError(.invalidRequest, ["server.receiver", "no hardware", "options: {\(option):"]) {
+            switch function {
+            case "p slots": try await r.receiver.loadSlotPattern([.x, .p])
+            case "vacuum slots": try await r.receiver.loadSlotPattern([.x, .vacuum])
+            case "LO phase": try await r.receiver.setLocalOscillatorPhase(.radians(1))
+            default: try await r.receiver.setInputBlocked(true)
+            }
+        }
+        try await r.receiver.loadSlotPattern([.x, .x])   // a fixed LO measures x: nothing to drive, accepted
+        try r.finish()
+    }
+
+    @Test("limits: requests beyond the scope's memory or the shot never reach the wire", arguments: [
+        "arm 0 shots", "arm 1001 shots", "a 9-slot pattern in an 8-slot shot", "acquire 0 slots", "fetch without arm",
+    ])
+    func limits(_ request: String) async throws {
+        let r = try await rig([])
+        await expectDeviceError(request == "fetch without arm" ? .notReady : .invalidRequest, ["server.receiver"]) {
+            switch request {
+            case "arm 0 shots": try await r.receiver.arm(shots: 0)
+            case "arm 1001 shots": try await r.receiver.arm(shots: 1001)
+            case "acquire 0 slots": _ = try await r.receiver.acquire(count: 0)
+            case "fetch without arm": _ = try await r.receiver.fetch(timeout: .seconds(1))
+            default: try await r.receiver.loadSlotPattern(Array(repeating: .x, count: 9))
+            }
+        }
+        try r.finish()
+    }
+
+    @Test("error paths: no trigger (timeout), instrument error, query timeout, device gone, short record, wrong format", arguments: [
+        "no trigger", "instrument", "timeout", "gone", "short record", "format",
+    ])
+    func errorPaths(_ path: String) async throws {
+        let armed: [[Step]] = [S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE RTIM"), S.set(":SING"), S.query(":OPER:COND?", "+0")]
+        let steps: [[Step]] = switch path {
+        case "no trigger": Array(armed.dropLast()) + [S.query(":OPER:COND?", "+8")]
+        case "instrument": [S.rejected(":TIM:RANG 8E-07", -222, "Data out of range")]
+        case "timeout": armed + [[.exchange(":WAV:PRE?\n", reply: .timeout)], [S.noError]]
+        case "gone": armed + [Self.preamble(), [.exchange(":WAV:DATA?\n", reply: .deviceGone)]]
+        case "short record": armed + [Self.preamble(points: 40), Self.data(points: 40)]
+        default: armed + [Self.preamble(format: 0)]
+        }
+        let r = try await rig(steps)
+        switch path {
+        case "instrument":
+            await expectDeviceError(.instrumentError, ["\":TIM:RANG 8E-07\"", "-222"]) { try await r.receiver.arm(shots: 1) }
+        default:
+            try await r.receiver.arm(shots: 1)
+            let (kind, fragment): (DeviceError.Kind, String) = switch path {
+            case "no trigger": (.timeout, "still armed")
+            case "timeout": (.timeout, "\":WAV:PRE?\"")
+            case "gone": (.disconnected, "\":WAV:DATA?\"")
+            case "short record": (.instrumentError, "slot 4 of 8 holds no samples")
+            default: (.instrumentError, "not WORD")
+            }
+            await expectDeviceError(kind, ["server.receiver", fragment]) { _ = try await r.receiver.fetch(timeout: .zero) }
+        }
+        try r.finish()
+    }
+
+    @Test("against the simulated InfiniiVision model: three triggered shots, then a free-running capture")
+    func againstModel() async throws {
+        var model = KeysightInfiniiVisionModel()
+        model.signal = { segment, t in 0.003125 * Double(Int(t / 1e-7 + 1e-9) + 10 * segment) }
+        let (link, device) = simulated(model, name: "simulated MSO-X")
+        let c = KeysightInfiniiVision.Configuration(channel: 1, symbolRate: .hertz(10e6), slotsPerShot: 8, loPower: .fixed(.milliwatts(1)))
+        let r = try await KeysightInfiniiVision.open(link: link, device: "server.receiver", limits: limits, configuration: c)
+        try await r.arm(shots: 3)
+        await expectDeviceError(.timeout, ["still armed"]) { _ = try await r.fetch(timeout: .zero) }
+        for _ in 0..<3 { device.withModel { $0.externalTrigger() } }
+        let block = try await r.fetch(timeout: .seconds(1))
+        // The model's preamble carries y increment to 7 digits (NR3): compare to 1 µV.
+        let expected = Self.slots(base: 0) + Self.slots(base: 10) + Self.slots(base: 20)
+        #expect(block.volts.count == 24 && zip(block.volts, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+        let free = try await r.acquire(count: 16).volts
+        #expect(free.count == 16 && free.enumerated().allSatisfy { abs(Double($1) - Double($0) * 0.003125) < 1e-6 })
+        try await r.makeSafe()
+        #expect(device.errorQueue.isEmpty)
+    }
+}
