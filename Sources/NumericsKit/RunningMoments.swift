@@ -14,6 +14,16 @@ public struct RunningMoments: Sendable, Equatable, Codable {
         m2 += delta * (x - mean)
     }
 
+    /// Merges a block given by its raw sums (count, Σx, Σx²).
+    public mutating func add(count n: Int, sum: Double, sumOfSquares: Double) {
+        guard n > 0 else { return }
+        var block = RunningMoments()
+        block.count = n
+        block.mean = sum / Double(n)
+        block.m2 = max(0, sumOfSquares - sum * sum / Double(n))
+        merge(block)
+    }
+
     public mutating func merge(_ other: RunningMoments) {
         guard other.count > 0 else { return }
         guard count > 0 else { self = other; return }

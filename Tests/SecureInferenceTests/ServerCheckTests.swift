@@ -20,25 +20,33 @@ struct SyntheticReceiver {
         TrustedReceiver(electronicNoiseVariance: Measured(electronic), efficiency: Measured(efficiency), backToBackResponse: Measured(response))
     }
 
+    /// A rotation of the returned light against the LO (the round trip's phase): the estimator
+    /// must not care.
+    var rotation = 0.7
+
     func measure(t: Double, eps: Double, signal: Int, vacuum: Int, seed: UInt64) -> ReturnedLightStatistics {
         var rng = Xoshiro256(seed: seed)
         let g = Gaussian.Sampler()
         var stats = ReturnedLightStatistics()
         let block = 65_536
-        var y = [Float](repeating: 0, count: block), m = [Float](repeating: 0, count: block)
+        var y = [Float](repeating: 0, count: block), re = y, im = y
         let a = n0.squareRoot() * response * t.squareRoot()
         let sn = (n0 * (1 + efficiency * eps)).squareRoot(), se = electronic.squareRoot()
+        let c = cos(rotation), s = sin(rotation)
         var left = signal
         var isP = false
         while left > 0 {
             let k = min(block, left)
             let o = isP ? offsetP : offset
             for i in 0..<k {
-                let mi = (2 * mu).squareRoot() * g.next(&rng)
-                m[i] = Float(mi)
-                y[i] = Float(o + a * mi + sn * g.next(&rng) + se * g.next(&rng))
+                let ar = (mu / 2).squareRoot() * g.next(&rng), ai = (mu / 2).squareRoot() * g.next(&rng)
+                re[i] = Float(ar); im[i] = Float(ai)
+                // The returned amplitude rotated by the round-trip phase, measured on X or P.
+                let rr = c * ar - s * ai, ri = s * ar + c * ai
+                let m = isP ? 2 * ri : 2 * rr
+                y[i] = Float(o + a * m + sn * g.next(&rng) + se * g.next(&rng))
             }
-            stats.addSignal(samples: Array(y[0..<k]), intended: Array(m[0..<k]), quadrature: isP ? .p : .x)
+            stats.addSignal(samples: Array(y[0..<k]), alphaRe: Array(re[0..<k]), alphaIm: Array(im[0..<k]), quadrature: isP ? .p : .x)
             isP.toggle()
             left -= k
         }
@@ -139,11 +147,11 @@ struct ServerCheckTests {
     @Test func estimationErrorsAreExplained() throws {
         var empty = ReturnedLightStatistics()
         #expect(throws: ChannelEstimate.EstimationError.self) { try ChannelEstimate(statistics: empty, receiver: .ideal) }
-        empty.addSignal(samples: [1, 2, 3, 4], intended: [0, 0, 0, 0])
+        empty.addSignal(samples: [1, 2, 3, 4, 5], alphaRe: [0, 0, 0, 0, 0], alphaIm: [0, 0, 0, 0, 0], quadrature: .x)
         empty.addVacuum(samples: [1, -1, 1, -1])
         #expect(throws: ChannelEstimate.EstimationError.noModulation) { try ChannelEstimate(statistics: empty, receiver: .ideal) }
         var dark = ReturnedLightStatistics()
-        dark.addSignal(samples: [1, 2, 3, 4], intended: [1, 2, 3, 4.5])
+        dark.addSignal(samples: [1, 2, 3, 4, 5], alphaRe: [1, 2, 3, 4.5, 0.1], alphaIm: [0.3, -1, 0.2, 1, 2], quadrature: .x)
         dark.addVacuum(samples: [0.01, -0.01, 0.01, -0.01])
         let err = #expect(throws: ChannelEstimate.EstimationError.self) {
             try ChannelEstimate(statistics: dark, receiver: TrustedReceiver(electronicNoiseVariance: Measured(1)))

@@ -3,7 +3,7 @@ public struct Parameter: Sendable, Hashable, Codable, CustomStringConvertible {
     public enum Dimension: String, Sendable, Codable {
         case voltage, current, power, temperature, decibels, ratio, flag
         /// Parses a value of this dimension to SI (dB stay dB, flags are 0/1).
-        func parse(_ text: String) -> Double? {
+        public func parse(_ text: String) -> Double? {
             switch self {
             case .voltage: return try? Voltage.parse(text).si
             case .current: return try? Current.parse(text).si
@@ -15,7 +15,7 @@ public struct Parameter: Sendable, Hashable, Codable, CustomStringConvertible {
                 switch text { case "open", "true", "on", "1": return 1; case "closed", "false", "off", "0": return 0; default: return nil }
             }
         }
-        var example: String {
+        public var example: String {
             switch self {
             case .voltage: "2.5 V"
             case .current: "120 mA"
@@ -26,14 +26,14 @@ public struct Parameter: Sendable, Hashable, Codable, CustomStringConvertible {
             case .flag: "open or closed"
             }
         }
-        func format(_ si: Double) -> String {
+        public func format(_ si: Double) -> String {
             switch self {
             case .voltage: "\(Voltage(si: si))"
             case .current: "\(Current(si: si))"
             case .power: "\(Power(si: si))"
-            case .temperature: "\(Temperature(si: si))"
+            case .temperature: String(format: "%.2f °C", si - 273.15)
             case .decibels: "\(Decibels(si))"
-            case .ratio: "\(si)"
+            case .ratio: String(format: "%g", si)
             case .flag: si != 0 ? "open" : "closed"
             }
         }

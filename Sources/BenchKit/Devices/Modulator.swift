@@ -5,9 +5,15 @@ public struct Waveform: Sendable, Equatable {
     public var sampleRate: Frequency
     public init(volts: [Float], sampleRate: Frequency) { self.volts = volts; self.sampleRate = sampleRate }
 
-    public var peak: Voltage { .volts(Double(volts.map { abs($0) }.max() ?? 0)) }
-    public var minimum: Voltage { .volts(Double(volts.min() ?? 0)) }
-    public var maximum: Voltage { .volts(Double(volts.max() ?? 0)) }
+    /// Smallest and largest sample, in one pass.
+    public var range: (minimum: Voltage, maximum: Voltage) {
+        var lo = Float.infinity, hi = -Float.infinity
+        volts.withUnsafeBufferPointer { v in for x in v { lo = Swift.min(lo, x); hi = Swift.max(hi, x) } }
+        return volts.isEmpty ? (.zero, .zero) : (.volts(Double(lo)), .volts(Double(hi)))
+    }
+    public var minimum: Voltage { range.minimum }
+    public var maximum: Voltage { range.maximum }
+    public var peak: Voltage { let r = range; return .volts(Swift.max(abs(r.minimum.volts), abs(r.maximum.volts))) }
 }
 
 /// The drive inputs of an electro-optic modulator.

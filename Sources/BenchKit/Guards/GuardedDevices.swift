@@ -6,7 +6,7 @@ public actor GuardedLaser: Laser {
     public nonisolated var family: DeviceFamily { .laser }
     public init(_ inner: any Laser, role: Role, limits: LimitGuard) { self.inner = inner; self.role = role; self.limits = limits }
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
-    public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "current", 0) }
+    public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "current", try await inner.current().si) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
     public func setCurrent(_ c: Current) async throws {
         try await guarded(limits, role, "current", c.si) { try await inner.setCurrent(c) }
@@ -29,8 +29,9 @@ public actor GuardedModulator: Modulator {
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "drive", 0) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
     public func loadDrive(i: Waveform, q: Waveform) async throws {
-        for w in [i, q] { try await limits.admit(role, "drive", w.minimum.si) }
-        let peak = max(i.maximum.si, q.maximum.si)
+        let ri = i.range, rq = q.range
+        try await limits.admit(role, "drive", min(ri.minimum.si, rq.minimum.si))
+        let peak = max(ri.maximum.si, rq.maximum.si)
         try await guarded(limits, role, "drive", peak) { try await inner.loadDrive(i: i, q: q) }
     }
     public func setStaticDrive(i: Voltage, q: Voltage) async throws {
@@ -49,7 +50,7 @@ public actor GuardedAttenuator: VariableAttenuator {
     public nonisolated var family: DeviceFamily { .attenuator }
     public init(_ inner: any VariableAttenuator, role: Role, limits: LimitGuard) { self.inner = inner; self.role = role; self.limits = limits }
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
-    public func makeSafe() async throws { try await inner.makeSafe() }
+    public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "attenuation", try await inner.attenuation().dB) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
     public func setAttenuation(_ a: Decibels) async throws {
         try await guarded(limits, role, "attenuation", a.dB) { try await inner.setAttenuation(a) }
@@ -62,7 +63,7 @@ public actor GuardedAmplifier: OpticalAmplifier {
     public nonisolated var family: DeviceFamily { .amplifier }
     public init(_ inner: any OpticalAmplifier, role: Role, limits: LimitGuard) { self.inner = inner; self.role = role; self.limits = limits }
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
-    public func makeSafe() async throws { try await inner.makeSafe() }
+    public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "gain", try await inner.gain()) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
     public func setGain(_ g: Double) async throws {
         try await guarded(limits, role, "gain", g) { try await inner.setGain(g) }
@@ -75,7 +76,7 @@ public actor GuardedSplitter: TunableSplitter {
     public nonisolated var family: DeviceFamily { .splitter }
     public init(_ inner: any TunableSplitter, role: Role, limits: LimitGuard) { self.inner = inner; self.role = role; self.limits = limits }
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
-    public func makeSafe() async throws { try await inner.makeSafe() }
+    public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "kept-fraction", try await inner.keptFraction()) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
     public func setKeptFraction(_ f: Double) async throws {
         try await guarded(limits, role, "kept-fraction", f) { try await inner.setKeptFraction(f) }
@@ -88,7 +89,7 @@ public actor GuardedReceiver: HomodyneReceiver {
     public nonisolated var family: DeviceFamily { .homodyneReceiver }
     public init(_ inner: any HomodyneReceiver, role: Role, limits: LimitGuard) { self.inner = inner; self.role = role; self.limits = limits }
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
-    public func makeSafe() async throws { try await inner.makeSafe() }
+    public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "lo-power", try await inner.localOscillatorPower().si) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
     public func setLocalOscillatorPower(_ p: Power) async throws {
         try await guarded(limits, role, "lo-power", p.si) { try await inner.setLocalOscillatorPower(p) }

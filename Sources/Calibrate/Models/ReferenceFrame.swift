@@ -49,30 +49,23 @@ public struct MeasurementFrame: Sendable {
     }
 
     /// Adds the receiver's samples of `shots` consecutive shots (starting at shot `firstShot` of the
-    /// pattern) to `stats`: X slots with m = 2 Re α, P slots with m = 2 Im α, vacuum slots as the
-    /// in-band reference.
+    /// pattern) to `stats`: X and P slots with their intended amplitudes, vacuum slots as the in-band
+    /// reference. Shots are spread over the cores; the result does not depend on how.
     public func accumulate(samples: [Float], shots: Int, firstShot: Int = 0, into stats: inout ReturnedLightStatistics) {
         let n = layout.slotsPerShot
         precondition(samples.count >= shots * n, "\(samples.count) samples for \(shots) shots of \(n) slots")
-        var xy: [Float] = [], xm: [Float] = [], py: [Float] = [], pm: [Float] = [], vac: [Float] = []
-        xy.reserveCapacity(n); xm.reserveCapacity(n); py.reserveCapacity(n); pm.reserveCapacity(n); vac.reserveCapacity(n)
-        for s in 0..<shots {
-            xy.removeAll(keepingCapacity: true); xm.removeAll(keepingCapacity: true)
-            py.removeAll(keepingCapacity: true); pm.removeAll(keepingCapacity: true); vac.removeAll(keepingCapacity: true)
+        let codes = pattern.map(\.rawValue)
+        let parts = parallelMap(chunks: shots) { s -> ReturnedLightStatistics in
+            var part = ReturnedLightStatistics()
             let base = ((firstShot + s) % patternShots) * n
-            samples.withUnsafeBufferPointer { y in
-                for k in 0..<n {
-                    let v = y[s * n + k]
-                    switch pattern[base + k] {
-                    case .x: xy.append(v); xm.append(2 * re[k])
-                    case .p: py.append(v); pm.append(2 * im[k])
-                    case .vacuum: vac.append(v)
-                    }
-                }
-            }
-            stats.addSignal(samples: xy, intended: xm, quadrature: .x)
-            stats.addSignal(samples: py, intended: pm, quadrature: .p)
-            stats.addVacuum(samples: vac)
+            samples.withUnsafeBufferPointer { y in codes.withUnsafeBufferPointer { c in
+                re.withUnsafeBufferPointer { r in im.withUnsafeBufferPointer { i in
+                    part.addShot(samples: UnsafeBufferPointer(rebasing: y[(s * n)..<((s + 1) * n)]),
+                                 codes: UnsafeBufferPointer(rebasing: c[base..<(base + n)]), alphaRe: r, alphaIm: i)
+                } }
+            } }
+            return part
         }
+        for p in parts { stats.merge(p) }
     }
 }

@@ -11,6 +11,7 @@ public struct LaserCalibration: Sendable {
 
     public static func run(_ ctx: CalibrationContext) async throws -> CalibrationRecord {
         let bench = ctx.bench
+        if bench.has(.shutter) { try await bench.shutter().setOpen(false) }
         let laser = try bench.laser(), meter = try bench.powerMeter()
         try await bench.patchPanel.connect(.serverTap, to: .tap)
         try await meter.setWavelength(try await laser.wavelength())
@@ -19,7 +20,27 @@ public struct LaserCalibration: Sendable {
         let dark = try await ctx.readPower(meter).watts
         let limit = operatingCeiling(bench)
         let top = 0.9 * limit
+        // Most light on the tap: VOA at its minimum, and each modulator arm's bias at the brightest
+        // point of a coarse scan (the modulator is not calibrated yet).
+        try await bench.attenuator().setAttenuation(Decibels(bench.attenuationFloor(shutterOpen: false)))
         try await laser.setEmission(true)
+        try await laser.ramp(to: .amperes(0.5 * top))
+        let modulator = try bench.modulator()
+        try await modulator.setStaticDrive(i: .zero, q: .zero)
+        let biasLimit = bench.description.bindings[.serverModulator]?.limits["bias"]
+        let (lo, hi) = (biasLimit?.min ?? -8, biasLimit?.max ?? 8)
+        var brightest: [ModulatorChannel: Double] = [:]
+        for channel in [ModulatorChannel.i, .q] {
+            var best = (v: 0.0, p: -Double.infinity)
+            for k in 0...24 {
+                let v = lo + (hi - lo) * Double(k) / 24
+                try await modulator.setBias(channel, .volts(v))
+                let p = try await ctx.readPower(meter).watts
+                if p > best.p { best = (v, p) }
+            }
+            try await modulator.setBias(channel, .volts(best.v))
+            brightest[channel] = best.v
+        }
         var currents: [Double] = [], powers: [Double] = []
         for k in 0...ctx.settings.laserPoints {
             let i = top * Double(k) / Double(ctx.settings.laserPoints)
@@ -45,7 +66,8 @@ public struct LaserCalibration: Sendable {
             ],
             method: "L-I sweep 0…\(String(format: "%.1f", top * 1e3)) mA in \(ctx.settings.laserPoints) steps on the tap meter (dark-corrected); P = s (I − I_th) fitted above 10 % of the top power",
             fit: ["maximumRelativeResidual": fit.maximumRelativeResidual],
-            raw: Raw(currentA: currents, tapPowerW: powers, darkW: dark, modulatorState: "as found"),
+            raw: Raw(currentA: currents, tapPowerW: powers, darkW: dark,
+                     modulatorState: String(format: "static drive 0, bias I %.2f V, Q %.2f V (brightest of a coarse scan)", brightest[.i]!, brightest[.q]!)),
             plot: plot.render().rendered, inputs: [])
     }
 

@@ -4,13 +4,13 @@ import Foundation
 ///
 /// Estimators (all from `ReturnedLightStatistics` and the `TrustedReceiver`):
 /// - N̂0 = s_v² − σ_el²: the shot-noise unit in raw units², from the in-band vacuum slots;
-/// - â: least-squares slope of y on the intended m, pooled over X and P slots with an intercept
-///   each; R̂ = â/√N̂0 is the detected response in SNU;
-/// - T̂ = (R̂ / R_b2b)²: transmittance relative to the trusted back-to-back response;
+/// - â² = û² + v̂²: the squared magnitude of the rotation-aware response of y to the intended
+///   amplitudes (see `ReturnedLightStatistics`), pooled over X and P slots with an intercept each;
+/// - T̂ = â² / (N̂0 R_b2b²): transmittance relative to the trusted back-to-back response;
 /// - ε̂ = ((s_r² − σ_el²)/N̂0 − 1)/η: output-referred excess noise in SNU, from the residual
 ///   variance s_r² of the fit.
 /// Standard errors come from the delta method on (â, s_r², s_v²) with Gaussian sampling variances
-/// Var(â) = s_r²/S_mm, Var(s²) = 2σ⁴/dof, plus the calibration uncertainties of σ_el², η and R_b2b.
+/// Var(â²) from Cov(û, v̂) = s_r² S⁻¹, Var(s²) = 2σ⁴/dof, plus the calibration uncertainties of σ_el², η and R_b2b.
 /// The covariance of T̂ and ε̂ is kept: both depend on N̂0 and their errors partly cancel in I_w.
 public struct ChannelEstimate: Sendable, Equatable, Codable {
     public let signalSlots: Int
@@ -57,30 +57,30 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
     public init(statistics stats: ReturnedLightStatistics, receiver: TrustedReceiver) throws(EstimationError) {
         let s = stats.pooled, v = stats.vacuum
         guard s.degreesOfFreedom > 0, v.count > 2 else { throw .tooFewSamples(signal: s.count, vacuum: v.count) }
-        guard s.sxx > 0 else { throw .noModulation }
+        guard s.s11 > 0, s.s22 > 0, s.determinant > 0 else { throw .noModulation }
         let el2 = receiver.electronicNoiseVariance.value
         let eta = receiver.efficiency.value
         let r = receiver.backToBackResponse.value
         let sv2 = v.variance
         let n0 = sv2 - el2
         guard n0 > 0 else { throw .noShotNoise(vacuumVariance: sv2, electronicNoise: el2) }
-        let a = s.slope
+        let a2 = s.responseSquared
         let sr2 = s.residualVariance
-        let t = a * a / (n0 * r * r)
+        let t = a2 / (n0 * r * r)
         let eps = ((sr2 - el2) / n0 - 1) / eta
 
         // Variances of the primary statistics.
-        let varA = sr2 / s.sxx
+        let varA2 = s.responseSquaredVariance
         let varSr2 = 2 * sr2 * sr2 / Double(s.degreesOfFreedom)
         let varSv2 = 2 * sv2 * sv2 / Double(v.count - 1)
         let varEl2 = pow(receiver.electronicNoiseVariance.uncertainty, 2)
         let varEta = pow(receiver.efficiency.uncertainty, 2)
         let varR = pow(receiver.backToBackResponse.uncertainty, 2)
 
-        // Gradients of T̂ and ε̂ with respect to (a, s_r², s_v², σ_el², η, R).
-        let dT = [2 * t / a, 0, -t / n0, t / n0, 0, -2 * t / r]
+        // Gradients of T̂ and ε̂ with respect to (â², s_r², s_v², σ_el², η, R).
+        let dT = [t / a2, 0, -t / n0, t / n0, 0, -2 * t / r]
         let dE = [0, 1 / (eta * n0), -(sr2 - el2) / (eta * n0 * n0), (sr2 - sv2) / (eta * n0 * n0), -eps / eta, 0]
-        let variances = [varA, varSr2, varSv2, varEl2, varEta, varR]
+        let variances = [varA2, varSr2, varSv2, varEl2, varEta, varR]
         var vt = 0.0, ve = 0.0, cte = 0.0
         for k in 0..<6 {
             vt += dT[k] * dT[k] * variances[k]
@@ -101,7 +101,7 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
 
 extension ChannelEstimate {
     /// The estimate against a back-to-back reference measured during the run with the same frames:
-    /// T̂ = (â_client / â_b2b)², both slopes on the same receiver at the same LO, so the shot-noise
+    /// T̂ = â²_client / â²_b2b (rotation-aware magnitudes), both on the same receiver at the same LO, so the shot-noise
     /// unit cancels from T̂ (and the transmitter's and receiver's drifts cancel when the reference is
     /// interleaved with the client shots). ε̂ uses the in-band shot-noise unit pooled over the vacuum
     /// slots of both. The trusted receiver contributes σ_el² and η; its `backToBackResponse` is not
@@ -113,17 +113,16 @@ extension ChannelEstimate {
         guard c.degreesOfFreedom > 0, b.degreesOfFreedom > 0, vacuum.count > 2 else {
             throw .tooFewSamples(signal: min(c.count, b.count), vacuum: vacuum.count)
         }
-        guard c.sxx > 0, b.sxx > 0 else { throw .noModulation }
+        guard c.determinant > 0, b.determinant > 0 else { throw .noModulation }
         let el2 = receiver.electronicNoiseVariance.value, eta = receiver.efficiency.value
         let sv2 = vacuum.variance
         let n0 = sv2 - el2
         guard n0 > 0 else { throw .noShotNoise(vacuumVariance: sv2, electronicNoise: el2) }
-        let ac = c.slope, ab = b.slope
+        let ac = c.responseSquared, ab = b.responseSquared
         let sr2 = c.residualVariance
-        let t = (ac / ab) * (ac / ab)
+        let t = ac / ab
         let eps = ((sr2 - el2) / n0 - 1) / eta
-        let relA = c.residualVariance / c.sxx / (ac * ac) + b.residualVariance / b.sxx / (ab * ab)
-        let varT = 4 * t * t * relA
+        let varT = t * t * (c.responseSquaredVariance / (ac * ac) + b.responseSquaredVariance / (ab * ab))
         let varSr2 = 2 * sr2 * sr2 / Double(c.degreesOfFreedom)
         let varSv2 = 2 * sv2 * sv2 / Double(vacuum.count - 1)
         let varEl2 = pow(receiver.electronicNoiseVariance.uncertainty, 2)

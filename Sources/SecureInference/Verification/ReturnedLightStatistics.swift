@@ -1,22 +1,24 @@
+import Foundation
 import NumericsKit
 
 /// Sufficient statistics of everything the server measured on returned light so far.
 ///
-/// - Signal slots: the raw homodyne sample y (volts) of a returned mode, paired with the value m
-///   (SNU) the server intended on the quadrature it chose at random for that mode (m = 2 Re α for
-///   X, 2 Im α for P). A straight-line fit y = o + a m gives the response a and the residual noise.
+/// - Signal slots: the raw homodyne sample y (volts) of a returned mode on the quadrature the server
+///   chose at random for it (X or P), with the amplitude α the server intended for that mode. The
+///   fit is rotation-aware: an X sample is modelled as c_X + u·2Re α + v·2Im α and a P sample as
+///   c_P + u·2Im α − v·2Re α, i.e. a response of magnitude √(u² + v²) rotated by atan2(v, u). A
+///   phase offset between the returned light and the server's LO (the round trip's own phase,
+///   its slow drift) then costs nothing, while loss shows in the magnitude and added noise in the
+///   residual. X and P slots get their own intercept (a residual carrier or offset shifts them
+///   differently).
 /// - Vacuum slots: raw samples taken with the receiver's signal input blocked locally, interleaved in
 ///   time with the signal: the in-band shot-noise (plus electronic noise) reference. They are local
 ///   to the server, so a client cannot add noise to them to hide its own.
-///
-/// X and P slots are kept apart: each gets its own intercept in the fit (a residual carrier from the
-/// modulator's finite extinction, or a receiver offset, shifts the two differently), with one
-/// common slope.
 public struct ReturnedLightStatistics: Sendable, Equatable, Codable {
     public enum Quadrature: Sendable, Codable { case x, p }
 
-    public private(set) var signalX = BivariateMoments()
-    public private(set) var signalP = BivariateMoments()
+    public private(set) var signalX = RegressionMoments()
+    public private(set) var signalP = RegressionMoments()
     public private(set) var vacuum = RunningMoments()
 
     public init() {}
@@ -24,36 +26,85 @@ public struct ReturnedLightStatistics: Sendable, Equatable, Codable {
     public var signalSlots: Int { signalX.count + signalP.count }
     public var vacuumSlots: Int { vacuum.count }
 
-    /// Adds returned-mode samples `y` (raw units) measured on `quadrature`, with the values `m`
-    /// (SNU) the server intended on that quadrature.
-    public mutating func addSignal(samples y: UnsafeBufferPointer<Float>, intended m: UnsafeBufferPointer<Float>, quadrature: Quadrature = .x) {
-        switch quadrature {
-        case .x: signalX.add(x: m, y: y)
-        case .p: signalP.add(x: m, y: y)
+    /// Adds returned-mode samples `y` (raw units) measured on `quadrature`, with the intended
+    /// amplitudes (√photons) of those modes.
+    public mutating func addSignal(samples y: UnsafeBufferPointer<Float>, alphaRe: UnsafeBufferPointer<Float>,
+                                   alphaIm: UnsafeBufferPointer<Float>, quadrature: Quadrature) {
+        let n = y.count
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * max(n, 1)) { tmp in
+            let m1 = UnsafeMutableBufferPointer(rebasing: tmp[0..<n]), m2 = UnsafeMutableBufferPointer(rebasing: tmp[n..<(2 * n)])
+            switch quadrature {
+            case .x: for i in 0..<n { m1[i] = 2 * alphaRe[i]; m2[i] = 2 * alphaIm[i] }
+            case .p: for i in 0..<n { m1[i] = 2 * alphaIm[i]; m2[i] = -2 * alphaRe[i] }
+            }
+            switch quadrature {
+            case .x: signalX.add(x1: UnsafeBufferPointer(m1), x2: UnsafeBufferPointer(m2), y: y)
+            case .p: signalP.add(x1: UnsafeBufferPointer(m1), x2: UnsafeBufferPointer(m2), y: y)
+            }
         }
     }
 
-    public mutating func addSignal(samples y: [Float], intended m: [Float], quadrature: Quadrature = .x) {
-        y.withUnsafeBufferPointer { py in m.withUnsafeBufferPointer { pm in addSignal(samples: py, intended: pm, quadrature: quadrature) } }
+    public mutating func addSignal(samples y: [Float], alphaRe: [Float], alphaIm: [Float], quadrature: Quadrature) {
+        y.withUnsafeBufferPointer { py in alphaRe.withUnsafeBufferPointer { pr in alphaIm.withUnsafeBufferPointer { pi in
+            addSignal(samples: py, alphaRe: pr, alphaIm: pi, quadrature: quadrature)
+        } } }
     }
 
-    /// The pooled within-quadrature fit: common slope, one intercept per quadrature.
+    /// The pooled within-quadrature fit: a common rotated response (u, v), one intercept per quadrature.
     public struct PooledFit: Sendable, Equatable {
         public let count: Int
-        public let sxx: Double
-        public let sxy: Double
-        public let syy: Double
+        public let s11: Double, s22: Double, s12: Double, s1y: Double, s2y: Double, syy: Double
         public let intercepts: Int
-        public var slope: Double { sxy / sxx }
-        public var residualSumOfSquares: Double { max(0, syy - sxy * sxy / sxx) }
-        public var degreesOfFreedom: Int { count - intercepts - 1 }
+        var determinant: Double { s11 * s22 - s12 * s12 }
+        public var u: Double { (s22 * s1y - s12 * s2y) / determinant }
+        public var v: Double { (s11 * s2y - s12 * s1y) / determinant }
+        /// |response|² = u² + v².
+        public var responseSquared: Double { u * u + v * v }
+        /// The rotation of the returned light against the server's LO, radians.
+        public var rotation: Double { atan2(v, u) }
+        public var residualSumOfSquares: Double { max(0, syy - u * s1y - v * s2y) }
+        public var degreesOfFreedom: Int { count - intercepts - 2 }
         public var residualVariance: Double { residualSumOfSquares / Double(max(1, degreesOfFreedom)) }
+        /// Var(u² + v²) by the delta method from Cov(u, v) = s² · S⁻¹.
+        public var responseSquaredVariance: Double {
+            let s2 = residualVariance, d = determinant
+            let vu = s2 * s22 / d, vv = s2 * s11 / d, cuv = -s2 * s12 / d
+            return 4 * (u * u * vu + v * v * vv + 2 * u * v * cuv)
+        }
     }
 
     public var pooled: PooledFit {
-        let groups = [signalX, signalP].filter { $0.count > 0 }
-        return PooledFit(count: groups.reduce(0) { $0 + $1.count }, sxx: groups.reduce(0) { $0 + $1.sxx },
-                         sxy: groups.reduce(0) { $0 + $1.sxy }, syy: groups.reduce(0) { $0 + $1.syy }, intercepts: groups.count)
+        let g = [signalX, signalP].filter { $0.count > 0 }
+        func sum(_ k: KeyPath<RegressionMoments, Double>) -> Double { g.reduce(0) { $0 + $1[keyPath: k] } }
+        return PooledFit(count: g.reduce(0) { $0 + $1.count }, s11: sum(\.s11), s22: sum(\.s22), s12: sum(\.s12),
+                         s1y: sum(\.s1y), s2y: sum(\.s2y), syy: sum(\.syy), intercepts: g.count)
+    }
+
+    /// Adds one shot's samples in a single pass: `codes` per slot (0 X, 1 P, 2 vacuum), the
+    /// intended amplitudes per slot, the samples. The fast path of a protocol run.
+    public mutating func addShot(samples y: UnsafeBufferPointer<Float>, codes: UnsafeBufferPointer<UInt8>,
+                                 alphaRe: UnsafeBufferPointer<Float>, alphaIm: UnsafeBufferPointer<Float>) {
+        precondition(y.count == codes.count && y.count == alphaRe.count && y.count == alphaIm.count, "one shot's slots")
+        var gx = RegressionMoments.RawSums(), gp = RegressionMoments.RawSums()
+        var vn = 0, vs = 0.0, vss = 0.0
+        for k in 0..<y.count {
+            let v = Double(y[k])
+            switch codes[k] {
+            case 0:
+                let m1 = 2 * Double(alphaRe[k]), m2 = 2 * Double(alphaIm[k])
+                gx.n += 1; gx.s1 += m1; gx.s2 += m2; gx.sy += v; gx.s11 += m1 * m1; gx.s22 += m2 * m2
+                gx.s12 += m1 * m2; gx.s1y += m1 * v; gx.s2y += m2 * v; gx.syy += v * v
+            case 1:
+                let m1 = 2 * Double(alphaIm[k]), m2 = -2 * Double(alphaRe[k])
+                gp.n += 1; gp.s1 += m1; gp.s2 += m2; gp.sy += v; gp.s11 += m1 * m1; gp.s22 += m2 * m2
+                gp.s12 += m1 * m2; gp.s1y += m1 * v; gp.s2y += m2 * v; gp.syy += v * v
+            default:
+                vn += 1; vs += v; vss += v * v
+            }
+        }
+        signalX.add(gx)
+        signalP.add(gp)
+        vacuum.add(count: vn, sum: vs, sumOfSquares: vss)
     }
 
     /// Adds vacuum-slot samples (raw units).

@@ -54,7 +54,7 @@ struct TwinBenchmark: AsyncParsableCommand {
     func run() async throws {
         let model = try modelOptions.loadModel()
         let set = try modelOptions.loadSet(.test, limit: images)
-        let opened = try await Drivers.open(bench)
+        let opened = try await BenchOpening.open(bench)
         let engine = try await SimulatedBench.engine(of: opened)
         let cores = threads ?? availableCores
         engine.setWorkerThreads(cores)

@@ -36,21 +36,21 @@ struct DevicesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let opened = try await Drivers.open(bench)
+        let opened = try await BenchOpening.open(bench)
         let d = opened.description
         let snapshot = await opened.snapshot()
         var devices: [Output.Device] = []
         for entry in snapshot.entries {
             let role = Role(rawValue: entry.role)!
             let binding = d.bindings[role]!
-            let hardware = Drivers.registry.factory(for: binding)?.hardwareLimits(for: role.family) ?? [:]
+            let hardware = try BenchOpening.registry().factory(for: binding)?.hardwareLimits(for: role.family) ?? [:]
             var limits: [String: String] = [:]
             for p in Parameter.of(role.family) {
                 let ranges = [binding.limits[p.name], hardware[p.name]].compactMap { $0 }
                 guard !ranges.isEmpty else { continue }
                 let lo = ranges.compactMap(\.min).max(), hi = ranges.compactMap(\.max).min()
                 let source = ranges.map(\.source).joined(separator: ", ")
-                limits[p.name] = "\(lo.map { formatLimit($0, p.dimension) } ?? "−∞") … \(hi.map { formatLimit($0, p.dimension) } ?? "+∞") (\(source))"
+                limits[p.name] = "\(lo.map { p.dimension.format($0) } ?? "−∞") … \(hi.map { p.dimension.format($0) } ?? "+∞") (\(source))"
             }
             devices.append(.init(role: entry.role, summary: role.summary, driver: entry.driver, address: entry.address, family: role.family.rawValue,
                                  identity: entry.identity.map { "\($0)" }, settings: entry.settings, limits: limits, error: entry.error))
