@@ -52,6 +52,9 @@ let package = Package(
             dependencies: ["BenchKit", "SecureInference", "Calibrate", "NumericsKit", "Plots", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: optimised
         ),
+        // Checks against the twin's hidden constants (calibration accuracy, the server's check): for
+        // tests and `qbench bench`, never on the protocol path.
+        .target(name: "TwinValidation", dependencies: ["BenchSim", "Calibrate", "Sequencer", "BenchKit", "SecureInference"], swiftSettings: optimised),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
         // Transports: USBTMC over libusb, GPIO lines over libgpiod, SCPI sessions, scripted transport.
@@ -67,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "qbench",
             dependencies: [
-                "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim", "Calibrate", "Sequencer", "Drivers",
+                "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim", "Calibrate", "Sequencer", "Drivers", "TwinValidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised
@@ -79,6 +82,7 @@ let package = Package(
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
+        .testTarget(name: "CalibrationAccuracyTests", dependencies: ["TwinValidation", "Calibrate", "BenchSim", "BenchKit", "Sequencer", "SecureInference", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "BenchIOTests", dependencies: ["BenchIO", "InstrumentModels"]),
         // Needs LD_PRELOAD=libumockdev-preload.so.0 (scripts/test.sh sets it).
         .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD", "Drivers", "BenchKit"]),

@@ -15,7 +15,9 @@ public struct ArmTransferFit: Sendable, Codable, Equatable {
     public let phase: Double
     public let phaseUncertainty: Double
     public let c0: Double
+    /// The arm's own power scale: reading per unit |t|² (the cos² coefficient).
     public let a: Double
+    public let aUncertainty: Double
     public let b: Double
     public let c: Double
     public let residualRMS: Double
@@ -55,15 +57,24 @@ public struct ArmTransferFit: Sendable, Codable, Equatable {
     /// Fits a bias sweep: a grid search over Vπ with the linear model, then Levenberg–Marquardt.
     /// - Parameter sigma: the meter's noise per reading; nil estimates it from the residuals.
     public static func fit(volts: [Double], power: [Double], sigma: Double? = nil, vpiRange: ClosedRange<Double> = 1...12) throws(FitError) -> ArmTransferFit {
+        func linear(_ vpi: Double) -> (rss: Double, vpi: Double, p: [Double])? {
+            let w = Double.pi / vpi
+            guard let f = try? linearFit(x: volts, y: power, basis: [{ _ in 1 }, { cos(w * $0) }, { sin(w * $0) }, { cos(w / 2 * $0) }, { sin(w / 2 * $0) }])
+            else { return nil }
+            return (f.residualSumOfSquares, vpi, f.parameters)
+        }
         var best: (rss: Double, vpi: Double, p: [Double])?
         var vpi = vpiRange.lowerBound
         while vpi <= vpiRange.upperBound {
-            let w = Double.pi / vpi
-            if let f = try? linearFit(x: volts, y: power, basis: [{ _ in 1 }, { cos(w * $0) }, { sin(w * $0) }, { cos(w / 2 * $0) }, { sin(w / 2 * $0) }]),
-               best == nil || f.residualSumOfSquares < best!.rss {
-                best = (f.residualSumOfSquares, vpi, f.parameters)
-            }
+            if let f = linear(vpi), best == nil || f.rss < best!.rss { best = f }
             vpi *= 1.01
+        }
+        // Alias: with the other arm dark the interference terms vanish, and Vπ/2 fits as well as Vπ
+        // (its interference term, at the true cos² frequency, takes the whole signal). The arm's
+        // own transfer is the longer period: prefer 2Vπ while it fits as well.
+        while let b = best, 2 * b.vpi <= vpiRange.upperBound, let twice = linear(2 * b.vpi),
+              twice.rss <= 1.05 * b.rss + 1e-30 * Double(volts.count) {
+            best = twice
         }
         guard let start = best else { throw .singular("no candidate Vπ in \(vpiRange) fits the sweep") }
         let (c1, s1, c2, s2) = (start.p[1], start.p[2], start.p[3], start.p[4])
@@ -77,14 +88,19 @@ public struct ArmTransferFit: Sendable, Codable, Equatable {
         let f = try nonlinearFit(x: volts, y: power, sigmas: sigmas, initial: initial, model: model)
         var p = f.parameters
         // Canonical form: A > 0, φ in [0, π) (a shift of φ by π flips the sign of B).
-        if p[1] < 0 { throw .singular("the fitted arm transfer has negative amplitude") }
+        if p[1] < 0 {
+            // A cos²(x+φ) = A − |A| ... with A < 0 it is c0 + A + |A| cos²(x + φ + π/2); the
+            // interference terms re-expressed about the shifted phase.
+            p[0] += p[1]; p[1] = -p[1]; p[2] += Double.pi / 2
+            (p[3], p[5]) = (-p[5], p[3])
+        }
         let turns = floor(p[2] / Double.pi)
         let phase = p[2] - turns * Double.pi
         if Int(turns) % 2 != 0 { p[3] = -p[3]; p[5] = -p[5] }
         var rss = 0.0
         for (v, y) in zip(volts, power) { let r = y - model(v, f.parameters); rss += r * r }
         return ArmTransferFit(vpi: abs(p[4]), vpiUncertainty: f.standardError(4), phase: phase, phaseUncertainty: f.standardError(2),
-                              c0: p[0], a: p[1], b: p[3], c: p[5], residualRMS: (rss / Double(volts.count)).squareRoot(),
+                              c0: p[0], a: p[1], aUncertainty: f.standardError(1), b: p[3], c: p[5], residualRMS: (rss / Double(volts.count)).squareRoot(),
                               reducedChiSquare: f.reducedChiSquare)
     }
 }

@@ -19,6 +19,9 @@ public struct TransmitterModel: Sendable, Equatable {
     public let maximumField: Double
     /// The Q drive sign that gives α rather than conj(α) (from the back-to-back calibration).
     public let qSign: Double
+    /// Field of the Q arm per unit drive field relative to the I arm (√ of their power scales):
+    /// real IQ modulators split unevenly.
+    public var qBalance: Double = 1
     public let symbolRate: Frequency
 
     public init(vpiI: Double, vpiQ: Double, unitFieldPhotonsAtZero: Double, unitFieldPhotonsRelativeUncertainty: Double,
@@ -47,6 +50,7 @@ public struct TransmitterModel: Sendable, Equatable {
                   unitFieldPhotonsRelativeUncertainty: (attenuation["photons.unit-field.0dB"]?.uncertainty ?? 0) / n0,
                   voaSlope: try value(attenuation, "voa.slope"), attenuationRange: (range?.min ?? 0)...(range?.max ?? 100),
                   maximumField: field, qSign: (backToBack?["conjugate"]?.value ?? 0) > 0.5 ? -1 : 1, symbolRate: bench.symbolRate)
+        if let pi = modulator["power.i"]?.value, let pq = modulator["power.q"]?.value, pi > 0, pq > 0 { qBalance = (pq / pi).squareRoot() }
     }
 
     public func unitFieldPhotons(at a: Decibels) -> Double { unitFieldPhotonsAtZero * pow(10, -voaSlope * a.dB / 10) }
@@ -76,9 +80,10 @@ public struct TransmitterModel: Sendable, Equatable {
     /// The photons per unit field that make the largest quadrature amplitude of `re`/`im` use the
     /// `maximumField`.
     public func unitFieldPhotons(forPeakOf re: [Float], _ im: [Float]) -> Double {
-        var peak: Float = 0
-        for k in re.indices { peak = max(peak, abs(re[k]), abs(im[k])) }
-        return max(Double(peak) * Double(peak), 1e-30) / (maximumField * maximumField)
+        var peakRe: Float = 0, peakIm: Float = 0
+        for k in re.indices { peakRe = max(peakRe, abs(re[k])); peakIm = max(peakIm, abs(im[k])) }
+        let peak = max(Double(peakRe), Double(peakIm) / qBalance)
+        return max(peak * peak, 1e-30) / (maximumField * maximumField)
     }
 
     /// Encodes amplitudes (re/im in √photons at the client input; zeros in vacuum slots) into drive
@@ -93,7 +98,7 @@ public struct TransmitterModel: Sendable, Equatable {
         var vi = [Float](repeating: 0, count: re.count), vq = vi
         for k in re.indices {
             vi[k] = drive(field: Double(re[k]) * scale, vpi: vpiI)
-            vq[k] = drive(field: qSign * Double(im[k]) * scale, vpi: vpiQ)
+            vq[k] = drive(field: qSign * Double(im[k]) * scale / qBalance, vpi: vpiQ)
         }
         return Encoded(i: Waveform(volts: vi, sampleRate: symbolRate), q: Waveform(volts: vq, sampleRate: symbolRate),
                        attenuation: a, unitFieldPhotons: n)

@@ -31,26 +31,41 @@ public struct AttenuationCalibration: Sendable {
         try await modulator.setBias(.i, .volts(peakI))
 
         let limits = bench.description.bindings[.serverAttenuator]?.limits["attenuation"]
-        let aMin = limits?.min ?? 0
-        let settings = (0...10).map { aMin + 5 * Double($0) }.filter { $0 <= (limits?.max ?? 100) }
+        let aMin = limits?.min ?? 0, aMax = limits?.max ?? 80
         let openFloor = bench.attenuationFloor(shutterOpen: true)
-        var tap: [Double] = []
-        for a in settings {
+        // The meter's noise with (practically) no light: VOA at its maximum, eight readings.
+        try await voa.setAttenuation(Decibels(aMax))
+        var dark = RunningMomentsLite()
+        for _ in 0..<8 { dark.add(try await ctx.readPower(meter).watts) }
+        let floorSigma = max(dark.standardDeviation, 1e-18)
+        // Tap sweep in 5 dB steps while the light stands 200× above the meter's noise.
+        var settings: [Double] = [], tap: [Double] = []
+        var a = aMin
+        while a <= aMax {
             try await voa.setAttenuation(Decibels(a))
-            tap.append(try await ctx.readPower(meter).watts)
+            let p = try await ctx.readPower(meter).watts
+            guard p > 200 * floorSigma else { break }
+            settings.append(a); tap.append(p)
+            a += 5
         }
-        let fit = try linearFit(x: settings, y: tap.map { 10 * log10($0 / 1e-3) }, basis: [{ _ in 1 }, { $0 }])
+        guard settings.count >= 3 else {
+            throw CalibrationError.corrupt(path: bench.description.file, reason: "the tap meter sees too little light to fit the VOA curve (\(settings.count) usable points): check the laser and the modulator bias")
+        }
+        // Log-linear fit weighted by each reading's relative noise.
+        let sigmasDB = tap.map { 10 / log(10) * floorSigma / $0 }
+        let fit = try linearFit(x: settings, y: tap.map { 10 * log10($0 / 1e-3) }, sigmas: sigmasDB, basis: [{ _ in 1 }, { $0 }])
         let slope = -fit.parameters[1]            // dB of actual attenuation per dB set
         let intercept = fit.parameters[0]         // tap dBm at 0 dB set
+        func fittedTap(_ a: Double) -> (watts: Double, relative: Double) {
+            let db = intercept - slope * a
+            let varDB = fit.covariance[0][0] + a * a * fit.covariance[1][1] - 2 * a * fit.covariance[0][1]
+            return (1e-3 * pow(10, db / 10), log(10) / 10 * max(0, varDB).squareRoot())
+        }
 
         // Reference meter at the client input (shutter open, so only at settings the bench allows
-        // with the shutter open), three settings.
+        // with the shutter open), three settings, ten times the averaging; each against the fitted tap.
         let shutter = bench.has(.shutter) ? try bench.shutter() : nil
-        let clientIndices = Array(settings.indices.filter { settings[$0] >= openFloor }.prefix(3))
-        guard !clientIndices.isEmpty else {
-            throw CalibrationError.corrupt(path: bench.description.file, reason: "no VOA setting in the sweep is allowed with the shutter open (floor \(openFloor) dB): widen the attenuation limit")
-        }
-        let clientSettings = clientIndices.map { settings[$0] }
+        let clientSettings = [openFloor, openFloor + 2, openFloor + 4].filter { $0 <= aMax }
         try await voa.setAttenuation(Decibels(clientSettings[0]))
         try await bench.opticalSwitch().route(.client)
         try await shutter?.setOpen(true)
@@ -58,20 +73,27 @@ public struct AttenuationCalibration: Sendable {
         var client: [Double] = []
         for a in clientSettings {
             try await voa.setAttenuation(Decibels(a))
-            client.append(try await ctx.readPower(meter).watts)
+            client.append(try await ctx.readPower(meter, averagingFactor: 10).watts)
         }
         try await bench.patchPanel.connect(.serverTap, to: .tap)
         try await shutter?.setOpen(false)
-        let ratios = zip(client, clientIndices.map { tap[$0] }).map { $0 / $1 }
+        let tapAtClient = clientSettings.map { fittedTap($0) }
+        let ratios = zip(client, tapAtClient).map { $0 / $1.watts }
         let ratio = ratios.reduce(0, +) / Double(ratios.count)
-        let ratioSpread = ratios.count > 1 ? (ratios.map { ($0 - ratio) * ($0 - ratio) }.reduce(0, +) / Double(ratios.count - 1) / Double(ratios.count)).squareRoot() : 0
+        let readingRel = zip(client, tapAtClient).map { (floorSigma / 10.0.squareRoot() / $0) * (floorSigma / 10.0.squareRoot() / $0) + $1.relative * $1.relative }
+        let ratioRel = (readingRel.reduce(0, +) / Double(readingRel.count * readingRel.count)).squareRoot()
+        let ratioSpread = ratio * ratioRel
 
         let hnu = PhysicalConstants.photonEnergy(wavelength: try await laser.wavelength())
         let tau = 1 / ctx.symbolRate.hertz
-        let n0 = 1e-3 * pow(10, intercept / 10) * ratio * tau / hnu
-        // Relative uncertainty: intercept fit, ratio scatter, and the meter's certificate (twice: two ports, one meter → correlated, once).
-        let relIntercept = log(10) / 10 * fit.standardError(0)
-        let rel = (relIntercept * relIntercept + pow(ratioSpread / ratio, 2) + pow(ctx.settings.meterCertificateUncertainty, 2)).squareRoot()
+        // The unit field's tap power comes from the modulator's fit of the I arm (its cos² scale at
+        // the modulator sweep's VOA setting): a single "I at peak" reading would include the Q arm's
+        // residual field at null, which interferes at the level of 2/√ER (6 % at 30 dB).
+        let armPower = modRecord["power.i"]!, sweepAttenuation = modRecord["attenuation"]?.value ?? aMin
+        let unitTapAtZero = armPower.value * pow(10, slope * sweepAttenuation / 10)
+        let n0 = unitTapAtZero * ratio * tau / hnu
+        // Relative uncertainty: the arm's power scale, the ratio, and the meter's certificate.
+        let rel = (pow(armPower.uncertainty / armPower.value, 2) + pow(ratioSpread / ratio, 2) + pow(ctx.settings.meterCertificateUncertainty, 2)).squareRoot()
         try await modulator.setBias(.i, .volts(nullI))
 
         var plot = LinePlot(title: "VOA curve on the tap (unit field) and at the client input", xLabel: "VOA setting (dB)", yLabel: "power (dBm)")
@@ -89,9 +111,9 @@ public struct AttenuationCalibration: Sendable {
                 "photons.unit-field.0dB": .init(n0, uncertainty: rel * n0, unit: "photons/slot"),
                 "symbol-rate": .init(ctx.symbolRate.hertz, uncertainty: 0, unit: "Hz"),
             ],
-            method: "I arm at peak (unit field), Q at null; VOA \(settings.first!)…\(settings.last!) dB on the tap, log-linear fit; reference meter at the client input at \(clientSettings.count) settings (≥ \(openFloor) dB, shutter open); n(A) = P_tap(0)·L·10^(−sA/10)·τ/hν; meter certificate ±\(ctx.settings.meterCertificateUncertainty * 100) %",
+            method: "unit-field tap power from the modulator record's I-arm cos² scale; I arm at peak, Q at null for the sweeps; VOA \(settings.first!)…\(settings.last!) dB on the tap (while 200× above the meter's noise), weighted log-linear fit; reference meter at the client input at \(clientSettings.count) settings (≥ \(openFloor) dB, shutter open, 10× averaging) against the fitted tap curve; n(A) = P_tap(0)·L·10^(−sA/10)·τ/hν; meter certificate ±\(ctx.settings.meterCertificateUncertainty * 100) %",
             fit: ["reducedChiSquare": fit.reducedChiSquare],
-            raw: Raw(setDB: settings, tapPowerW: tap, clientSetDB: clientSettings, clientPowerW: client, tapAtClientSettingsW: clientIndices.map { tap[$0] },
+            raw: Raw(setDB: settings, tapPowerW: tap, clientSetDB: clientSettings, clientPowerW: client, tapAtClientSettingsW: tapAtClient.map(\.watts),
                      symbolRateHz: ctx.symbolRate.hertz, photonEnergyJ: hnu),
             plot: plot.render().rendered, inputs: [laserRecord.id, modRecord.id])
     }

@@ -15,7 +15,7 @@ public struct BackToBackCalibration: Sendable {
         let responseMatrixFirst: [Double]; let responseMatrixCorrected: [Double]
         let loPhaseApplied: Double; let conjugate: Bool
         let signalSlots: Int; let vacuumSlots: Int; let shotNoiseV2: Double
-        let tapW: Double; let receiverInputW: Double; let clientRatio: Double
+        let clientInputW: Double; let receiverInputW: Double
     }
 
     public static func run(_ ctx: CalibrationContext) async throws -> CalibrationRecord {
@@ -45,9 +45,11 @@ public struct BackToBackCalibration: Sendable {
 
         func measure(qSign: Double, shots: Int) async throws -> (matrix: [Double], stats: ReturnedLightStatistics) {
             var model = try TransmitterModel(modulator: modRecord, attenuation: attRecord, backToBack: nil, bench: bench.description, maximumField: s.maximumField)
+            let balance = model.qBalance
             model = TransmitterModel(vpiI: model.vpiI, vpiQ: model.vpiQ, unitFieldPhotonsAtZero: model.unitFieldPhotonsAtZero,
                                      unitFieldPhotonsRelativeUncertainty: model.unitFieldPhotonsRelativeUncertainty, voaSlope: model.voaSlope,
                                      attenuationRange: model.attenuationRange, maximumField: model.maximumField, qSign: qSign, symbolRate: model.symbolRate)
+            model.qBalance = balance
             let encoded = try model.encode(re: frame.re, im: frame.im)
             try await voa.setAttenuation(encoded.attenuation)
             try await modulator.loadDrive(i: encoded.i, q: encoded.q)
@@ -87,22 +89,26 @@ public struct BackToBackCalibration: Sendable {
         let response = est.transmittance.squareRoot()
         let responseUncertainty = est.transmittanceStandardError / (2 * response)
 
-        // 3. Efficiency: reference meter at the receiver input and at the tap, high power, unit field.
+        // 3. Efficiency: the reference meter at the client input and at the receiver input, same
+        //    setting (unit field, the lowest attenuation allowed with the shutter open): η = R²·P_client/P_rx.
         try await modulator.zeroDrive()
         let vpiI = modRecord["vpi.i"]!.value, nullI = modRecord["bias.i"]!.value
         try await modulator.setBias(.i, .volts(nullI - vpiI))
         try await voa.setAttenuation(Decibels(bench.attenuationFloor(shutterOpen: true)))
-        let tapPower = try await ctx.readPower(meter).watts
+        try await bench.opticalSwitch().route(.client)
+        try await bench.patchPanel.connect(.serverTap, to: .clientInput)
+        let clientPower = try await ctx.readPower(meter, averagingFactor: 10).watts
+        try await bench.opticalSwitch().route(.backToBack)
         try await bench.patchPanel.connect(.serverTap, to: .serverReceiverInput)
-        let rxPower = try await ctx.readPower(meter).watts
+        let rxPower = try await ctx.readPower(meter, averagingFactor: 10).watts
         try await bench.patchPanel.connect(.serverTap, to: .tap)
         try await modulator.setBias(.i, .volts(nullI))
         try await shutter?.setOpen(false)
-        let clientRatio = attRecord["tap-to-client"]!.value
-        let rxRatio = rxPower / tapPower
-        let eta = response * response * clientRatio / rxRatio
-        let etaRel = (4 * pow(responseUncertainty / response, 2) + pow((attRecord["tap-to-client"]?.uncertainty ?? 0) / clientRatio, 2)
-                      + 2 * pow(ctx.settings.meterCertificateUncertainty, 2)).squareRoot()
+        let eta = response * response * clientPower / rxPower
+        // R is relative to the intended μ, so η carries μ's uncertainty (the meter's certificate
+        // and the attenuation chain); the two readings' ratio adds 0.1 % for reconnection.
+        let muRel = (attRecord["photons.unit-field.0dB"]?.uncertainty ?? 0) / attRecord["photons.unit-field.0dB"]!.value
+        let etaRel = (4 * pow(responseUncertainty / response, 2) + muRel * muRel + 1e-6).squareRoot()
         try await bench.opticalSwitch().route(.client)
 
         var plot = LinePlot(title: "Back-to-back response (detected vs intended, SNU)", xLabel: "intended quadrature (SNU)", yLabel: "detected mean (SNU)")
@@ -120,11 +126,11 @@ public struct BackToBackCalibration: Sendable {
                 "shot-noise": .init(est.shotNoiseVariance, uncertainty: 0, unit: "V²"),
                 "photons": .init(s.photonsPerMode, uncertainty: 0, unit: "photons/mode"),
             ],
-            method: "Gaussian frames (μ = \(s.photonsPerMode)), random X/P, \(layout.vacuumSlotsPerRow) vacuum slots per \(layout.modesPerRow) modes, \(s.referenceShots) shots of \(layout.rows) rows; 2×2 response fit → LO phase and handedness; pooled slope with X/P intercepts over the in-band SNU; η from the reference meter at the receiver input vs the client input",
+            method: "Gaussian frames (μ = \(s.photonsPerMode)), random X/P, \(layout.vacuumSlotsPerRow) vacuum slots per \(layout.modesPerRow) modes, \(s.referenceShots) shots of \(layout.rows) rows; 2×2 response fit → LO phase and handedness; pooled slope with X/P intercepts over the in-band SNU; η = R²·P_client/P_rx with the reference meter at the client input and at the receiver input, same setting",
             fit: ["signalSlots": Double(est.signalSlots), "vacuumSlots": Double(est.vacuumSlots)],
             raw: Raw(responseMatrixFirst: first.matrix, responseMatrixCorrected: final.matrix, loPhaseApplied: applied, conjugate: conjugate,
                      signalSlots: est.signalSlots, vacuumSlots: est.vacuumSlots, shotNoiseV2: est.shotNoiseVariance,
-                     tapW: tapPower, receiverInputW: rxPower, clientRatio: clientRatio),
+                     clientInputW: clientPower, receiverInputW: rxPower),
             plot: plot.render().rendered, inputs: [laserRecord.id, modRecord.id, attRecord.id, rxRecord.id])
     }
 }

@@ -11,7 +11,7 @@ public struct CalibrationSettings: Sendable, Codable, Equatable {
     /// Samples per LO power level (SNU fit) and for the electronic noise.
     public var homodyneSamples = 1_000_000
     /// Shots of the back-to-back and link measurements, and their frame size.
-    public var referenceShots = 64
+    public var referenceShots = 256
     public var referenceRows = 64
     public var referenceModesPerRow = 392
     public var referenceVacuumPerRow = 392
@@ -63,9 +63,11 @@ public final class CalibrationContext: @unchecked Sendable {
 
     // MARK: measurement helpers that keep the tally
 
-    public func readPower(_ meter: any PowerMeter) async throws -> Power {
-        let p = try await meter.readPower(averaging: settings.meterAveraging)
-        count(1, benchTime: settings.meterAveraging.inSeconds)
+    /// One meter reading, averaged `factor` times the standard averaging time.
+    public func readPower(_ meter: any PowerMeter, averagingFactor factor: Int = 1) async throws -> Power {
+        let averaging = settings.meterAveraging * factor
+        let p = try await meter.readPower(averaging: averaging)
+        count(1, benchTime: averaging.inSeconds)
         return p
     }
 

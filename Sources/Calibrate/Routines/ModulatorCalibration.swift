@@ -1,5 +1,6 @@
 import BenchKit
 import Foundation
+import NumericsKit
 import Plots
 
 /// Vπ and bias points of the server's IQ modulator from bias sweeps read on the monitor tap
@@ -26,16 +27,32 @@ public struct ModulatorCalibration: Sendable {
         let volts = (0...ctx.settings.biasPoints).map { lo + (hi - lo) * Double($0) / Double(ctx.settings.biasPoints) }
         var sweeps: [Sweep] = []
 
+        // Points in a shuffled (fixed) order: a slow bias drift during a sweep then scatters the
+        // readings (and the fit's residuals say so) instead of tilting the fitted Vπ.
+        var order = Array(volts.indices)
+        var shuffler = SplitMix64(seed: 0x5EED)
+        order.shuffle(using: &shuffler)
         func sweep(_ channel: ModulatorChannel, _ name: String) async throws -> [Double] {
-            var p: [Double] = []
-            for v in volts {
-                try await modulator.setBias(channel, .volts(v))
-                p.append(try await ctx.readPower(meter).watts)
+            var p = [Double](repeating: 0, count: volts.count)
+            for k in order {
+                try await modulator.setBias(channel, .volts(volts[k]))
+                p[k] = try await ctx.readPower(meter).watts
             }
             sweeps.append(Sweep(name: name, biasV: volts, tapPowerW: p))
             return p
         }
-
+        // A shorter sweep of an arm at the end (41 points, same model): its null now.
+        let shortVolts = (0...40).map { lo + (hi - lo) * Double($0) / 40 }
+        func recheckNull(_ channel: ModulatorChannel) async throws -> ArmTransferFit {
+            var p = [Double](repeating: 0, count: shortVolts.count)
+            var shortOrder = Array(shortVolts.indices)
+            shortOrder.shuffle(using: &shuffler)
+            for k in shortOrder {
+                try await modulator.setBias(channel, .volts(shortVolts[k]))
+                p[k] = try await ctx.readPower(meter).watts
+            }
+            return try ArmTransferFit.fit(volts: shortVolts, power: p)
+        }
         let first = try ArmTransferFit.fit(volts: volts, power: try await sweep(.i, "i (q as found)"))
         try await modulator.setBias(.i, .volts(first.null()))
         let q = try ArmTransferFit.fit(volts: volts, power: try await sweep(.q, "q (i at null)"))
@@ -49,6 +66,24 @@ public struct ModulatorCalibration: Sendable {
         let quadrature = fringe.voltage(forPhase: Double.pi / 2)
         try await modulator.setBias(.phase, .volts(quadrature))
         try await modulator.setStaticDrive(i: .zero, q: .zero)
+        // The nulls again at the end: the drift since the sweeps is measured, the latest null kept,
+        // and half the shift added to its uncertainty (and, as a phase, to φ's).
+        let laterI = try await recheckNull(.i)
+        try await modulator.setBias(.i, .volts(i.null()))
+        let laterQ = try await recheckNull(.q)
+        try await modulator.setBias(.q, .volts(q.null()))
+        // φ mod π: the shift is the smallest difference.
+        let driftI = remainder(laterI.phase - i.phase, Double.pi), driftQ = remainder(laterQ.phase - q.phase, Double.pi)
+        let phaseI = i.phase + driftI, phaseQ = q.phase + driftQ
+        // Two determinations of each arm a few seconds apart: their difference (drift, and the
+        // fit's real scatter) enters the uncertainty as Δ/√2 beside the fits' formal errors.
+        let phaseIUncertainty = (pow(laterI.phaseUncertainty, 2) + driftI * driftI / 2).squareRoot()
+        let phaseQUncertainty = (pow(laterQ.phaseUncertainty, 2) + driftQ * driftQ / 2).squareRoot()
+        let vpiIUncertainty = (pow(i.vpiUncertainty, 2) + pow(laterI.vpi - i.vpi, 2) / 2).squareRoot()
+        let vpiQUncertainty = (pow(q.vpiUncertainty, 2) + pow(laterQ.vpi - q.vpi, 2) / 2).squareRoot()
+        let nullI = i.null() - driftI * 2 * i.vpi / Double.pi, nullQ = q.null() - driftQ * 2 * q.vpi / Double.pi
+        try await modulator.setBias(.i, .volts(nullI))
+        try await modulator.setBias(.q, .volts(nullQ))
 
         var plot = LinePlot(title: "IQ modulator bias sweeps on the monitor tap", xLabel: "bias (V)", yLabel: "tap power (µW)")
         let fine = stride(from: lo, through: hi, by: (hi - lo) / 400).map { $0 }
@@ -64,18 +99,23 @@ public struct ModulatorCalibration: Sendable {
         return try await ctx.save(
             kind: .modulator, role: .serverModulator,
             values: [
-                "vpi.i": .init(i.vpi, uncertainty: i.vpiUncertainty, unit: "V"),
-                "vpi.q": .init(q.vpi, uncertainty: q.vpiUncertainty, unit: "V"),
-                "phase.i": .init(i.phase, uncertainty: i.phaseUncertainty, unit: "rad"),
-                "phase.q": .init(q.phase, uncertainty: q.phaseUncertainty, unit: "rad"),
-                "bias.i": .init(i.null(), uncertainty: i.nullUncertainty(), unit: "V"),
-                "bias.q": .init(q.null(), uncertainty: q.nullUncertainty(), unit: "V"),
+                "vpi.i": .init(i.vpi, uncertainty: vpiIUncertainty, unit: "V"),
+                "vpi.q": .init(q.vpi, uncertainty: vpiQUncertainty, unit: "V"),
+                "phase.i": .init(phaseI, uncertainty: phaseIUncertainty, unit: "rad"),
+                "phase.q": .init(phaseQ, uncertainty: phaseQUncertainty, unit: "rad"),
+                "bias.i": .init(nullI, uncertainty: phaseIUncertainty * 2 * i.vpi / Double.pi, unit: "V"),
+                "bias.q": .init(nullQ, uncertainty: phaseQUncertainty * 2 * q.vpi / Double.pi, unit: "V"),
+                "drift.i": .init(driftI, uncertainty: (pow(laterI.phaseUncertainty, 2) + pow(i.phaseUncertainty, 2)).squareRoot(), unit: "rad"),
+                "drift.q": .init(driftQ, uncertainty: (pow(laterQ.phaseUncertainty, 2) + pow(q.phaseUncertainty, 2)).squareRoot(), unit: "rad"),
                 "vpi.phase": .init(fringe.vpi, uncertainty: fringe.vpiUncertainty, unit: "V"),
                 "bias.phase": .init(quadrature, uncertainty: fringe.theta0Uncertainty * fringe.vpi / Double.pi, unit: "V"),
+                "power.i": .init(i.a, uncertainty: i.aUncertainty, unit: "W"),
+                "power.q": .init(q.a, uncertainty: q.aUncertainty, unit: "W"),
+                "attenuation": .init(minimumAttenuation, uncertainty: 0, unit: "dB"),
                 "extinction.i": .init(i.extinctionDB, uncertainty: 0, unit: "dB"),
                 "extinction.q": .init(q.extinctionDB, uncertainty: 0, unit: "dB"),
             ],
-            method: "bias sweeps \(String(format: "%.1f", lo))…\(String(format: "%.1f", hi)) V in \(ctx.settings.biasPoints) steps on the tap meter: I, Q (I at null), I (Q at null) fitted with c0 + A cos²(πV/2Vπ + φ) + B cos(πV/2Vπ + φ) + C sin(πV/2Vπ + φ); outer phase fitted with c0 + C cos(πV/Vπ + θ0) at |t_I| = |t_Q| = 0.7, parked at θ = π/2",
+            method: "bias sweeps \(String(format: "%.1f", lo))…\(String(format: "%.1f", hi)) V in \(ctx.settings.biasPoints) steps on the tap meter: I, Q (I at null), I (Q at null) fitted with c0 + A cos²(πV/2Vπ + φ) + B cos(πV/2Vπ + φ) + C sin(πV/2Vπ + φ); outer phase fitted with c0 + C cos(πV/Vπ + θ0) at |t_I| = |t_Q| = 0.7, parked at θ = π/2; sweep points in a shuffled order; each arm swept again at the end (41 points): the shift of φ is the drift during the calibration, the later φ is kept",
             fit: ["i.reducedChiSquare": i.reducedChiSquare, "q.reducedChiSquare": q.reducedChiSquare, "i.residualRMS": i.residualRMS, "q.residualRMS": q.residualRMS],
             raw: raw, plot: plot.render().rendered, inputs: [laserRecord.id])
     }

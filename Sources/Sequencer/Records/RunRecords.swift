@@ -81,6 +81,24 @@ public struct RunResult: Sendable, Codable, Equatable {
     public var weightLeakageUpperBoundBitsPerMode: Double
     public var dataLeakageBits: Double
     public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case runId, bench, images, accuracy, aborted, abortReason, certified, blocks, modes, transmittanceEstimate, excessNoiseEstimate
+        case excessNoiseUpperBound, weightLeakageBitsPerMode, weightLeakageUpperBoundBitsPerMode, dataLeakageBits, seconds
+    }
+
+    /// Every key is written, `abortReason` as null when there is none (the `--json` contract).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(runId, forKey: .runId); try c.encode(bench, forKey: .bench); try c.encode(images, forKey: .images)
+        try c.encode(accuracy, forKey: .accuracy); try c.encode(aborted, forKey: .aborted)
+        if let abortReason { try c.encode(abortReason, forKey: .abortReason) } else { try c.encodeNil(forKey: .abortReason) }
+        try c.encode(certified, forKey: .certified); try c.encode(blocks, forKey: .blocks); try c.encode(modes, forKey: .modes)
+        try c.encode(transmittanceEstimate, forKey: .transmittanceEstimate); try c.encode(excessNoiseEstimate, forKey: .excessNoiseEstimate)
+        try c.encode(excessNoiseUpperBound, forKey: .excessNoiseUpperBound); try c.encode(weightLeakageBitsPerMode, forKey: .weightLeakageBitsPerMode)
+        try c.encode(weightLeakageUpperBoundBitsPerMode, forKey: .weightLeakageUpperBoundBitsPerMode)
+        try c.encode(dataLeakageBits, forKey: .dataLeakageBits); try c.encode(seconds, forKey: .seconds)
+    }
 }
 
 /// One row of the run list.

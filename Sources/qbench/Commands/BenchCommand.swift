@@ -4,13 +4,14 @@ import BenchSim
 import Foundation
 import NumericsKit
 import SecureInference
+import TwinValidation
 
 /// `qbench bench …`: performance measurements.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance measurements.",
-        subcommands: [TwinBenchmark.self])
+        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self])
 }
 
 struct TwinBenchmark: AsyncParsableCommand {
@@ -83,5 +84,41 @@ struct TwinBenchmark: AsyncParsableCommand {
             physics           \(String(format: "%.3f", result.physicsSeconds)) s inside the trigger; the rest is the harness (client arithmetic, transfers)
             accuracy          \(percent(result.accuracy)) through the twin (client readings clipped: \(result.clippedReadings) of \(result.readings))
             """)
+    }
+}
+
+struct CalibrationBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibration",
+        abstract: "Calibrates the simulated bench under many seeds and compares every result with the twin's hidden constants.",
+        discussion: "For each seed the bench file's simulation seed is replaced, `calibrate all` runs into a temporary store, and Vπ, bias phases, SNU scales, μ, link transmittances, gain and efficiency are compared with the truth (which only benchmarks and tests may read). Reports the worst error against each target and the coverage of the stated uncertainties.")
+
+    @Option(help: "Number of seeds (1, 2, …).") var seeds = 20
+    @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    func run() async throws {
+        let url = try BenchOpening.url(bench)
+        var outcomes: [CalibrationValidation.Outcome] = []
+        let bar = ProgressBar(total: seeds, unit: "seeds", enabled: !json)
+        for s in 1...seeds {
+            outcomes.append(try await CalibrationValidation.run(benchFile: url, seed: UInt64(s)))
+            bar.update(s)
+        }
+        let summary = CalibrationSummary(outcomes)
+        if json { try printJSON(summary); return }
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+        printLine("\(summary.seeds) seeds of \(url.lastPathComponent), \(availableCores) cores")
+        printLine(pad("quantity", 24) + pad("target", 11) + pad("worst error", 13) + pad("mean error", 12) + pad("in target", 11) + pad("1σ cover", 10) + "2σ cover")
+        for q in summary.quantities {
+            let f = { (v: Double) in q.relative ? String(format: "%.3g %%", 100 * v) : String(format: "%.3g rad", v) }
+            printLine(pad(q.name, 24) + pad(f(q.target), 11) + pad(f(q.worstError), 13) + pad(f(q.meanError), 12)
+                      + pad("\(q.withinTarget)/\(summary.seeds)", 11) + pad(String(format: "%.0f %%", 100 * q.coverage1Sigma), 10)
+                      + String(format: "%.0f %%", 100 * q.coverage2Sigma))
+        }
+        printLine("\nper routine (mean over seeds): measurements, simulated bench time")
+        for (k, v) in summary.effort.sorted(by: { $0.key < $1.key }) {
+            printLine("  " + pad(k, 36) + pad(String(format: "%.0f", v[0]), 12) + String(format: "%.3g s", v[1]))
+        }
     }
 }
