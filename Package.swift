@@ -78,7 +78,7 @@ let package = Package(
 
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
-        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "SecureInference", "Calibrate"], swiftSettings: optimised),
+        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "BenchSim", "SecureInference", "Calibrate"], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),

@@ -1,0 +1,208 @@
+import BenchKit
+import BenchSim
+import Calibrate
+import Foundation
+import SecureInference
+import Testing
+@testable import Sequencer
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let simBench = repositoryRoot.appendingPathComponent("Devices/benches/sim.yaml")
+
+/// One calibration of the default twin per test process, shared by the runs (the twin's hidden
+/// constants depend only on the bench file's seed, so every fresh twin of it is the same bench).
+actor TwinFixture {
+    static let shared = TwinFixture()
+    private var store: CalibrationStore?
+    let model: ModelFile
+    let testSet: MNISTSet
+
+    init() {
+        model = try! ModelFile.read(from: repositoryRoot.appendingPathComponent("Models/mnist-784-784-10.qbm"))
+        testSet = try! MNISTSet.load(.test, directory: repositoryRoot.appendingPathComponent("Data/mnist"), limit: 400)
+    }
+
+    func calibratedStore() async throws -> CalibrationStore {
+        if let store { return store }
+        let s = CalibrationStore(root: scratchDirectory().appendingPathComponent("Calibration"))
+        var settings = CalibrationSettings()
+        settings.referenceShots = 64
+        let bench = try await SimulatedBench.open(simBench)
+        _ = try await CalibrationRunner.all(CalibrationContext(bench: bench, store: s, settings: settings, codeVersion: "test"))
+        store = s
+        return s
+    }
+}
+
+/// Requests a stop after a given block, and can trip the twin's interlock on the first progress report.
+final class TestObserver: RunObserver, @unchecked Sendable {
+    let stop: StopRequest
+    let stopAfterBlock: Int?
+    let onFirstProgress: (@Sendable () -> Void)?
+    private let lock = NSLock()
+    private var progressed = false
+    init(stop: StopRequest, stopAfterBlock: Int? = nil, onFirstProgress: (@Sendable () -> Void)? = nil) {
+        self.stop = stop; self.stopAfterBlock = stopAfterBlock; self.onFirstProgress = onFirstProgress
+    }
+    func block(_ record: BlockRecord) { if record.blockIndex == stopAfterBlock { stop.request("test stop") } }
+    func progress(imagesDone: Int, images: Int, modes: Int, modesPerSecond: Double, excessNoise: Double?) {
+        lock.lock(); let first = !progressed; progressed = true; lock.unlock()
+        if first { onFirstProgress?() }
+    }
+}
+
+struct Harness {
+    let bench: Bench
+    let engine: SimulationEngine
+    let env: RunEnvironment
+    let db: RunDatabase
+
+    static func make(store: CalibrationStore? = nil, db: RunDatabase? = nil, stopAfterBlock: Int? = nil,
+                     onFirstProgress: (@Sendable (SimulationEngine) -> Void)? = nil) async throws -> Harness {
+        let bench = try await SimulatedBench.open(simBench)
+        let engine = try await SimulatedBench.engine(of: bench)
+        let database = try db ?? RunDatabase(directory: scratchDirectory())
+        let stop = StopRequest()
+        var hook: (@Sendable () -> Void)?
+        if let onFirstProgress { hook = { onFirstProgress(engine) } }
+        let observer = TestObserver(stop: stop, stopAfterBlock: stopAfterBlock, onFirstProgress: hook)
+        let calibration: CalibrationStore
+        if let store { calibration = store } else { calibration = try await TwinFixture.shared.calibratedStore() }
+        var env = RunEnvironment(bench: bench, store: calibration, database: database,
+                                 codeVersion: "test", arguments: ["test"], stop: stop, observer: observer)
+        env.interlockTimeout = .seconds(5)
+        return Harness(bench: bench, engine: engine, env: env, db: database)
+    }
+}
+
+func configuration(images: Int, block: Int, client: String = "honest", seed: UInt64 = 3) -> RunConfiguration {
+    RunConfiguration(benchFile: simBench.path, modelFile: "Models/mnist-784-784-10.qbm", dataDirectory: "Data/mnist",
+                     images: images, blockImages: block, seed: seed, client: client)
+}
+
+@Suite("Protocol runs on the twin", .serialized)
+struct ProtocolRunTests {
+    @Test func honestRunIsRecordedJournaledAndLeftSafe() async throws {
+        let h = try await Harness.make()
+        let f = TwinFixture.shared
+        let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
+        #expect(r.images == 40 && r.blocks == 2)
+        #expect(r.accuracy >= 0.85)
+        #expect(!r.aborted && r.abortReason == nil)
+        #expect(r.modes == 40 * 311_248)
+        #expect(abs(r.transmittanceEstimate - 1) < 0.01)
+        #expect(abs(r.excessNoiseEstimate - 1.0 / 392) < 0.01)
+        let summary = try h.db.run(r.runId)
+        #expect(summary.status == .completed && summary.calibrationIds.count == 7 && summary.result == r)
+        let steps = try h.db.journalEntries(r.runId).map(\.step)
+        #expect(Array(steps.prefix(3)) == ["preflight", "block 0 layer 0", "block 0 layer 1"] || steps.contains("warm-up"))
+        #expect(steps.contains("preflight") && steps.contains("warm-up") && steps.contains("block 1 (images 20…39)"))
+        #expect(steps.contains("server.laser: ramp-down") && steps.last == "finish")
+        #expect(try h.db.blocks(r.runId).count == 2)
+        #expect(try await h.bench.laser().isEmitting() == false)
+        #expect(try await h.bench.shutter().isOpen() == false)
+        #expect(try h.db.benchSnapshot(r.runId) != nil)
+    }
+
+    /// Each cheating client is stopped by the server's check, with the block and the reason.
+    @Test(arguments: [("intercept-resend", 20), ("greedy-tap:1", 20), ("over-amplify:10", 400)])
+    func cheatingClientsAreAborted(client: String, images: Int) async throws {
+        let h = try await Harness.make()
+        try h.engine.setClientBehaviour(try #require(ClientBehaviour(argument: client)))
+        let f = TwinFixture.shared
+        let r = try await ProtocolRun.start(configuration(images: images, block: 20, client: client), model: f.model, testSet: f.testSet, env: h.env)
+        #expect(r.aborted, "\(client) was not aborted: ε̂ = \(r.excessNoiseEstimate), I_w = \(r.weightLeakageBitsPerMode)")
+        #expect(r.abortReason?.contains("exceeds the budget") == true)
+        #expect(try h.db.run(r.runId).status == .aborted)
+        #expect(try h.db.journalEntries(r.runId).contains { $0.kind == .decision && $0.step == "abort" })
+        #expect(try await h.bench.laser().isEmitting() == false)
+    }
+
+    /// Stopped after block 1 and resumed on a fresh twin: the same numbers as without the stop.
+    @Test func resumedRunEqualsUninterruptedRun() async throws {
+        let f = TwinFixture.shared
+        let whole = try await ProtocolRun.start(configuration(images: 60, block: 20), model: f.model, testSet: f.testSet, env: try await Harness.make().env)
+        let db = try RunDatabase(directory: scratchDirectory())
+        let first = try await Harness.make(db: db, stopAfterBlock: 1)
+        var runId = ""
+        do {
+            _ = try await ProtocolRun.start(configuration(images: 60, block: 20), model: f.model, testSet: f.testSet, env: first.env)
+            Issue.record("the stop was not honoured")
+        } catch let failure as RunFailure {
+            #expect(failure.status == .interrupted)
+            runId = failure.runId
+        }
+        #expect(try db.run(runId).status == .interrupted)
+        #expect(try await first.bench.laser().isEmitting() == false)
+        let second = try await Harness.make(db: db)
+        let resumed = try await ProtocolRun.resume(runId: runId, model: f.model, testSet: f.testSet, env: second.env)
+        #expect(resumed.images == 60 && resumed.blocks == 3)
+        #expect(resumed.accuracy == whole.accuracy)
+        #expect(resumed.modes == whole.modes)
+        #expect(resumed.transmittanceEstimate == whole.transmittanceEstimate)
+        #expect(resumed.excessNoiseEstimate == whole.excessNoiseEstimate)
+        #expect(resumed.weightLeakageUpperBoundBitsPerMode == whole.weightLeakageUpperBoundBitsPerMode)
+        let journal = try db.journalEntries(runId)
+        #expect(journal.contains { $0.step == "resume" })
+        #expect(journal.filter { $0.kind == .safeState && $0.step == "server.laser: ramp-down" }.count >= 3)
+    }
+
+    @Test func missingCalibrationStopsTheRunBeforeAnyLight() async throws {
+        let empty = CalibrationStore(root: scratchDirectory())
+        let h = try await Harness.make(store: empty)
+        let f = TwinFixture.shared
+        do {
+            _ = try await ProtocolRun.start(configuration(images: 20, block: 20), model: f.model, testSet: f.testSet, env: h.env)
+            Issue.record("ran without calibration")
+        } catch let failure as RunFailure {
+            #expect("\(failure)".contains("qbench calibrate"))
+            #expect(failure.status == .failed)
+            let steps = try h.db.journalEntries(failure.runId).map(\.step)
+            #expect(!steps.contains("warm-up") && !steps.contains("preflight"))
+            #expect(h.engine.shotsFired == 0)
+        }
+        #expect(try await h.bench.laser().isEmitting() == false)
+    }
+
+    @Test func deviceFaultEndsTheRunInTheSafeState() async throws {
+        let h = try await Harness.make()
+        let f = TwinFixture.shared
+        try h.engine.inject(SimulatedFault(role: .clientProcessor, kind: .disconnect, at: h.engine.time + .milliseconds(5)))
+        do {
+            _ = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
+            Issue.record("the fault did not end the run")
+        } catch let failure as RunFailure {
+            #expect(failure.status == .failed)
+            #expect("\(failure.underlying)".contains("client.processor"))
+            let safe = try h.db.journalEntries(failure.runId).filter { $0.kind == .safeState }
+            #expect(safe.contains { $0.step == "server.laser: ramp-down" && $0.detail == "ok" })
+            #expect(safe.contains { $0.step == "shutter: close" && $0.detail == "ok" })
+        }
+        #expect(try await h.bench.laser().isEmitting() == false)
+        #expect(try await h.bench.shutter().isOpen() == false)
+    }
+
+    /// The interlock trips during block 0 and clears 0.3 s later: the run pauses in the safe
+    /// state, warms up again, repeats the block and completes.
+    @Test func interlockTripPausesAndResumes() async throws {
+        let h = try await Harness.make(onFirstProgress: { engine in
+            engine.setInterlock(clear: false)
+            Task { try await Task.sleep(for: .milliseconds(300)); engine.setInterlock(clear: true) }
+        })
+        let f = TwinFixture.shared
+        let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
+        #expect(r.images == 40 && !r.aborted)
+        let steps = try h.db.journalEntries(r.runId).map(\.step)
+        #expect(steps.contains("interlock tripped") && steps.contains("interlock cleared"))
+    }
+
+    @Test func interlockNotClearRefusesToStart() async throws {
+        let h = try await Harness.make()
+        h.engine.setInterlock(clear: false)
+        let f = TwinFixture.shared
+        await #expect(throws: RunFailure.self) {
+            try await ProtocolRun.start(configuration(images: 20, block: 20), model: f.model, testSet: f.testSet, env: h.env)
+        }
+        #expect(h.engine.shotsFired == 0)
+    }
+}
