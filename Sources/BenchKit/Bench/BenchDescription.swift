@@ -51,6 +51,9 @@ public struct BenchDescription: Sendable {
     /// Optical modes per second (the AWG sample rate of the drive waveforms): `symbol-rate:`,
     /// default 1 GBd.
     public let symbolRate: Frequency
+    /// How long calibration records of each kind stay valid on this bench (`calibration-validity:`,
+    /// e.g. `modulator: 1 h`), overriding the defaults; keyed by the kind's name.
+    public let calibrationValidity: [String: Duration]
     /// The file's text, kept for the run record's bench snapshot.
     public let text: String
 
@@ -65,7 +68,7 @@ public struct BenchDescription: Sendable {
 
     public static func parse(_ text: String, file: String) throws(BenchFileError) -> BenchDescription {
         let root = YAMLReader(file: file, tree: try YAMLTree.parse(text, file: file))
-        try root.onlyKeys(["bench", "description", "symbol-rate", "roles", "constraints", "safe-state", "simulation"], in: "a bench file")
+        try root.onlyKeys(["bench", "description", "symbol-rate", "calibration-validity", "roles", "constraints", "safe-state", "simulation"], in: "a bench file")
         let name = try root.required("bench", "the bench's name, e.g. 'bench: sim'").string
         let summary = try root.optional("description")?.string ?? ""
         var bindings: [Role: RoleBinding] = [:]
@@ -111,8 +114,13 @@ public struct BenchDescription: Sendable {
         }
         let symbolRate = try root.optional("symbol-rate")?.quantity(Frequency.self) ?? .gigahertz(1)
         guard symbolRate.hertz > 0 else { throw root.fail("symbol-rate must be positive", line: try root.optional("symbol-rate")?.tree.line) }
+        var validity: [String: Duration] = [:]
+        for e in try root.optional("calibration-validity")?.entries ?? [] {
+            validity[e.key] = try parseDuration(e.value)
+        }
         return BenchDescription(name: name, summary: summary, file: file, bindings: bindings, constraints: constraints,
-                                safeState: safeState, simulation: try root.optional("simulation"), symbolRate: symbolRate, text: text)
+                                safeState: safeState, simulation: try root.optional("simulation"), symbolRate: symbolRate,
+                                calibrationValidity: validity, text: text)
     }
 
     static func parseBinding(_ role: Role, _ r: YAMLReader, line: Int) throws(BenchFileError) -> RoleBinding {
@@ -146,6 +154,17 @@ public struct BenchDescription: Sendable {
             }
         }
         return RoleBinding(role: role, driver: driver, address: address, limits: limits, options: try r.optional("options"), line: line)
+    }
+
+    /// "90 s", "30 min", "8 h", "30 d".
+    static func parseDuration(_ r: YAMLReader) throws(BenchFileError) -> Duration {
+        let text = try r.string
+        let parts = text.split(separator: " ")
+        let factors: [String: Double] = ["s": 1, "min": 60, "h": 3600, "d": 86400]
+        guard parts.count == 2, let v = Double(parts[0]), v > 0, let f = factors[String(parts[1])] else {
+            throw r.fail("'\(text)' is not a duration: write e.g. '90 s', '30 min', '8 h' or '30 d'")
+        }
+        return .seconds(v * f)
     }
 
     /// Lasers down first, then shutters closed, modulator drives zeroed, everything else to its own safe state.

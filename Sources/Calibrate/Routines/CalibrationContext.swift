@@ -105,7 +105,7 @@ public final class CalibrationContext: @unchecked Sendable {
         let id = store.newID(bench: benchName, role: role.rawValue, kind: kind, at: now)
         let stem = String(id.split(separator: "/").last!)
         let tally = takeTally()
-        let validity = settings.validity[kind] ?? .seconds(3600)
+        let validity = bench.description.calibrationValidity[kind.rawValue] ?? settings.validity[kind] ?? .seconds(3600)
         let record = CalibrationRecord(
             schema: CalibrationRecord.schemaVersion, id: id, bench: benchName, role: role.rawValue, kind: kind, createdAt: now,
             validUntil: now.addingTimeInterval(validity.inSeconds), device: try await bench.device(role).identify(),
