@@ -81,9 +81,33 @@ public struct ModulatorCalibration: Sendable {
         let phaseQUncertainty = (pow(laterQ.phaseUncertainty, 2) + driftQ * driftQ / 2).squareRoot()
         let vpiIUncertainty = (pow(i.vpiUncertainty, 2) + pow(laterI.vpi - i.vpi, 2) / 2).squareRoot()
         let vpiQUncertainty = (pow(q.vpiUncertainty, 2) + pow(laterQ.vpi - q.vpi, 2) / 2).squareRoot()
-        let nullI = i.null() - driftI * 2 * i.vpi / Double.pi, nullQ = q.null() - driftQ * 2 * q.vpi / Double.pi
-        try await modulator.setBias(.i, .volts(nullI))
-        try await modulator.setBias(.q, .volts(nullQ))
+        let armNullI = i.null() - driftI * 2 * i.vpi / Double.pi, armNullQ = q.null() - driftQ * 2 * q.vpi / Double.pi
+        // Carrier null: with zero drive each arm still leaks (finite extinction), in quadrature with
+        // its own field, i.e. onto the other arm's axis. Biasing both arms slightly off their own
+        // nulls cancels the total carrier; left in place it would add a constant field to every
+        // weight, which the client's inner products feel as Σξ_j times the leak. Coordinate
+        // descent with parabolas of the tap power, three rounds.
+        var nullI = armNullI, nullQ = armNullQ
+        var carrierRaw: [Sweep] = []
+        for _ in 0..<3 {
+            for (channel, vpi) in [(ModulatorChannel.i, i.vpi), (.q, q.vpi)] {
+                let centre = channel == .i ? nullI : nullQ
+                let half = 0.1 * 2 * vpi / Double.pi   // ±0.1 rad of arm phase
+                let xs = (0...10).map { centre - half + 2 * half * Double($0) / 10 }
+                var ys: [Double] = []
+                for x in xs {
+                    try await modulator.setBias(channel, .volts(x))
+                    ys.append(try await ctx.readPower(meter).watts)
+                }
+                carrierRaw.append(Sweep(name: "carrier null, \(channel.rawValue)", biasV: xs, tapPowerW: ys))
+                let f = try linearFit(x: xs.map { $0 - centre }, y: ys, basis: [{ _ in 1 }, { $0 }, { $0 * $0 }])
+                let minimum = centre - f.parameters[1] / (2 * f.parameters[2])
+                let best = f.parameters[2] > 0 ? max(centre - half, min(centre + half, minimum)) : centre
+                if channel == .i { nullI = best } else { nullQ = best }
+                try await modulator.setBias(channel, .volts(best))
+            }
+        }
+        sweeps += carrierRaw
 
         var plot = LinePlot(title: "IQ modulator bias sweeps on the monitor tap", xLabel: "bias (V)", yLabel: "tap power (µW)")
         let fine = stride(from: lo, through: hi, by: (hi - lo) / 400).map { $0 }
@@ -105,6 +129,8 @@ public struct ModulatorCalibration: Sendable {
                 "phase.q": .init(phaseQ, uncertainty: phaseQUncertainty, unit: "rad"),
                 "bias.i": .init(nullI, uncertainty: phaseIUncertainty * 2 * i.vpi / Double.pi, unit: "V"),
                 "bias.q": .init(nullQ, uncertainty: phaseQUncertainty * 2 * q.vpi / Double.pi, unit: "V"),
+                "arm-null.i": .init(armNullI, uncertainty: phaseIUncertainty * 2 * i.vpi / Double.pi, unit: "V"),
+                "arm-null.q": .init(armNullQ, uncertainty: phaseQUncertainty * 2 * q.vpi / Double.pi, unit: "V"),
                 "drift.i": .init(driftI, uncertainty: (pow(laterI.phaseUncertainty, 2) + pow(i.phaseUncertainty, 2)).squareRoot(), unit: "rad"),
                 "drift.q": .init(driftQ, uncertainty: (pow(laterQ.phaseUncertainty, 2) + pow(q.phaseUncertainty, 2)).squareRoot(), unit: "rad"),
                 "vpi.phase": .init(fringe.vpi, uncertainty: fringe.vpiUncertainty, unit: "V"),
@@ -115,7 +141,7 @@ public struct ModulatorCalibration: Sendable {
                 "extinction.i": .init(i.extinctionDB, uncertainty: 0, unit: "dB"),
                 "extinction.q": .init(q.extinctionDB, uncertainty: 0, unit: "dB"),
             ],
-            method: "bias sweeps \(String(format: "%.1f", lo))…\(String(format: "%.1f", hi)) V in \(ctx.settings.biasPoints) steps on the tap meter: I, Q (I at null), I (Q at null) fitted with c0 + A cos²(πV/2Vπ + φ) + B cos(πV/2Vπ + φ) + C sin(πV/2Vπ + φ); outer phase fitted with c0 + C cos(πV/Vπ + θ0) at |t_I| = |t_Q| = 0.7, parked at θ = π/2; sweep points in a shuffled order; each arm swept again at the end (41 points): the shift of φ is the drift during the calibration, the later φ is kept",
+            method: "bias sweeps \(String(format: "%.1f", lo))…\(String(format: "%.1f", hi)) V in \(ctx.settings.biasPoints) steps on the tap meter: I, Q (I at null), I (Q at null) fitted with c0 + A cos²(πV/2Vπ + φ) + B cos(πV/2Vπ + φ) + C sin(πV/2Vπ + φ); outer phase fitted with c0 + C cos(πV/Vπ + θ0) at |t_I| = |t_Q| = 0.7, parked at θ = π/2; sweep points in a shuffled order; each arm swept again at the end (41 points): the shift of φ is the drift during the calibration, the later φ is kept; then the carrier nulled jointly (parabolas of the tap power around both nulls, 3 rounds): bias.i/bias.q",
             fit: ["i.reducedChiSquare": i.reducedChiSquare, "q.reducedChiSquare": q.reducedChiSquare, "i.residualRMS": i.residualRMS, "q.residualRMS": q.residualRMS],
             raw: raw, plot: plot.render().rendered, inputs: [laserRecord.id])
     }

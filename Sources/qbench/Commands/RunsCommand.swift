@@ -45,3 +45,26 @@ struct ReportCommand: ParsableCommand {
         printLine("wrote \(path)")
     }
 }
+
+struct JournalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journal",
+        abstract: "The journal of a run: every completed step, safe-state action, event and decision, in order.")
+
+    @Argument(help: "Run id (see `qbench runs`).") var runId: String
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    struct Output: Encodable { let runId: String; let status: String; let entries: [JournalEntry] }
+
+    func run() throws {
+        let db = try RunDatabase()
+        let summary = try db.run(runId)
+        let entries = try db.journalEntries(runId)
+        if json { try printJSON(Output(runId: runId, status: summary.status.rawValue, entries: entries)); return }
+        let df = ISO8601DateFormatter()
+        printLine("run \(runId): \(summary.status.rawValue)")
+        for e in entries {
+            printLine("\(String(format: "%4d", e.sequence))  \(df.string(from: e.at))  \(e.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(e.step)\(e.detail.map { "  — " + $0 } ?? "")")
+        }
+    }
+}
