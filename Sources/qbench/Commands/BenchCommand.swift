@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance measurements.",
-        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self])
+        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self])
 }
 
 struct TwinBenchmark: AsyncParsableCommand {
@@ -119,6 +119,49 @@ struct CalibrationBenchmark: AsyncParsableCommand {
         printLine("\nper routine (mean over seeds): measurements, simulated bench time")
         for (k, v) in summary.effort.sorted(by: { $0.key < $1.key }) {
             printLine("  " + pad(k, 36) + pad(String(format: "%.0f", v[0]), 12) + String(format: "%.3g s", v[1]))
+        }
+    }
+}
+
+struct ServerCheckBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server-check",
+        abstract: "The server's check on the twin over many seeds: honest false aborts and certification, cheating clients' detection.",
+        discussion: "For each seed the bench's simulation seed is replaced (new hidden constants and noise), the twin is calibrated, and each client runs on a fresh twin. Reports, per client, how many runs were aborted and after how many images, how many ended certified and after how many modes the bound first held.")
+
+    @Option(help: "Number of seeds (1, 2, …).") var seeds = 20
+    @Option(help: "Test images per run.") var images = 10_000
+    @Option(name: .customLong("block-images"), help: "Images per block.") var blockImages = 100
+    @Option(help: "Clients, comma-separated.") var clients = "honest,greedy-tap:0.75,over-amplify:4,intercept-resend"
+    @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    func run() async throws {
+        let behaviours = try clients.split(separator: ",").map { s -> ClientBehaviour in
+            guard let b = ClientBehaviour(argument: String(s)) else { throw ValidationError("unknown client '\(s)'") }
+            return b
+        }
+        let model = try modelOptions.loadModel()
+        let testSet = try modelOptions.loadSet(.test, limit: images)
+        let url = try BenchOpening.url(bench)
+        var trials: [ServerCheckValidation.Trial] = []
+        let bar = ProgressBar(total: seeds, unit: "seeds", enabled: !json)
+        for s in 1...seeds {
+            trials += try await ServerCheckValidation.run(benchFile: url, seed: UInt64(s), clients: behaviours, images: images,
+                                                          blockImages: blockImages, model: model, testSet: testSet)
+            bar.update(s)
+        }
+        let summary = ServerCheckValidation.summarise(trials, seeds: seeds, images: images, blockImages: blockImages, cores: availableCores)
+        if json { try printJSON(summary); return }
+        printLine("\(seeds) seeds × \(images) images, blocks of \(blockImages), \(availableCores) cores")
+        for c in summary.clients {
+            var line = "\(c.client): \(c.aborted)/\(c.runs) aborted"
+            if let m = c.meanImagesAtAbort, let x = c.maxImagesAtAbort { line += String(format: " (after %.0f images on average, at most %d)", m, x) }
+            line += ", \(c.certified)/\(c.runs) certified"
+            if let m = c.meanFirstCertifiedAtModes, let x = c.maxFirstCertifiedAtModes { line += String(format: " (first after %.3g modes on average, at most %.3g)", m, Double(x)) }
+            line += String(format: ", accuracy %.2f %%, ε̂ %.4g SNU", 100 * c.meanAccuracy, c.meanExcessNoise)
+            printLine(line)
         }
     }
 }
