@@ -42,13 +42,6 @@ extension Quantity where D == TimeDimension {
     public static func seconds(_ s: Double) -> Self { Self(si: s) }
     public var seconds: Double { si }
     public var duration: Duration { .nanoseconds(Int64((si * 1e9).rounded())) }
-    public init(_ duration: Duration) { self.init(si: duration.seconds) }
+    public init(_ duration: Duration) { self.init(si: duration.inSeconds) }
 }
 
-extension Duration {
-    /// The duration in seconds as a Double.
-    public var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
-    }
-}

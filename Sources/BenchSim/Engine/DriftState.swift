@@ -42,9 +42,9 @@ struct DriftState: Sendable {
             var phi = arm.biasPhase.si + arm.driftRate.si * t + walk[w.rawValue]
             for f in faults {
                 guard case let .driftBurst(channel, size, ramp) = f.kind, channel == c else { continue }
-                let start = f.at.seconds
+                let start = f.at.inSeconds
                 guard t > start || (ramp == .zero && t >= start) else { continue }
-                let r = ramp.seconds
+                let r = ramp.inSeconds
                 phi += size.si * (r > 0 ? min(1, (t - start) / r) : 1)
             }
             modulator[c] = phi

@@ -35,9 +35,9 @@ struct FaultBook: Sendable {
         calls[role] = made + 1
         for k in entries.indices where entries[k].fault.role == role && entries[k].fault.kind.failsCalls {
             let f = entries[k].fault
-            guard t >= f.at.seconds, made - entries[k].callsAtInjection >= f.afterCalls else { continue }
+            guard t >= f.at.inSeconds, made - entries[k].callsAtInjection >= f.afterCalls else { continue }
             if let c = f.count, entries[k].failedCalls >= c { continue }
-            if let d = f.duration, t >= (f.at + d).seconds { continue }
+            if let d = f.duration, t >= (f.at + d).inSeconds { continue }
             entries[k].failedCalls += 1
             switch f.kind {
             case let .timeout(delay): return .timeout(delay: delay)
@@ -52,8 +52,8 @@ struct FaultBook: Sendable {
     /// Whether a dead-receiver fault silences `role` at simulated time `t`.
     func isDead(_ role: Role, at t: Double) -> Bool {
         entries.contains { e in
-            guard e.fault.role == role, case .deadReceiver = e.fault.kind, t >= e.fault.at.seconds else { return false }
-            if let d = e.fault.duration { return t < (e.fault.at + d).seconds }
+            guard e.fault.role == role, case .deadReceiver = e.fault.kind, t >= e.fault.at.inSeconds else { return false }
+            if let d = e.fault.duration { return t < (e.fault.at + d).inSeconds }
             return true
         }
     }

@@ -97,7 +97,7 @@ extension SimulationEngine {
             throw DeviceError(.invalidRequest, device: Role.serverTap.rawValue, message: "averaging time must be positive",
                               remedy: "average over e.g. .milliseconds(100)")
         }
-        return locked { .watts(meterReading(averaging: averaging.seconds) - state.powerMeter.zero) }
+        return locked { .watts(meterReading(averaging: averaging.inSeconds) - state.powerMeter.zero) }
     }
 
     /// Zeroing: the meter takes what it reads now (over 1 s) as its dark offset. Correct only with

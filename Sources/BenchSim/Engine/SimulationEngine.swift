@@ -96,7 +96,7 @@ public final class SimulationEngine: @unchecked Sendable {
 
     /// Lets simulated time pass (drifts move, scheduled faults come due).
     public func advanceClock(by span: Duration) {
-        locked { advanceLocked(max(0, span.seconds)) }
+        locked { advanceLocked(max(0, span.inSeconds)) }
     }
 
     /// The drifting phases now. For tests and benchmarks only.
@@ -121,7 +121,7 @@ public final class SimulationEngine: @unchecked Sendable {
             // Keep the phase a burst already moved: re-inject it as a completed step.
             for var b in bursts {
                 if case let .driftBurst(c, size, ramp) = b.kind {
-                    let start = b.at.seconds, r = ramp.seconds
+                    let start = b.at.inSeconds, r = ramp.inSeconds
                     let done = clock <= start ? 0 : (r > 0 ? min(1, (clock - start) / r) : 1)
                     guard done > 0 else { continue }
                     b.kind = .driftBurst(channel: c, size: .radians(size.si * done), ramp: .zero)

@@ -159,7 +159,7 @@ public struct TwinWorkload: Sendable {
                 try await client.arm(shots: count)
                 let physics = clock.now
                 try await trigger.fire(shots: count)
-                result.physicsSeconds += (clock.now - physics).seconds
+                result.physicsSeconds += (clock.now - physics).inSeconds
                 let samples = try await server.fetch(timeout: .seconds(60))
                 let readings = try await client.fetch(timeout: .seconds(60)).volts
                 precondition(samples.volts.count == count * layer.layout.slotsPerShot, "server samples missing")
@@ -184,7 +184,7 @@ public struct TwinWorkload: Sendable {
             let logits = inputs[(b * width)..<((b + 1) * width)]
             if logits.indices.max(by: { logits[$0] < logits[$1] })! - b * width == Int(set.labels[b]) { result.correct += 1 }
         }
-        result.seconds = (clock.now - started).seconds
+        result.seconds = (clock.now - started).inSeconds
         result.images = set.count
         return result
     }
