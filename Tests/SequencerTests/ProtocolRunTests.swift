@@ -104,6 +104,18 @@ struct ProtocolRunTests {
         #expect(try h.db.benchSnapshot(r.runId) != nil)
     }
 
+    @Test func rawSamplesAreKeptWithinTheirBound() async throws {
+        let h = try await Harness.make()
+        let f = TwinFixture.shared
+        var c = configuration(images: 20, block: 10)
+        c.keepRawSamples = true
+        c.rawSampleLimit = 1_000_000
+        let r = try await ProtocolRun.start(c, model: f.model, testSet: f.testSet, env: h.env)
+        #expect(try h.db.rawSampleCount(r.runId) == 1_000_000)
+        let plain = try await ProtocolRun.start(configuration(images: 10, block: 10), model: f.model, testSet: f.testSet, env: try await Harness.make(db: h.db).env)
+        #expect(try h.db.rawSampleCount(plain.runId) == 0)
+    }
+
     /// Each cheating client is stopped by the server's check, with the block and the reason.
     @Test(arguments: [("intercept-resend", 20), ("greedy-tap:1", 20), ("over-amplify:10", 400)])
     func cheatingClientsAreAborted(client: String, images: Int) async throws {

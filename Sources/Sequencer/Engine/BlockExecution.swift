@@ -38,6 +38,7 @@ extension ProtocolRun {
                 let returned = try await rx.fetch(timeout: .seconds(60)).volts
                 let readings = try await crx.fetch(timeout: .seconds(60)).volts
                 m.accumulate(samples: returned, shots: n, into: &client)
+                try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
                 for s in 0..<n {
                     let est = decoder.innerProducts(readings[(s * frame.layout.rows)..<((s + 1) * frame.layout.rows)], layer: frame.layer)
                     for r in 0..<frame.layout.rows { outputs[done + s, r] = est[r] }
@@ -89,6 +90,16 @@ extension ProtocolRun {
             excessNoiseStandardError: estimate.excessNoiseStandardError, excessNoiseUpperBound: a.excessNoiseUpperBound,
             weightLeakageBitsPerMode: a.leakageBitsPerMode, weightLeakageLowerBound: a.leakageLowerBound, weightLeakageUpperBound: a.leakageUpperBound,
             dataLeakageBits: ix, decision: a.decision.rawValue, reason: a.reason, wallSeconds: wall)
+    }
+
+    /// With `--raw-samples`, the returned samples go to the run database until the configured
+    /// number of floats is reached (the first blocks of a run); off by default.
+    func keepRawSamples(_ samples: [Float], block: Int, kind: String) throws {
+        guard configuration.keepRawSamples else { return }
+        let stored = try env.database.rawSampleCount(runId)
+        let room = configuration.rawSampleLimit - stored
+        guard room > 0 else { return }
+        try env.database.saveRawSamples(runId, blockIndex: block, kind: kind, samples: Array(samples.prefix(room)))
     }
 
     func reportProgress(imagesInBlock: Int, layer: Int, modes: Int) {
