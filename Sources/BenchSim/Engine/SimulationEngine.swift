@@ -19,8 +19,6 @@ public final class SimulationEngine: @unchecked Sendable {
     /// The hidden constants. For tests and benchmarks only (see the type's documentation).
     public let truth: SimulationTruth
     public let benchName: String
-    /// Distinguishes engines in one process; part of every simulated device's serial number.
-    public let id: Int
     /// Roles the bench binds (an unbound shutter is absent, i.e. open; an unbound switch is the
     /// client path; an unbound attenuator is 0 dB).
     public let boundRoles: Set<Role>
@@ -62,9 +60,7 @@ public final class SimulationEngine: @unchecked Sendable {
         meterRng = Xoshiro256(seed: seeds.meter)
         behaviour = configuration.clientBehaviour
         threads = availableCores
-        id = EngineRegistry.shared.register()
         for f in configuration.faults { faultBook.inject(f) }
-        EngineRegistry.shared.attach(self)
     }
 
     // MARK: locking

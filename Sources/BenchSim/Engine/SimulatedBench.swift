@@ -1,33 +1,6 @@
 import BenchKit
 import Foundation
 
-/// The engines alive in this process, by id (weakly held: an engine lives as long as its devices).
-final class EngineRegistry: @unchecked Sendable {
-    static let shared = EngineRegistry()
-    private let lock = NSLock()
-    private var next = 1
-    private var engines: [Int: Weak] = [:]
-
-    private struct Weak { weak var engine: SimulationEngine? }
-
-    func register() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        next += 1
-        return next - 1
-    }
-
-    func attach(_ e: SimulationEngine) {
-        lock.lock(); defer { lock.unlock() }
-        engines = engines.filter { $0.value.engine != nil }
-        engines[e.id] = Weak(engine: e)
-    }
-
-    func engine(id: Int) -> SimulationEngine? {
-        lock.lock(); defer { lock.unlock() }
-        return engines[id]?.engine
-    }
-}
-
 /// Entry points to the simulated bench for tests, benchmarks and the CLI.
 public enum SimulatedBench {
     public enum AccessError: Error, CustomStringConvertible {
@@ -49,8 +22,8 @@ public enum SimulatedBench {
         return try await Bench.open(try BenchDescription.load(file), registry: registry)
     }
 
-    /// The engine behind an opened bench's simulated devices, found through their identities
-    /// (serial "bench<id>/<role>"). For tests and benchmarks: the protocol path must not use it.
+    /// The engine behind an opened bench's simulated devices (kept in the bench's shared
+    /// resources). For tests and benchmarks: the protocol path must not use it.
     public static func engine(of bench: Bench) async throws -> SimulationEngine {
         guard let engine = await bench.shared.existing(SimDriver.engineKey, as: SimulationEngine.self) else {
             throw AccessError.notSimulated(bench: bench.description.name)
