@@ -30,7 +30,7 @@ public struct ActiveCalibration: Sendable {
         (.serverReceiver, .homodyne), (.clientReceiver, .homodyne), (.serverReceiver, .backToBack), (.link, .link),
     ]
 
-    public static func load(bench: Bench, store: CalibrationStore, maximumField: Double = 0.5, now: Date = Date()) async throws -> ActiveCalibration {
+    public static func load(bench: Bench, store: CalibrationStore, maximumField: Double = 0.3, now: Date = Date()) async throws -> ActiveCalibration {
         var byKey: [String: CalibrationRecord] = [:]
         for (role, kind) in required {
             let identity = try await bench.device(role).identify()

@@ -19,7 +19,7 @@ public struct CalibrationSettings: Sendable, Codable, Equatable {
     public var photonsPerMode = 4.0
     public var gain = 2.0
     /// Largest arm field used when encoding (|t| ≤ this keeps the arcsin pre-distortion well conditioned).
-    public var maximumField = 0.5
+    public var maximumField = 0.3
     /// Relative (1σ) calibration uncertainty of the reference power meter, from its certificate.
     public var meterCertificateUncertainty = 0.005
     /// Validity of each kind.

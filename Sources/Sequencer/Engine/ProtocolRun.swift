@@ -17,7 +17,7 @@ public struct RunEnvironment: Sendable {
     /// Shots per trigger burst (memory per burst ∝ this × slots per shot).
     public var chunkShots = 8
     /// Back-to-back reference shots per client shot, interleaved in every block and layer.
-    public var referenceFraction = 0.1
+    public var referenceFraction = 0.3
     /// How long to wait for a tripped interlock to clear before giving up.
     public var interlockTimeout: Duration = .seconds(60)
 
