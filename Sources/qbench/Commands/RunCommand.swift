@@ -87,15 +87,17 @@ struct RunCommand: AsyncParsableCommand {
             throw CLIError("\(failure)")
         }
         if json { try printJSON(result); return }
-        printResult(result)
+        let firstCertified = try db.blocks(result.runId).first { $0.decision == "certified" }
+        printResult(result, firstCertified: firstCertified)
     }
 
-    func printResult(_ r: RunResult) {
+    func printResult(_ r: RunResult, firstCertified: BlockRecord?) {
         let f = { (v: Double) in String(format: "%.5g", v) }
+        let since = firstCertified.map { " since \($0.modes) modes (\($0.imagesDone) images)" } ?? ""
         printLine("""
             run               \(r.runId) on bench \(r.bench)
             images            \(r.images), accuracy \(percent(r.accuracy))
-            server's check    \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : (r.certified ? "certified within budget" : "not certified (not enough modes yet)"))
+            server's check    \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : (r.certified ? "certified within budget\(since)" : "not certified (not enough modes yet)"))
             channel           T̂ = \(f(r.transmittanceEstimate)), ε̂ = \(f(r.excessNoiseEstimate)) SNU (≤ \(f(r.excessNoiseUpperBound)))
             weight leakage    \(f(r.weightLeakageBitsPerMode)) bit/mode (≤ \(f(r.weightLeakageUpperBoundBitsPerMode)))
             data leakage      \(f(r.dataLeakageBits)) bit/symbol (Cramér–Rao)
