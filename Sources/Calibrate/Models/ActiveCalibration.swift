@@ -44,14 +44,11 @@ public struct ActiveCalibration: Sendable {
         let mod = r(.serverModulator, .modulator), att = r(.serverAttenuator, .attenuation), b2b = r(.serverReceiver, .backToBack)
         let rx = r(.serverReceiver, .homodyne), crx = r(.clientReceiver, .homodyne), link = r(.link, .link), laser = r(.serverLaser, .laser)
         let transmitter = try TransmitterModel(modulator: mod, attenuation: att, backToBack: b2b, bench: bench.description, maximumField: maximumField)
-        let el = try v(rx, "electronic"), eta = try v(b2b, "efficiency"), resp = try v(b2b, "response")
         let n0 = try v(att, "photons.unit-field.0dB")
         return ActiveCalibration(
             records: required.map { r($0.0, $0.1) },
             transmitter: transmitter,
-            serverReceiver: TrustedReceiver(electronicNoiseVariance: Measured(el.value, uncertainty: el.uncertainty),
-                                            efficiency: Measured(eta.value, uncertainty: eta.uncertainty),
-                                            backToBackResponse: Measured(resp.value, uncertainty: resp.uncertainty)),
+            serverReceiver: try TrustedReceiver(homodyne: rx, backToBack: b2b),
             laserCurrent: .amperes(try v(laser, "operating-current").value),
             biases: [.i: .volts(try v(mod, "bias.i").value), .q: .volts(try v(mod, "bias.q").value), .phase: .volts(try v(mod, "bias.phase").value)],
             serverLO: (.watts(try v(rx, "lo-power").value), .radians(try v(b2b, "lo-phase").value)),

@@ -18,7 +18,7 @@ public struct TransmitterModel: Sendable, Equatable {
     /// Largest arm field |t| used when encoding.
     public let maximumField: Double
     /// The Q drive sign that gives α rather than conj(α) (from the back-to-back calibration).
-    public let qSign: Double
+    public var qSign: Double
     /// Field of the Q arm per unit drive field relative to the I arm (√ of their power scales):
     /// real IQ modulators split unevenly.
     public var qBalance: Double = 1

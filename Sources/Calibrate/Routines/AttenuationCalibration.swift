@@ -1,5 +1,6 @@
 import BenchKit
 import Foundation
+import NumericsKit
 import Plots
 
 /// The attenuation chain and μ (HARDWARE.md §6.5): with the I arm at its peak (unit field) and Q
@@ -35,7 +36,7 @@ public struct AttenuationCalibration: Sendable {
         let openFloor = bench.attenuationFloor(shutterOpen: true)
         // The meter's noise with (practically) no light: VOA at its maximum, eight readings.
         try await voa.setAttenuation(Decibels(aMax))
-        var dark = RunningMomentsLite()
+        var dark = RunningMoments()
         for _ in 0..<8 { dark.add(try await ctx.readPower(meter).watts) }
         let floorSigma = max(dark.standardDeviation, 1e-18)
         // Tap sweep in 5 dB steps while the light stands 200× above the meter's noise.

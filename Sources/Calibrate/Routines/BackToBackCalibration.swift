@@ -37,7 +37,7 @@ public struct BackToBackCalibration: Sendable {
         try await receiver.setLocalOscillatorPower(.watts(rxRecord["lo-power"]!.value))
         try await receiver.setInputBlocked(false)
         try await receiver.setLocalOscillatorPhase(.zero)
-        let trusted = TrustedReceiver(electronicNoiseVariance: Measured(rxRecord["electronic"]!.value, uncertainty: rxRecord["electronic"]!.uncertainty))
+        let trusted = try TrustedReceiver(homodyne: rxRecord, backToBack: nil)
 
         let s = ctx.settings
         let layout = FrameLayout(rows: s.referenceRows, modesPerRow: s.referenceModesPerRow, vacuumSlotsPerRow: s.referenceVacuumPerRow)
@@ -45,11 +45,7 @@ public struct BackToBackCalibration: Sendable {
 
         func measure(qSign: Double, shots: Int) async throws -> (matrix: [Double], stats: ReturnedLightStatistics) {
             var model = try TransmitterModel(modulator: modRecord, attenuation: attRecord, backToBack: nil, bench: bench.description, maximumField: s.maximumField)
-            let balance = model.qBalance
-            model = TransmitterModel(vpiI: model.vpiI, vpiQ: model.vpiQ, unitFieldPhotonsAtZero: model.unitFieldPhotonsAtZero,
-                                     unitFieldPhotonsRelativeUncertainty: model.unitFieldPhotonsRelativeUncertainty, voaSlope: model.voaSlope,
-                                     attenuationRange: model.attenuationRange, maximumField: model.maximumField, qSign: qSign, symbolRate: model.symbolRate)
-            model.qBalance = balance
+            model.qSign = qSign
             let encoded = try model.encode(re: frame.re, im: frame.im)
             try await voa.setAttenuation(encoded.attenuation)
             try await modulator.loadDrive(i: encoded.i, q: encoded.q)

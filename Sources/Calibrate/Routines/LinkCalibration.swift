@@ -77,9 +77,7 @@ public struct LinkCalibration: Sendable {
         try await voa.setAttenuation(encoded.attenuation)
         try await modulator.loadDrive(i: encoded.i, q: encoded.q)
         try await receiver.loadSlotPattern(frame.pattern)
-        let trusted = TrustedReceiver(electronicNoiseVariance: Measured(rxRecord["electronic"]!.value, uncertainty: rxRecord["electronic"]!.uncertainty),
-                                      efficiency: Measured(b2bRecord["efficiency"]!.value, uncertainty: b2bRecord["efficiency"]!.uncertainty),
-                                      backToBackResponse: Measured(b2bRecord["response"]!.value, uncertainty: b2bRecord["response"]!.uncertainty))
+        let trusted = try TrustedReceiver(homodyne: rxRecord, backToBack: b2bRecord)
         let shots = max(8, s.referenceShots)
         var stages: [Stage] = []
         var clientFit = ClientReadingFit()

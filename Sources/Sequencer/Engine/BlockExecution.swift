@@ -81,7 +81,6 @@ extension ProtocolRun {
         let a = try check.assess(estimate)
         lastAssessment = a
         if a.decision == .certified, checkpoint.firstCertifiedAtModes == nil { checkpoint.firstCertifiedAtModes = estimate.signalSlots }
-        let ix = try DataLeakage.cramerRaoBits(amplifier: try ClientAmplifier(gain: configuration.gain), modesPerRow: (model.network.inputSize + 1) / 2)
         return BlockRecord(
             blockIndex: index, imagesDone: checkpoint.imagesDone, correct: checkpoint.correct,
             accuracy: Double(checkpoint.correct) / Double(checkpoint.imagesDone), modes: estimate.signalSlots, vacuumSlots: estimate.vacuumSlots,
@@ -89,7 +88,7 @@ extension ProtocolRun {
             transmittanceLowerBound: a.transmittanceLowerBound, excessNoise: estimate.excessNoise,
             excessNoiseStandardError: estimate.excessNoiseStandardError, excessNoiseUpperBound: a.excessNoiseUpperBound,
             weightLeakageBitsPerMode: a.leakageBitsPerMode, weightLeakageLowerBound: a.leakageLowerBound, weightLeakageUpperBound: a.leakageUpperBound,
-            dataLeakageBits: ix, decision: a.decision.rawValue, reason: a.reason, wallSeconds: wall)
+            dataLeakageBits: dataLeakageBits, decision: a.decision.rawValue, reason: a.reason, wallSeconds: wall)
     }
 
     /// With `--raw-samples`, the returned samples go to the run database until the configured

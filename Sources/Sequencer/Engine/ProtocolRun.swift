@@ -101,6 +101,12 @@ public final class ProtocolRun: @unchecked Sendable {
         return try await run.execute(resuming: true)
     }
 
+    /// The Cramér–Rao data-leakage bound of this run's gain and row length (PROTOCOL.md §5).
+    var dataLeakageBits: Double {
+        (try? ClientAmplifier(gain: configuration.gain))
+            .flatMap { try? DataLeakage.cramerRaoBits(amplifier: $0, modesPerRow: (model.network.inputSize + 1) / 2) } ?? .nan
+    }
+
     // MARK: lifecycle
 
     func journal(_ kind: JournalEntry.Kind, _ step: String, detail: String? = nil, block: BlockRecord? = nil, checkpoint: Bool = false) throws {
@@ -180,8 +186,6 @@ public final class ProtocolRun: @unchecked Sendable {
 
     func makeResult(status: RunStatus) -> RunResult {
         let a = lastAssessment
-        let g = configuration.gain
-        let ix = (try? ClientAmplifier(gain: g)).flatMap { try? DataLeakage.cramerRaoBits(amplifier: $0, modesPerRow: (model.network.inputSize + 1) / 2) } ?? .nan
         return RunResult(
             runId: runId, bench: env.bench.description.name, images: checkpoint.imagesDone,
             accuracy: checkpoint.imagesDone > 0 ? Double(checkpoint.correct) / Double(checkpoint.imagesDone) : 0,
@@ -189,7 +193,7 @@ public final class ProtocolRun: @unchecked Sendable {
             certified: a?.decision == .certified, blocks: checkpoint.nextBlock, modes: checkpoint.client.signalSlots,
             transmittanceEstimate: a?.estimate.transmittance ?? .nan, excessNoiseEstimate: a?.estimate.excessNoise ?? .nan,
             excessNoiseUpperBound: a?.excessNoiseUpperBound ?? .nan, weightLeakageBitsPerMode: a?.leakageBitsPerMode ?? .nan,
-            weightLeakageUpperBoundBitsPerMode: a?.leakageUpperBound ?? .nan, dataLeakageBits: ix, seconds: checkpoint.wallSeconds)
+            weightLeakageUpperBoundBitsPerMode: a?.leakageUpperBound ?? .nan, dataLeakageBits: dataLeakageBits, seconds: checkpoint.wallSeconds)
     }
 }
 

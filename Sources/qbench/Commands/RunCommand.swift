@@ -60,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
             guard let engine = try? await SimulatedBench.engine(of: opened) else {
                 throw CLIError("--client \(client) is a behaviour of the simulated bench; bench '\(opened.description.name)' is real: a real client cannot be told to cheat")
             }
-            try await engine.setClientBehaviour(behaviour)
+            try engine.setClientBehaviour(behaviour)
         }
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
