@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (installed by scripts/bootstrap.sh).
@@ -45,11 +46,16 @@ let package = Package(
             swiftSettings: optimised
         ),
         // Calibration routines over the BenchKit protocols, and the calibration store.
-        .target(name: "Calibrate", dependencies: ["BenchKit", "NumericsKit", "SecureInference", "Plots"], swiftSettings: optimised),
+        .target(
+            name: "Calibrate",
+            dependencies: ["BenchKit", "NumericsKit", "SecureInference", "Plots", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: optimised
+        ),
         // Plans, the engine that runs them on a bench, the journal, the run database, reports.
         .target(
             name: "Sequencer",
-            dependencies: ["BenchKit", "SecureInference", "Calibrate", "NumericsKit", "Plots", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["BenchKit", "SecureInference", "Calibrate", "NumericsKit", "Plots", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimised
         ),
         // Checks against the twin's hidden constants (calibration accuracy, the server's check): for

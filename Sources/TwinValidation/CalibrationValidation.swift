@@ -59,7 +59,7 @@ public enum CalibrationValidation {
         let description = try BenchDescription.parse(text, file: benchFile.path)
         let bench = try await Bench.open(description, registry: SimulatedBench.registry())
         let engine = try await SimulatedBench.engine(of: bench)
-        let store = CalibrationStore(root: FileManager.default.temporaryDirectory.appendingPathComponent("qbench-validate-\(UUID().uuidString)"))
+        let store = CalibrationStore(root: FileManager.default.temporaryDirectory.appendingPathComponent("qbench-validate-\(UUID().uuidString)"), key: .generate())
         defer { try? FileManager.default.removeItem(at: store.root) }
         let ctx = CalibrationContext(bench: bench, store: store, settings: settings, codeVersion: "validation")
         // Kind by kind, so the drifting bias phases are compared with the truth of the moment their

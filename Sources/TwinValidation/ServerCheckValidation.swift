@@ -54,7 +54,7 @@ public enum ServerCheckValidation {
         let description = try BenchDescription.parse(text, file: benchFile.path)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-check-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let store = CalibrationStore(root: scratch.appendingPathComponent("Calibration"))
+        let store = CalibrationStore(root: scratch.appendingPathComponent("Calibration"), key: .generate())
         let calibrationBench = try await Bench.open(description, registry: SimulatedBench.registry())
         _ = try await CalibrationRunner.all(CalibrationContext(bench: calibrationBench, store: store, codeVersion: "validation"))
         let db = try RunDatabase(directory: scratch)
@@ -64,7 +64,7 @@ public enum ServerCheckValidation {
             try await SimulatedBench.engine(of: bench).setClientBehaviour(client)
             let env = RunEnvironment(bench: bench, store: store, database: db, codeVersion: "validation", arguments: [])
             let config = RunConfiguration(benchFile: benchFile.path, modelFile: model.modelID, dataDirectory: "", images: images,
-                                          blockImages: blockImages, seed: seed, client: client.description, vacuumSlotsPerRow: 392)
+                                          blockImages: blockImages, client: client.description, vacuumSlotsPerRow: 392)
             let started = Date()
             let r = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)
             let blocks = try db.blocks(r.runId)

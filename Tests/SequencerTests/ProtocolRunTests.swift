@@ -24,7 +24,7 @@ actor TwinFixture {
 
     func calibratedStore() async throws -> CalibrationStore {
         if let store { return store }
-        let s = CalibrationStore(root: scratchDirectory().appendingPathComponent("Calibration"))
+        let s = CalibrationStore(root: scratchDirectory().appendingPathComponent("Calibration"), key: .generate())
         var settings = CalibrationSettings()
         settings.referenceShots = 64
         let bench = try await SimulatedBench.open(simBench)
@@ -58,8 +58,9 @@ struct Harness {
     let db: RunDatabase
 
     static func make(store: CalibrationStore? = nil, db: RunDatabase? = nil, stopAfterBlock: Int? = nil,
+                     basis: BasisPolicy = .deterministicForTests(seed: 3), benchFile: URL = simBench,
                      onFirstProgress: (@Sendable (SimulationEngine) -> Void)? = nil) async throws -> Harness {
-        let bench = try await SimulatedBench.open(simBench)
+        let bench = try await SimulatedBench.open(benchFile)
         let engine = try await SimulatedBench.engine(of: bench)
         let database = try db ?? RunDatabase(directory: scratchDirectory())
         let stop = StopRequest()
@@ -71,13 +72,14 @@ struct Harness {
         var env = RunEnvironment(bench: bench, store: calibration, database: database,
                                  codeVersion: "test", arguments: ["test"], stop: stop, observer: observer)
         env.interlockTimeout = .seconds(5)
+        env.basis = basis
         return Harness(bench: bench, engine: engine, env: env, db: database)
     }
 }
 
-func configuration(images: Int, block: Int, client: String = "honest", seed: UInt64 = 3) -> RunConfiguration {
+func configuration(images: Int, block: Int, client: String = "honest") -> RunConfiguration {
     RunConfiguration(benchFile: simBench.path, modelFile: "Models/mnist-784-784-10.qbm", dataDirectory: "Data/mnist",
-                     images: images, blockImages: block, seed: seed, client: client)
+                     images: images, blockImages: block, client: client)
 }
 
 @Suite("Protocol runs on the twin", .serialized)
@@ -160,7 +162,7 @@ struct ProtocolRunTests {
     }
 
     @Test func missingCalibrationStopsTheRunBeforeAnyLight() async throws {
-        let empty = CalibrationStore(root: scratchDirectory())
+        let empty = CalibrationStore(root: scratchDirectory(), key: .generate())
         let h = try await Harness.make(store: empty)
         let f = TwinFixture.shared
         do {

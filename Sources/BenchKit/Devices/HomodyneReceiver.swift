@@ -10,7 +10,14 @@ public enum SlotKind: UInt8, Sendable, Codable {
 public struct SampleBlock: Sendable, Equatable {
     public var volts: [Float]
     public var sampleRate: Frequency
-    public init(volts: [Float], sampleRate: Frequency) { self.volts = volts; self.sampleRate = sampleRate }
+    /// Samples at (or beyond) the digitiser's rails: their true value is unknown, so a variance
+    /// computed with them is biased low. A saturated receiver hides excess noise; the server's
+    /// check refuses to certify a block with any (PROTOCOL.md §5b). Every receiver counts them
+    /// against its own full scale.
+    public var clippedSamples: Int
+    public init(volts: [Float], sampleRate: Frequency, clippedSamples: Int = 0) {
+        self.volts = volts; self.sampleRate = sampleRate; self.clippedSamples = clippedSamples
+    }
 }
 
 /// A balanced homodyne receiver read by a digitiser.

@@ -62,7 +62,7 @@ extension SimulationEngine {
             }
             initialised = count
         }
-        return SampleBlock(volts: samples, sampleRate: configuration.symbolRate)
+        return SampleBlock(volts: samples, sampleRate: configuration.symbolRate, clippedSamples: rx.digitiser.clippedCount(samples))
     }
 
     /// Optical power at the meter's head now (W), from the static-drive light after the attenuator:

@@ -72,7 +72,8 @@ extension SimulationEngine {
                 } else {
                     sampleRate = rate
                 }
-                return SampleBlock(volts: samples, sampleRate: sampleRate)
+                let clipped = Digitiser(truth.receiver(role)).clippedCount(samples)
+                return SampleBlock(volts: samples, sampleRate: sampleRate, clippedSamples: clipped)
             }
             guard outcome.armed > 0 else {
                 throw DeviceError(.notReady, device: role.rawValue, message: "fetch without arm: nothing to wait for",

@@ -59,6 +59,14 @@ struct Digitiser: Sendable {
         return min(highestCode, max(lowestCode, code)) * lsb
     }
 
+    /// How many of `volts` sit at a rail (the lowest or highest code): clipped samples.
+    func clippedCount(_ volts: [Float]) -> Int {
+        let lo = lowestCode * lsb, hi = highestCode * lsb
+        var n = 0
+        for v in volts where v <= lo || v >= hi { n += 1 }
+        return n
+    }
+
     func quantise(_ buffer: UnsafeMutableBufferPointer<Float>) {
         let magic: Float = 12_582_912
         let inv = inverseLSB, lo = lowestCode, hi = highestCode, step = lsb

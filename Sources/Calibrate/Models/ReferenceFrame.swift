@@ -37,7 +37,7 @@ public struct MeasurementFrame: Sendable {
     }
 
     /// X or P at random (one fair bit per signal slot), vacuum where the layout says.
-    public static func randomPattern(layout: FrameLayout, shots: Int, rng: inout Xoshiro256) -> [SlotKind] {
+    public static func randomPattern<R: RandomNumberGenerator>(layout: FrameLayout, shots: Int, rng: inout R) -> [SlotKind] {
         var pattern = [SlotKind](repeating: .vacuum, count: layout.slotsPerShot * shots)
         var bits: UInt64 = 0, left = 0
         for k in pattern.indices where layout.isSignal(slot: k % layout.slotsPerShot) {

@@ -110,7 +110,7 @@ public final class CalibrationContext: @unchecked Sendable {
             schema: CalibrationRecord.schemaVersion, id: id, bench: benchName, role: role.rawValue, kind: kind, createdAt: now,
             validUntil: now.addingTimeInterval(validity.inSeconds), device: try await bench.device(role).identify(),
             codeVersion: codeVersion, values: values, method: method, fit: fit, rawData: stem + ".raw.json",
-            plot: plot == nil ? nil : stem + ".svg", measurements: tally.measurements, benchSeconds: tally.seconds, inputs: inputs, checksum: nil)
+            plot: plot == nil ? nil : stem + ".svg", measurements: tally.measurements, benchSeconds: tally.seconds, inputs: inputs, seal: nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

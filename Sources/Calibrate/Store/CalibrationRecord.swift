@@ -43,7 +43,7 @@ public struct CalibratedValue: Sendable, Codable, Equatable {
 
 /// An immutable calibration record: `Calibration/<bench>/<role>/<timestamp>-<kind>.json`.
 public struct CalibrationRecord: Sendable, Codable, Equatable {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public var schema: Int
     /// "<bench>/<role>/<timestamp>-<kind>".
@@ -69,8 +69,9 @@ public struct CalibrationRecord: Sendable, Codable, Equatable {
     public var benchSeconds: Double
     /// Ids of the records this one was computed from (e.g. μ uses the laser and modulator records).
     public var inputs: [String]
-    /// FNV-1a 64 of the canonical JSON without this field: a changed byte is refused.
-    public var checksum: String?
+    /// "hmac-sha256:<station key id>:<hex MAC>" of the canonical JSON without this field, under the
+    /// station's secret key (`StationKey`): an edited value, or a record made elsewhere, is refused.
+    public var seal: String?
 
     public subscript(_ name: String) -> CalibratedValue? { values[name] }
 }
@@ -83,24 +84,31 @@ extension CalibrationRecord {
         return try encoder.encode(r)
     }
 
-    static func fnv1a(_ data: Data) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in data { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return String(format: "%016llx", h)
-    }
+    static let sealAlgorithm = "hmac-sha256"
 
-    /// The record with its checksum filled in.
-    public func sealed() throws -> CalibrationRecord {
+    /// The record sealed with the station's key.
+    public func sealed(with key: StationKey) throws -> CalibrationRecord {
         var r = self
-        r.checksum = nil
-        r.checksum = Self.fnv1a(try Self.canonicalJSON(r))
+        r.seal = nil
+        r.seal = "\(Self.sealAlgorithm):\(key.id):\(key.authenticationCode(try Self.canonicalJSON(r)))"
         return r
     }
 
-    public var isSealedCorrectly: Bool {
-        guard let c = checksum else { return false }
+    /// Why a record's seal does not verify under `key`, or nil when it does.
+    public func sealProblem(with key: StationKey) -> String? {
+        guard let seal else {
+            return "it carries no seal (records of qbench before station keys had an unkeyed checksum anyone could recompute)"
+        }
+        let parts = seal.split(separator: ":", maxSplits: 2).map(String.init)
+        guard parts.count == 3, parts[0] == Self.sealAlgorithm else { return "its seal '\(seal.prefix(40))' is not an \(Self.sealAlgorithm) seal" }
+        guard parts[1] == key.id else {
+            return "it was sealed by station key \(parts[1]), this station's key is \(key.id): calibration records belong to the station that measured them"
+        }
         var r = self
-        r.checksum = nil
-        return (try? Self.fnv1a(Self.canonicalJSON(r))) == c
+        r.seal = nil
+        guard let body = try? Self.canonicalJSON(r), key.verify(body, code: parts[2]) else {
+            return "its seal does not match its content (the file was edited or damaged)"
+        }
+        return nil
     }
 }

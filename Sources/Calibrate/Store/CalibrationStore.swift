@@ -10,6 +10,7 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
     case corrupt(path: String, reason: String)
     case unknownRecord(id: String)
     case prerequisite(kind: CalibrationKind, missing: CalibrationKind, bench: String)
+    case outOfRange(id: String, problems: [String], kind: CalibrationKind)
 
     public var description: String {
         switch self {
@@ -23,6 +24,8 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
             "calibration record \(p) is refused: \(why). Records are immutable: restore it from git, or run the calibration again"
         case let .unknownRecord(id):
             "no calibration record '\(id)': see `qbench calibration list`"
+        case let .outOfRange(id, problems, k):
+            "calibration \(id) is refused before any light: \(problems.joined(separator: "; ")). Run `qbench calibrate \(k.rawValue)` again and check the instruments"
         case let .prerequisite(k, m, b):
             "the \(k.rawValue) calibration needs an active \(m.rawValue) calibration on bench '\(b)': run `qbench calibrate \(m.rawValue)` first (or `qbench calibrate all`)"
         }
@@ -32,9 +35,14 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
 /// The calibration store: a folder of immutable records per bench and role, and an index per bench
 /// marking the active record for each (role, kind). Superseding a record keeps it; `activate`
 /// can go back to any of them.
+///
+/// Records are sealed with the station's secret key (`StationKey`, HMAC-SHA256) and their values
+/// checked against their physical ranges (`CalibratedValueSpec`) on every load.
 public struct CalibrationStore: Sendable {
     public let root: URL
-    public init(root: URL) { self.root = root }
+    /// The key that seals and verifies this station's records.
+    public let key: StationKey
+    public init(root: URL, key: StationKey) { self.root = root; self.key = key }
 
     /// The index file of a bench: `Calibration/<bench>/index.json`.
     public struct Index: Codable, Sendable, Equatable {
@@ -98,7 +106,11 @@ public struct CalibrationStore: Sendable {
     /// Writes a record (sealed), its raw data and plot, and makes it active. Never overwrites.
     @discardableResult
     public func add(_ record: CalibrationRecord, rawData: Data, plot: String?) throws -> CalibrationRecord {
-        let sealed = try record.sealed()
+        let problems = record.valueProblems
+        guard problems.isEmpty else {
+            throw CalibrationError.outOfRange(id: record.id, problems: problems, kind: record.kind)
+        }
+        let sealed = try record.sealed(with: key)
         let u = url(of: sealed.id)
         guard !FileManager.default.fileExists(atPath: u.path) else {
             throw CalibrationError.corrupt(path: u.path, reason: "a record with this id exists already and records are immutable")
@@ -114,7 +126,8 @@ public struct CalibrationStore: Sendable {
         return sealed
     }
 
-    /// Loads and verifies a record: schema, checksum, and that the id matches its path.
+    /// Loads and verifies a record: schema, the station's seal, that the id matches its path, and
+    /// every value against its physical range and unit.
     public func load(_ id: String) throws -> CalibrationRecord {
         let u = url(of: id)
         guard let data = FileManager.default.contents(atPath: u.path) else { throw CalibrationError.unknownRecord(id: id) }
@@ -126,9 +139,11 @@ public struct CalibrationStore: Sendable {
             throw CalibrationError.corrupt(path: u.path, reason: "schema \(r.schema), this qbench reads schema \(CalibrationRecord.schemaVersion)")
         }
         guard r.id == id else { throw CalibrationError.corrupt(path: u.path, reason: "its id '\(r.id)' does not match its location '\(id)'") }
-        guard r.isSealedCorrectly else {
-            throw CalibrationError.corrupt(path: u.path, reason: "its checksum does not match its content (the file was edited or damaged)")
+        if let problem = r.sealProblem(with: key) {
+            throw CalibrationError.corrupt(path: u.path, reason: problem)
         }
+        let problems = r.valueProblems
+        guard problems.isEmpty else { throw CalibrationError.outOfRange(id: id, problems: problems, kind: r.kind) }
         return r
     }
 
@@ -171,6 +186,9 @@ public struct CalibrationStore: Sendable {
             throw CalibrationError.missing(bench: bench, role: role, kind: kind)
         }
         let r = try load(id)
+        guard r.bench == bench, r.role == role, r.kind == kind else {
+            throw CalibrationError.corrupt(path: url(of: id).path, reason: "the index names it as the \(kind.rawValue) record of \(role) on '\(bench)', but it is the \(r.kind.rawValue) record of \(r.role) on '\(r.bench)'")
+        }
         guard r.validUntil > now else { throw CalibrationError.expired(id: id, validUntil: r.validUntil, kind: kind, bench: bench) }
         if let device, device != r.device {
             throw CalibrationError.foreignDevice(id: id, recorded: r.device, present: device, kind: kind, bench: bench)

@@ -15,11 +15,25 @@ public struct EncodedLayer: Sendable {
 
     public init(weights: Matrix, photonsPerMode mu: Double) throws(ProtocolDomainError) {
         try require(mu > 0 && mu.isFinite, "photons per mode μ", mu, "μ > 0")
+        try require(weights.rows > 0 && weights.cols > 0, "layer size (rows × columns)", Double(weights.rows * weights.cols), "a layer with at least one row and one column")
         let n = (weights.cols + 1) / 2
         var sumSquares = 0.0
-        for w in weights.values { sumSquares += Double(w) * Double(w) }
+        for r in 0..<weights.rows {
+            let row = weights.row(r)
+            var rowSquares = 0.0, first = row[row.startIndex], constant = true
+            for w in row {
+                try require(w.isFinite, "a weight of row \(r)", Double(w), "finite weights (the model file holds NaN or infinity)")
+                rowSquares += Double(w) * Double(w)
+                if w != first { constant = false }
+            }
+            // A zero or constant row sends no modulation the server's check can fit a response to
+            // (degenerate frames make T̂ rounding noise over rounding noise): refused at load.
+            try require(rowSquares > 0, "the norm of row \(r)", rowSquares, "rows with at least one non-zero weight (a zero row is a degenerate model)")
+            try require(!constant || weights.cols == 1, "the spread of row \(r)", 0, "rows whose weights are not all equal (a constant row is a degenerate model)")
+            sumSquares += rowSquares
+        }
         let rms = (sumSquares / Double(weights.rows * n)).squareRoot()
-        try require(rms > 0, "rms weight of the layer", rms, "a layer with at least one non-zero weight")
+        try require(rms > 0 && rms.isFinite, "rms weight of the layer", rms, "a layer with finite, non-zero weights")
         self.weights = weights
         photonsPerMode = mu
         modesPerRow = n

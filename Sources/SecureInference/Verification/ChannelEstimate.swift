@@ -41,6 +41,7 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
         case tooFewSamples(signal: Int, vacuum: Int)
         case noShotNoise(vacuumVariance: Double, electronicNoise: Double)
         case noModulation
+        case nonFinite(quantity: String, value: Double)
 
         public var description: String {
             switch self {
@@ -49,7 +50,9 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
             case let .noShotNoise(vv, el):
                 "vacuum-slot variance \(vv) is not above the trusted electronic noise \(el): the local oscillator is off or the receiver is saturated; check the LO and re-run `qbench calibrate homodyne`"
             case .noModulation:
-                "the intended quadrature values have no spread: the server sent no modulation, so T̂ is undefined"
+                "the intended quadrature values have no spread (or X and P regressors are collinear): the server sent no usable modulation, so T̂ is undefined; check the model's weights (constant or zero rows are refused) and the frame"
+            case let .nonFinite(q, v):
+                "\(q) is \(v), not a finite number: the session stops and nothing is certified; check the receiver (saturation, LO) and the calibration records"
             }
         }
     }
@@ -57,7 +60,7 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
     public init(statistics stats: ReturnedLightStatistics, receiver: TrustedReceiver) throws(EstimationError) {
         let s = stats.pooled, v = stats.vacuum
         guard s.degreesOfFreedom > 0, v.count > 2 else { throw .tooFewSamples(signal: s.count, vacuum: v.count) }
-        guard s.s11 > 0, s.s22 > 0, s.determinant > 0 else { throw .noModulation }
+        guard Self.isIdentifiable(s) else { throw .noModulation }
         let el2 = receiver.electronicNoiseVariance.value
         let eta = receiver.efficiency.value
         let r = receiver.backToBackResponse.value
@@ -87,9 +90,35 @@ public struct ChannelEstimate: Sendable, Equatable, Codable {
             ve += dE[k] * dE[k] * variances[k]
             cte += dT[k] * dE[k] * variances[k]
         }
-        self.init(transmittance: t, transmittanceStandardError: vt.squareRoot(), excessNoise: eps,
-                  excessNoiseStandardError: ve.squareRoot(), covariance: cte, shotNoiseVariance: n0,
-                  signalSlots: s.count, vacuumSlots: v.count)
+        self = try ChannelEstimate(transmittance: t, transmittanceStandardError: vt.squareRoot(), excessNoise: eps,
+                                   excessNoiseStandardError: ve.squareRoot(), covariance: cte, shotNoiseVariance: n0,
+                                   signalSlots: s.count, vacuumSlots: v.count).validated()
+    }
+
+    /// The smallest spread of the intended quadrature values per slot (photons) that identifies a
+    /// response: a frame whose values are (numerically) constant cannot measure T̂, however many
+    /// modes it has, and would otherwise divide rounding noise by rounding noise.
+    static let minimumModulationVariance = 1e-6
+    /// The smallest det(S)/(S11·S22): the two regressors must not be collinear.
+    static let minimumConditioning = 1e-6
+
+    static func isIdentifiable(_ f: ReturnedLightStatistics.PooledFit) -> Bool {
+        guard f.count > 0, f.s11.isFinite, f.s22.isFinite, f.s12.isFinite, f.s1y.isFinite, f.s2y.isFinite, f.syy.isFinite else { return false }
+        let n = Double(f.count)
+        guard f.s11 / n >= minimumModulationVariance, f.s22 / n >= minimumModulationVariance else { return false }
+        return f.determinant >= minimumConditioning * f.s11 * f.s22
+    }
+
+    /// Throws unless every number of the estimate is finite and the standard errors are ≥ 0.
+    func validated() throws(EstimationError) -> ChannelEstimate {
+        for (name, v) in [("T̂", transmittance), ("σ(T̂)", transmittanceStandardError), ("ε̂", excessNoise),
+                          ("σ(ε̂)", excessNoiseStandardError), ("cov(T̂, ε̂)", covariance), ("N̂0", shotNoiseVariance)] where !v.isFinite {
+            throw .nonFinite(quantity: name, value: v)
+        }
+        guard transmittanceStandardError >= 0, excessNoiseStandardError >= 0 else {
+            throw .nonFinite(quantity: "a standard error", value: min(transmittanceStandardError, excessNoiseStandardError))
+        }
+        return self
     }
 
     /// Correlation of T̂ and ε̂.
@@ -113,7 +142,7 @@ extension ChannelEstimate {
         guard c.degreesOfFreedom > 0, b.degreesOfFreedom > 0, vacuum.count > 2 else {
             throw .tooFewSamples(signal: min(c.count, b.count), vacuum: vacuum.count)
         }
-        guard c.determinant > 0, b.determinant > 0 else { throw .noModulation }
+        guard Self.isIdentifiable(c), Self.isIdentifiable(b) else { throw .noModulation }
         let el2 = receiver.electronicNoiseVariance.value, eta = receiver.efficiency.value
         let sv2 = vacuum.variance
         let n0 = sv2 - el2
@@ -131,7 +160,8 @@ extension ChannelEstimate {
         let vE = [varSr2, varSv2, varEl2, varEta]
         var ve = 0.0
         for k in 0..<4 { ve += dE[k] * dE[k] * vE[k] }
-        self.init(transmittance: t, transmittanceStandardError: varT.squareRoot(), excessNoise: eps, excessNoiseStandardError: ve.squareRoot(),
-                  covariance: 0, shotNoiseVariance: n0, signalSlots: c.count, vacuumSlots: vacuum.count)
+        self = try ChannelEstimate(transmittance: t, transmittanceStandardError: varT.squareRoot(), excessNoise: eps,
+                                   excessNoiseStandardError: ve.squareRoot(), covariance: 0, shotNoiseVariance: n0,
+                                   signalSlots: c.count, vacuumSlots: vacuum.count).validated()
     }
 }

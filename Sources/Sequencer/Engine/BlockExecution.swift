@@ -16,11 +16,13 @@ extension ProtocolRun {
         let chunk = max(1, env.chunkShots)
         // Work on copies: a block that is repeated (interlock) or never finished (kill) leaves no trace.
         var client = checkpoint.client, reference = checkpoint.reference
+        guard let basis else { throw RunError.check("no secret basis was drawn before the first block") }
+        var clipped = 0, samples = 0
         for (l, frame) in frames.enumerated() {
             let drives = frame.drives!
             try await modulator.loadDrive(i: drives.i, q: drives.q)
             var outputs = Matrix(rows: count, cols: frame.layout.rows)
-            var rng = Xoshiro256(seed: configuration.seed, stream: UInt64(index) << 8 | UInt64(l))
+            var rng = basis.generator(stream: UInt64(index) << 8 | UInt64(l))
             // Client-path shots, one image per shot.
             try await sw.route(.client)
             var done = 0
@@ -35,7 +37,9 @@ extension ProtocolRun {
                 try await rx.arm(shots: n)
                 try await crx.arm(shots: n)
                 try await trigger.fire(shots: n)
-                let returned = try await rx.fetch(timeout: .seconds(60)).volts
+                let acquired = try await rx.fetch(timeout: .seconds(60))
+                let returned = acquired.volts
+                clipped += acquired.clippedSamples; samples += returned.count
                 let readings = try await crx.fetch(timeout: .seconds(60)).volts
                 m.accumulate(samples: returned, shots: n, into: &client)
                 try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
@@ -56,7 +60,9 @@ extension ProtocolRun {
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
                 try await trigger.fire(shots: n)
-                m.accumulate(samples: try await rx.fetch(timeout: .seconds(60)).volts, shots: n, into: &reference)
+                let acquired = try await rx.fetch(timeout: .seconds(60))
+                clipped += acquired.clippedSamples; samples += acquired.volts.count
+                m.accumulate(samples: acquired.volts, shots: n, into: &reference)
                 refDone += n
             }
             try await sw.route(.client)
@@ -69,17 +75,44 @@ extension ProtocolRun {
         checkpoint.imagesDone += count
         checkpoint.client = client
         checkpoint.reference = reference
+        let previouslyClipped = checkpoint.clippedBlocks.last == index - 1
+        if clipped > 0 {
+            checkpoint.clippedSamples += clipped
+            checkpoint.clippedBlocks.append(index)
+            try journal(.event, "clipping", detail: "\(clipped) of \(samples) samples of block \(index) at the digitiser's rails: this session can no longer certify")
+            if previouslyClipped || Double(clipped) > Self.clippingStopFraction * Double(samples) {
+                throw RunError.saturated("\(clipped) of \(samples) samples of block \(index) clipped\(previouslyClipped ? ", after clipping in block \(index - 1) too" : "")")
+            }
+        }
         return try assess(index: index, wall: Date().timeIntervalSince(blockStart))
     }
 
-    /// The server's check on everything accumulated so far (PROTOCOL.md §5b).
+    /// Above this fraction of clipped samples in one block the session stops at once.
+    static let clippingStopFraction = 1e-4
+
+    /// The server's check on everything accumulated so far (PROTOCOL.md §5b). Any failure to
+    /// estimate (too few samples aside) stops the session: nothing certifies from NaN.
+    func evaluate() throws -> LeakageCheck.Assessment {
+        guard let cal = calibration else { throw RunError.check("the server's check ran before the calibration was loaded") }
+        let estimate: ChannelEstimate
+        let check: LeakageCheck
+        do {
+            estimate = try ChannelEstimate(statistics: checkpoint.client, reference: checkpoint.reference, receiver: cal.serverReceiver)
+            check = try LeakageCheck(budgetBitsPerMode: configuration.budgetBitsPerMode, delta: configuration.delta,
+                                     photonsPerMode: Measured(configuration.photonsPerMode, uncertainty: configuration.photonsPerMode * cal.photonsRelativeUncertainty))
+        } catch {
+            throw RunError.check("the server's check cannot estimate the returned light: \(error)")
+        }
+        do { return try check.assess(estimate) } catch { throw RunError.check("\(error)") }
+    }
+
     func assess(index: Int, wall: Double) throws -> BlockRecord {
-        let cal = calibration!
-        let estimate = try ChannelEstimate(statistics: checkpoint.client, reference: checkpoint.reference, receiver: cal.serverReceiver)
-        let check = LeakageCheck(budgetBitsPerMode: configuration.budgetBitsPerMode, delta: configuration.delta,
-                                 photonsPerMode: Measured(configuration.photonsPerMode, uncertainty: configuration.photonsPerMode * cal.photonsRelativeUncertainty))
-        let a = try check.assess(estimate)
+        var a = try evaluate()
+        if a.decision == .certified, checkpoint.clippedSamples > 0 {
+            a = a.withoutCertification(because: "\(checkpoint.clippedSamples) clipped samples in blocks \(checkpoint.clippedBlocks.map(String.init).joined(separator: ", ")): a saturated receiver cannot certify")
+        }
         lastAssessment = a
+        let estimate = a.estimate
         if a.decision == .certified, checkpoint.firstCertifiedAtModes == nil { checkpoint.firstCertifiedAtModes = estimate.signalSlots }
         return BlockRecord(
             blockIndex: index, imagesDone: checkpoint.imagesDone, correct: checkpoint.correct,
@@ -88,7 +121,8 @@ extension ProtocolRun {
             transmittanceLowerBound: a.transmittanceLowerBound, excessNoise: estimate.excessNoise,
             excessNoiseStandardError: estimate.excessNoiseStandardError, excessNoiseUpperBound: a.excessNoiseUpperBound,
             weightLeakageBitsPerMode: a.leakageBitsPerMode, weightLeakageLowerBound: a.leakageLowerBound, weightLeakageUpperBound: a.leakageUpperBound,
-            dataLeakageBits: dataLeakageBits, decision: a.decision.rawValue, reason: a.reason, wallSeconds: wall)
+            dataLeakageBits: dataLeakageBits, decision: a.decision.rawValue, reason: a.reason, wallSeconds: wall,
+            clippedSamples: checkpoint.clippedSamples)
     }
 
     /// With `--raw-samples`, the returned samples go to the run database until the configured

@@ -28,7 +28,7 @@ struct LayerFrame: Sendable {
     }
 
     /// A measurement frame of this layer with a fresh random X/P pattern for `shots` shots.
-    func measurement(shots: Int, rng: inout Xoshiro256) -> MeasurementFrame {
+    func measurement<R: RandomNumberGenerator>(shots: Int, rng: inout R) -> MeasurementFrame {
         MeasurementFrame(layout: layout, re: re, im: im,
                          pattern: MeasurementFrame.randomPattern(layout: layout, shots: shots, rng: &rng), patternShots: shots)
     }

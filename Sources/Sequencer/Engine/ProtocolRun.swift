@@ -20,6 +20,8 @@ public struct RunEnvironment: Sendable {
     public var referenceFraction = 0.3
     /// How long to wait for a tripped interlock to clear before giving up.
     public var interlockTimeout: Duration = .seconds(60)
+    /// The secret basis: always `.secret` outside tests.
+    public var basis: BasisPolicy = .secret
 
     public init(bench: Bench, store: CalibrationStore, database: RunDatabase, codeVersion: String, arguments: [String],
                 stop: StopRequest = StopRequest(), observer: any RunObserver = SilentObserver()) {
@@ -33,6 +35,9 @@ public enum RunError: Error, CustomStringConvertible {
     case stopped(String)
     case interlock(String)
     case notResumable(String)
+    case invalidOption(name: String, value: String, expected: String)
+    case saturated(String)
+    case check(String)
 
     public var description: String {
         switch self {
@@ -40,6 +45,9 @@ public enum RunError: Error, CustomStringConvertible {
         case let .stopped(why): "stopped: \(why); the bench is in its safe state; continue with `qbench run --resume <run id>`"
         case let .interlock(s): s
         case let .notResumable(s): s
+        case let .invalidOption(name, value, expected): "\(name) \(value) is refused before any light: expected \(expected)"
+        case let .saturated(s): "the server's receiver is saturated: \(s); the session stops (a clipped receiver hides excess noise). Lower the LO power or the digitiser gain, recalibrate `homodyne`, and start a new session"
+        case let .check(s): s
         }
     }
 }
@@ -59,6 +67,8 @@ public final class ProtocolRun: @unchecked Sendable {
     let plan: [PlanStep]
     let started = Date()
     var lastAssessment: LeakageCheck.Assessment?
+    /// The session's secret X/P basis (drawn at warm-up, or opened from the checkpoint on resume).
+    var basis: SecretBasis?
 
     init(runId: String, configuration: RunConfiguration, model: ModelFile, images: MNISTSet, env: RunEnvironment, checkpoint: RunCheckpoint) {
         self.runId = runId; self.configuration = configuration; self.model = model; self.images = images; self.env = env
@@ -68,6 +78,7 @@ public final class ProtocolRun: @unchecked Sendable {
 
     /// Starts a new run and executes it to the end (or to an abort, a stop or an error).
     public static func start(_ configuration: RunConfiguration, model: ModelFile, testSet: MNISTSet, env: RunEnvironment) async throws -> RunResult {
+        try configuration.validate(model: model, testImages: testSet.count)
         let id = RunDatabase.newRunID()
         let snapshot = await env.bench.snapshot()
         let encoder = JSONEncoder(); encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -85,6 +96,13 @@ public final class ProtocolRun: @unchecked Sendable {
         guard [.running, .interrupted, .failed].contains(summary.status) else {
             throw RunError.notResumable("run \(runId) is \(summary.status.rawValue): only interrupted, failed or killed runs resume")
         }
+        // An abort is final: if the process died between the decision and the status, the journal
+        // still holds the decision, and the session never serves again.
+        if let reason = try env.database.abortDecision(runId) {
+            try env.database.setStatus(runId, .aborted)
+            throw RunError.notResumable("run \(runId) was aborted by the server's check (\(reason)): an aborted session never serves again; start a new session")
+        }
+        try summary.configuration.validate(model: model, testImages: testSet.count)
         guard summary.modelId == model.modelID else {
             throw RunError.notResumable("run \(runId) used model \(summary.modelId), not \(model.modelID): pass --model with that file")
         }
@@ -99,6 +117,23 @@ public final class ProtocolRun: @unchecked Sendable {
         let c = summary.configuration
         let run = ProtocolRun(runId: runId, configuration: c, model: model, images: testSet.subset(0..<c.images), env: env, checkpoint: checkpoint)
         return try await run.execute(resuming: true)
+    }
+
+    /// Draws the session's secret basis at the first start (sealed into the checkpoint, which the
+    /// warm-up journals), or opens the one the checkpoint holds on resume.
+    func openOrDrawBasis() throws {
+        if let sealed = checkpoint.basis {
+            do { basis = try SecretBasis.open(sealed, with: env.store.key, runId: runId) } catch {
+                throw RunError.notResumable("run \(runId)'s secret basis cannot be opened with this station's key (\(error)): resume it on the station that started it")
+            }
+            if case .secret = env.basis, basis?.isTestBasis == true {
+                throw RunError.notResumable("run \(runId) was started with a deterministic test basis: it cannot be resumed as a secure session")
+            }
+            return
+        }
+        let fresh = SecretBasis.fresh(env.basis)
+        checkpoint.basis = try fresh.sealed(with: env.store.key, runId: runId)
+        basis = fresh
     }
 
     /// The Cramér–Rao data-leakage bound of this run's gain and row length (PROTOCOL.md §5).
@@ -131,6 +166,8 @@ public final class ProtocolRun: @unchecked Sendable {
             }
             try await preflight()
             try journal(.step, "preflight", detail: "calibration records: \(calibration.recordIDs.joined(separator: ", "))")
+            try openOrDrawBasis()
+            if resuming, checkpoint.client.signalSlots > 0 { lastAssessment = try evaluate() }
             try await warmUp()
             if resuming, !checkpoint.drivers.isEmpty {
                 try await env.bench.restore(checkpoint.drivers)
@@ -152,13 +189,18 @@ public final class ProtocolRun: @unchecked Sendable {
                 checkpoint.nextBlock = index + 1
                 checkpoint.drivers = try await env.bench.checkpoint()
                 checkpoint.wallSeconds = wallAtStart + Date().timeIntervalSince(started)
-                try journal(.step, step.description, detail: "\(record.decision): \(record.reason)", block: record, checkpoint: true)
-                env.observer.block(record)
                 if record.decision == LeakageCheck.Decision.abort.rawValue {
-                    try journal(.decision, "abort", detail: record.reason)
+                    // The block, the decision and the status in one transaction: no resume can
+                    // serve an aborted client again.
+                    try env.database.journalAbort(runId, step: step.description, block: record,
+                                                  checkpoint: try RunDatabase.encoder.encode(checkpoint), reason: record.reason)
+                    env.observer.step("\(step.description): abort: \(record.reason)")
+                    env.observer.block(record)
                     status = .aborted
                     break
                 }
+                try journal(.step, step.description, detail: "\(record.decision): \(record.reason)", block: record, checkpoint: true)
+                env.observer.block(record)
             }
         } catch let e as RunError {
             if case .stopped = e { status = .interrupted } else { status = .failed }

@@ -14,10 +14,15 @@ struct RunCheckpoint: Sendable, Codable, Equatable {
     /// The drivers' hidden state (the twin's), by driver name.
     var drivers: [String: Data]
     var wallSeconds: Double
+    /// The session's secret basis, sealed with the station key (nil before the warm-up journaled it).
+    var basis: SealedBasis?
+    /// Samples of the server's receiver at the digitiser's rails so far, and the blocks they were in.
+    var clippedSamples = 0
+    var clippedBlocks: [Int] = []
 
     static func initial() -> RunCheckpoint {
         RunCheckpoint(nextBlock: 0, imagesDone: 0, correct: 0, client: ReturnedLightStatistics(), reference: ReturnedLightStatistics(),
-                      firstCertifiedAtModes: nil, drivers: [:], wallSeconds: 0)
+                      firstCertifiedAtModes: nil, drivers: [:], wallSeconds: 0, basis: nil)
     }
 }
 

@@ -22,6 +22,10 @@ extension ProtocolRun {
         if abs(calibration.gain - configuration.gain) > 1e-9 {
             throw RunError.operatingPoint("the active link calibration was made at G = \(calibration.gain), this run asks for G = \(configuration.gain): run `qbench calibrate link --gain \(configuration.gain)` first")
         }
+        // The frames and their drives, from the model and the calibration: no device is touched,
+        // so a degenerate model or an encoding the transmitter cannot play stops here, before light.
+        frames = try model.network.layers.map { try LayerFrame(weights: $0, photonsPerMode: configuration.photonsPerMode, vacuumSlotsPerRow: configuration.vacuumSlotsPerRow) }
+        try LayerFrame.encodeAll(&frames, transmitter: calibration.transmitter)
         if bench.has(.interlock), !(try await bench.interlock().isClear()) {
             throw RunError.interlock("the interlock is not clear: close the enclosure / reset the safety chain, then start again")
         }
@@ -45,8 +49,6 @@ extension ProtocolRun {
         try await crx.setInputBlocked(false)
         try await bench.amplifier().setGain(configuration.gain)
         try await bench.splitter().setKeptFraction(1 - 1 / configuration.gain)
-        frames = try model.network.layers.map { try LayerFrame(weights: $0, photonsPerMode: configuration.photonsPerMode, vacuumSlotsPerRow: configuration.vacuumSlotsPerRow) }
-        try LayerFrame.encodeAll(&frames, transmitter: cal.transmitter)
         try await bench.attenuator().setAttenuation(frames[0].drives!.attenuation)
         try await bench.opticalSwitch().route(.client)
         if bench.has(.shutter) { try await bench.shutter().setOpen(true) }

@@ -29,7 +29,7 @@ extension RunDatabase {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [id, Date(), RunStatus.running.rawValue, bench, benchSnapshot,
                                  String(decoding: try Self.json(calibrationIds), as: UTF8.self), modelId, codeVersion,
-                                 String(decoding: try Self.json(arguments), as: UTF8.self), Int64(bitPattern: configuration.seed),
+                                 String(decoding: try Self.json(arguments), as: UTF8.self), Int64(0),
                                  try Self.json(configuration)])
         }
     }

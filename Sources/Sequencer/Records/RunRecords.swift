@@ -9,7 +9,6 @@ public struct RunConfiguration: Sendable, Codable, Equatable {
     public var gain: Double
     public var photonsPerMode: Double
     public var blockImages: Int
-    public var seed: UInt64
     /// honest | greedy-tap:R | over-amplify:G2 | intercept-resend (a twin behaviour of the client).
     public var client: String
     public var budgetBitsPerMode: Double
@@ -20,12 +19,12 @@ public struct RunConfiguration: Sendable, Codable, Equatable {
     public var rawSampleLimit: Int
 
     public init(benchFile: String, modelFile: String, dataDirectory: String, images: Int = 10_000, gain: Double = 2,
-                photonsPerMode: Double = 4, blockImages: Int = 100, seed: UInt64 = 1, client: String = "honest",
+                photonsPerMode: Double = 4, blockImages: Int = 100, client: String = "honest",
                 budgetBitsPerMode: Double = 0.1, delta: Double = 1e-6, vacuumSlotsPerRow: Int = 392,
                 keepRawSamples: Bool = false, rawSampleLimit: Int = 4_000_000) {
         self.benchFile = benchFile; self.modelFile = modelFile; self.dataDirectory = dataDirectory
         self.images = images; self.gain = gain; self.photonsPerMode = photonsPerMode; self.blockImages = blockImages
-        self.seed = seed; self.client = client; self.budgetBitsPerMode = budgetBitsPerMode; self.delta = delta
+        self.client = client; self.budgetBitsPerMode = budgetBitsPerMode; self.delta = delta
         self.vacuumSlotsPerRow = vacuumSlotsPerRow; self.keepRawSamples = keepRawSamples; self.rawSampleLimit = rawSampleLimit
     }
 }
@@ -61,6 +60,8 @@ public struct BlockRecord: Sendable, Codable, Equatable {
     public var decision: String
     public var reason: String
     public var wallSeconds: Double
+    /// The server receiver's clipped samples in the session so far (a session with any cannot certify).
+    public var clippedSamples: Int?
 }
 
 /// The result of a run: exactly the keys of `qbench run --json`.

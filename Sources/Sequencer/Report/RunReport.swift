@@ -96,7 +96,7 @@ public struct RunReport: Sendable {
         </style></head><body>
         <h1>qbench run \(esc(run.id))</h1>
         <p>Secure inference of \(c.images) MNIST test images on bench <b>\(esc(run.bench))</b>, G = \(f(c.gain)), μ = \(f(c.photonsPerMode)),
-        client \(esc(c.client)), blocks of \(c.blockImages) images, seed \(c.seed). Budget \(f(c.budgetBitsPerMode)) bit/mode at δ = \(f(c.delta)).</p>
+        client \(esc(c.client)), blocks of \(c.blockImages) images. Budget \(f(c.budgetBitsPerMode)) bit/mode at δ = \(f(c.delta)).</p>
         <h2>Result</h2>
         \(resultTable)
         <h2>Per block</h2>

@@ -7,11 +7,11 @@ struct CalibrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
         abstract: "Measure what the protocol needs and store it as versioned calibration records.",
-        discussion: "Kinds, in dependency order: \(CalibrationKind.allCases.map(\.rawValue).joined(separator: ", ")); `all` runs every one. Records go to Calibration/<bench>/<role>/ with their raw data and an SVG plot; the new record becomes the active one.")
+        discussion: "Kinds, in dependency order: \(CalibrationKind.allCases.map(\.rawValue).joined(separator: ", ")); `all` runs every one. Records go to the station's store ($QBENCH_HOME/calibration/<bench>/<role>/, sealed with the station key) with their raw data and an SVG plot; the new record becomes the active one.")
 
     @Argument(help: "laser | modulator | attenuation | homodyne | back-to-back | link | all") var kind: String
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
-    @Option(help: "Calibration folder (default: the repository's Calibration/).") var store: String?
+    @Option(help: "Calibration folder (default: the station's, $QBENCH_HOME/calibration).") var store: String?
     @Option(help: "Operating μ (photons per mode at the client input) for back-to-back and link.") var photons = 4.0
     @Option(help: "Operating client gain G for the link calibration.") var gain = 2.0
     @Option(name: .customLong("reference-shots"), help: "Shots of the back-to-back and link measurements.") var referenceShots = 256

@@ -10,9 +10,9 @@ struct CalibrationCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Diff.self, Activate.self])
 
     struct StoreOptions: ParsableArguments {
-        @Option(help: "Calibration folder (default: the repository's Calibration/).") var store: String?
-        var url: URL { get throws { try store.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.inRepository("Calibration") } }
-        func open() throws -> CalibrationStore { CalibrationStore(root: try url) }
+        @Option(help: "Calibration folder (default: the station's, $QBENCH_HOME/calibration).") var store: String?
+        var url: URL { store.map { URL(fileURLWithPath: $0) } ?? BenchOpening.defaultStoreURL }
+        func open() throws -> CalibrationStore { try BenchOpening.store(store) }
     }
 
     struct List: ParsableCommand {
@@ -32,7 +32,7 @@ struct CalibrationCommand: ParsableCommand {
             let rows = records.map { Row(id: $0.id, bench: $0.bench, role: $0.role, kind: $0.kind.rawValue, createdAt: $0.createdAt,
                                          validUntil: $0.validUntil, active: activeIDs.contains($0.id), device: "\($0.device)") }
             if json { try printJSON(Output(records: rows)); return }
-            if rows.isEmpty { printLine("no calibration records in \(try options.url.path): run `qbench calibrate all`"); return }
+            if rows.isEmpty { printLine("no calibration records in \(options.url.path): run `qbench calibrate all`"); return }
             let df = ISO8601DateFormatter()
             for r in rows {
                 let expired = r.validUntil < Date() ? "  (expired)" : ""

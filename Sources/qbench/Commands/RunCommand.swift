@@ -25,13 +25,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Client amplifier gain G.") var gain = 2.0
     @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
     @Option(name: .customLong("block-images"), help: "Images per block (the server's check runs after every block).") var blockImages = 100
-    @Option(help: "Random seed of the run (slot patterns); the twin's physics has its own seed in the bench file.") var seed: UInt64 = 1
     @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
     @Option(help: "Weight-leakage budget, bit per mode.") var budget = 0.1
     @Option(help: "Error probability δ of the abort and certified statements.") var delta = 1e-6
     @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row (the in-band shot-noise reference; as many as modes halves ε̂'s error against a quarter).") var vacuumSlots = 392
     @Option(name: .customLong("resume"), help: "Continue an interrupted or killed run.") var resumeId: String?
-    @Option(help: "Calibration folder (default: the repository's Calibration/).") var store: String?
+    @Option(help: "Calibration folder (default: the station's, $QBENCH_HOME/calibration).") var store: String?
     @Flag(name: .customLong("raw-samples"), help: "Keep raw returned samples of the first blocks (bounded) in the run database.") var rawSamples = false
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
@@ -42,6 +41,8 @@ struct RunCommand: AsyncParsableCommand {
         guard ClientBehaviour(argument: client) != nil else {
             throw ValidationError("--client must be honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
         }
+        // Every other option (δ, budget, gain, μ, vacuum slots, and the budget against the honest
+        // leakage) is checked by the run itself before any light, on new and resumed runs alike.
     }
 
     func run() async throws {
@@ -62,11 +63,13 @@ struct RunCommand: AsyncParsableCommand {
             }
             try engine.setClientBehaviour(behaviour)
         }
+        let store = try BenchOpening.store(store)
+        if resumeId == nil { try await calibrateTwinIfNeeded(opened, store: store) }
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
         let observer = TerminalObserver(enabled: !json)
-        let env = RunEnvironment(bench: opened, store: try BenchOpening.store(store), database: db, codeVersion: QBenchVersion.withCommit,
+        let env = RunEnvironment(bench: opened, store: store, database: db, codeVersion: QBenchVersion.withCommit,
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
         let result: RunResult
         do {
@@ -78,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
                 let config = RunConfiguration(
                     benchFile: try BenchOpening.url(bench).path, modelFile: modelPath,
                     dataDirectory: dataPath, images: images, gain: gain, photonsPerMode: photons,
-                    blockImages: blockImages, seed: seed, client: client, budgetBitsPerMode: budget, delta: delta,
+                    blockImages: blockImages, client: client, budgetBitsPerMode: budget, delta: delta,
                     vacuumSlotsPerRow: vacuumSlots, keepRawSamples: rawSamples)
                 result = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)
             }
@@ -89,6 +92,29 @@ struct RunCommand: AsyncParsableCommand {
         if json { try printJSON(result); return }
         let firstCertified = try db.blocks(result.runId).first { $0.decision == "certified" }
         printResult(result, firstCertified: firstCertified)
+    }
+
+    /// A bench that is entirely the twin is calibrated on first use (records are per station and
+    /// sealed with its key, so none ship with the repository): the same routines as `qbench
+    /// calibrate all`, at this run's μ and G, into the station's store. A real bench is never
+    /// calibrated behind the user's back: the run's preflight says which `qbench calibrate` to run.
+    func calibrateTwinIfNeeded(_ bench: Bench, store: CalibrationStore) async throws {
+        guard BenchOpening.isSimulated(bench) else { return }
+        do {
+            _ = try await ActiveCalibration.load(bench: bench, store: store)
+            return
+        } catch let error as CalibrationError {
+            switch error {
+            case .missing, .expired: break
+            default: throw error
+            }
+        }
+        if !json { printLine("calibrating the twin '\(bench.description.name)' first (no active records in \(store.root.path); as `qbench calibrate all`)") }
+        var settings = CalibrationSettings()
+        settings.photonsPerMode = photons
+        settings.gain = gain
+        let ctx = CalibrationContext(bench: bench, store: store, settings: settings, codeVersion: QBenchVersion.withCommit, log: { _ in })
+        _ = try await CalibrationRunner.all(ctx)
     }
 
     func printResult(_ r: RunResult, firstCertified: BlockRecord?) {

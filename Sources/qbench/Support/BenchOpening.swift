@@ -2,6 +2,7 @@ import BenchKit
 import BenchSim
 import Calibrate
 import Foundation
+import Sequencer
 
 /// Opens bench files for the CLI with every driver this build knows.
 enum BenchOpening {
@@ -20,8 +21,23 @@ enum BenchOpening {
         return try await Bench.open(description, registry: try registry(), patchPanel: TerminalPatchPanel())
     }
 
+    /// The station's calibration store: `$QBENCH_HOME/calibration` unless `--store` names another
+    /// folder; records are sealed with the station key `$QBENCH_HOME/keys/station.key` (created on
+    /// first use).
     static func store(_ path: String?) throws -> CalibrationStore {
-        CalibrationStore(root: try path.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.inRepository("Calibration"))
+        CalibrationStore(root: path.map { URL(fileURLWithPath: $0) } ?? defaultStoreURL, key: try stationKey())
+    }
+
+    static var defaultStoreURL: URL { QBenchHome.directory.appendingPathComponent("calibration") }
+
+    static func stationKey() throws -> StationKey {
+        try StationKey.loadOrCreate(at: StationKey.defaultURL(home: QBenchHome.directory))
+    }
+
+    /// True when every role of the bench is bound to the twin: such a bench can be calibrated
+    /// without anyone at it, and may be calibrated on first use.
+    static func isSimulated(_ bench: Bench) -> Bool {
+        bench.description.bindings.values.allSatisfy { $0.driver == "sim" }
     }
 }
 
