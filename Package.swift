@@ -60,7 +60,7 @@ let package = Package(
         ),
         // Checks against the twin's hidden constants (calibration accuracy, the server's check): for
         // tests and `qbench bench`, never on the protocol path.
-        .target(name: "TwinValidation", dependencies: ["BenchSim", "Calibrate", "Sequencer", "BenchKit", "SecureInference"], swiftSettings: optimised),
+        .target(name: "TwinValidation", dependencies: ["BenchSim", "Calibrate", "Sequencer", "BenchKit", "SecureInference", "NumericsKit", "Plots"], swiftSettings: optimised),
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
         // Transports: USBTMC over libusb, GPIO lines over libgpiod, SCPI sessions, scripted transport.

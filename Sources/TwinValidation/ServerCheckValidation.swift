@@ -19,6 +19,8 @@ public enum ServerCheckValidation {
         public let certified: Bool
         /// Returned modes measured when the upper bound first fell within the budget.
         public let firstCertifiedAtModes: Int?
+        /// Images served when the bound first held.
+        public let imagesAtFirstCertified: Int?
         public let accuracy: Double
         public let transmittance: Double
         public let excessNoise: Double
@@ -72,7 +74,7 @@ public enum ServerCheckValidation {
             let firstCertified = blocks.first { $0.decision == LeakageCheck.Decision.certified.rawValue }
             trials.append(Trial(seed: seed, client: client.description, images: r.images, aborted: r.aborted,
                                 abortBlock: abortBlock?.blockIndex, imagesAtAbort: abortBlock?.imagesDone, certified: r.certified,
-                                firstCertifiedAtModes: firstCertified?.modes, accuracy: r.accuracy, transmittance: r.transmittanceEstimate,
+                                firstCertifiedAtModes: firstCertified?.modes, imagesAtFirstCertified: firstCertified?.imagesDone, accuracy: r.accuracy, transmittance: r.transmittanceEstimate,
                                 excessNoise: r.excessNoiseEstimate, weightLeakageUpperBound: r.weightLeakageUpperBoundBitsPerMode,
                                 seconds: Date().timeIntervalSince(started)))
         }

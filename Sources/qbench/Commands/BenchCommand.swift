@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance measurements.",
-        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self])
+        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self, AttackBenchmark.self])
 }
 
 struct TwinBenchmark: AsyncParsableCommand {
@@ -163,5 +163,73 @@ struct ServerCheckBenchmark: AsyncParsableCommand {
             line += String(format: ", accuracy %.2f %%, ε̂ %.4g SNU", 100 * c.meanAccuracy, c.meanExcessNoise)
             printLine(line)
         }
+    }
+}
+
+struct AttackBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attacks",
+        abstract: "The attack table: probability of abort and of certification against images served, per attack and strength, over seeds.",
+        discussion: "Each seed reseeds the twin (new hidden constants and noise) and calibrates it; each client then runs on a fresh twin through the whole protocol (production secret basis). Beside each client: the weight leakage it really takes, I_w at the channel the server's estimators converge to for it. Writes attacks.csv and attacks.svg to --out.")
+
+    @Option(help: "Number of seeds (1, 2, …).") var seeds = 3
+    @Option(help: "Test images per run (a run also ends at an abort).") var images = 3_000
+    @Option(name: .customLong("block-images"), help: "Images per block.") var blockImages = 100
+    @Option(help: "Clients, comma-separated.")
+    var clients = "honest,greedy-tap:0.55,greedy-tap:0.6,greedy-tap:0.75,over-amplify:3,over-amplify:4,over-amplify:6,intercept-resend"
+    @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
+    @Option(help: "Folder for attacks.csv and attacks.svg.") var out = "."
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    struct Output: Encodable {
+        let seeds: Int
+        let images: Int
+        let blockImages: Int
+        let cores: Int
+        let seconds: Double
+        let rows: [AttackTable.Row]
+        let csv: String
+        let svg: String
+    }
+
+    func run() async throws {
+        let behaviours = try clients.split(separator: ",").map { s -> ClientBehaviour in
+            guard let b = ClientBehaviour(argument: String(s)) else { throw ValidationError("unknown client '\(s)'") }
+            return b
+        }
+        guard seeds >= 1, images >= blockImages, blockImages >= 1 else { throw ValidationError("need --seeds ≥ 1 and 1 ≤ --block-images ≤ --images") }
+        let started = Date()
+        let model = try modelOptions.loadModel()
+        let testSet = try modelOptions.loadSet(.test, limit: images)
+        let url = try BenchOpening.url(bench)
+        var truth: [String: (t: Double, eps: Double, bits: Double)] = [:]
+        for b in behaviours { truth[b.description] = try AttackTable.trueLeakage(b, model: model, inputs: testSet, gain: 2, photons: 4) }
+        var trials: [ServerCheckValidation.Trial] = []
+        let bar = ProgressBar(total: seeds, unit: "seeds", enabled: !json)
+        for s in 1...seeds {
+            trials += try await ServerCheckValidation.run(benchFile: url, seed: UInt64(s), clients: behaviours, images: images,
+                                                          blockImages: blockImages, model: model, testSet: testSet)
+            bar.update(s)
+        }
+        let rows = AttackTable.rows(trials, images: images, blockImages: blockImages, truth: truth)
+        let csv = AttackTable.csv(rows), svg = AttackTable.plot(rows, budget: 0.1)
+        let dir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try csv.write(to: dir.appendingPathComponent("attacks.csv"), atomically: true, encoding: .utf8)
+        try svg.write(to: dir.appendingPathComponent("attacks.svg"), atomically: true, encoding: .utf8)
+        let seconds = Date().timeIntervalSince(started)
+        if json { try printJSON(Output(seeds: seeds, images: images, blockImages: blockImages, cores: availableCores, seconds: seconds, rows: rows, csv: csv, svg: svg)); return }
+        printLine("\(seeds) seeds × up to \(images) images, blocks of \(blockImages), \(availableCores) cores, \(String(format: "%.0f", seconds)) s")
+        for r in rows {
+            let firstAbort = r.curve.first { $0.aborted >= 1 }?.images
+            let half = r.curve.first { $0.aborted >= 0.5 }?.images
+            let cert = r.curve.last?.certified ?? 0
+            printLine(String(format: "%-20@ true I_w %.4f (T %.5f, ε %.3e): aborted %@ of runs by %d images%@%@, certified by the end %.0f %%",
+                             r.client as NSString, r.trueLeakageBitsPerMode, r.trueTransmittance, r.trueExcessNoise,
+                             String(format: "%.0f %%", 100 * (r.curve.last?.aborted ?? 0)) as NSString, images,
+                             (half.map { ", half by \($0)" } ?? "") as NSString, (firstAbort.map { ", all by \($0)" } ?? "") as NSString, 100 * cert))
+        }
+        printLine("wrote \(dir.appendingPathComponent("attacks.csv").path) and attacks.svg")
     }
 }

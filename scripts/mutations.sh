@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Shows that the test suite can see a breach: applies deliberate defects to a copy of the source
+# (the shifts of T̂ and ε̂ that break the budget, PROTOCOL.md §5b, and other ways to weaken the
+# server's check), rebuilds, runs the tests that guard the check, and expects each mutant to fail.
+# The working tree is never touched: mutants are built in a copy under $MUTATION_DIR (default
+# /tmp/qbench-mutations). Prints one line per mutant and exits non-zero if any mutant survives.
+# Usage: scripts/mutations.sh [name ...]   (default: every mutant)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${MUTATION_DIR:-/tmp/qbench-mutations}
+mkdir -p "$work/src"
+find "$work/src" -mindepth 1 -maxdepth 1 ! -name '.build' -exec rm -rf {} +
+tar -cf - --exclude='./.build*' --exclude='./.git' . | tar -xf - -C "$work/src"
+cd "$work/src"
+tests='ServerCheckTests|LeakageBoundTests|DegenerateModelTests|ServerCheckIntegrityTests|ServerCheckSensitivityTests|MarginalAttackTests|StoreTests'
+
+# name | file | python expression applied to the file's text (s) | what the defect is
+mutants=(
+  "eps-plus-5e-4|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let eps = ((sr2 - el2) / n0 - 1) / eta', 'let eps = ((sr2 - el2) / n0 - 1) / eta + 5e-4')|ε̂ shifted by +5e-4 SNU"
+  "eps-minus-5e-4|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let eps = ((sr2 - el2) / n0 - 1) / eta', 'let eps = ((sr2 - el2) / n0 - 1) / eta - 5e-4')|ε̂ shifted by −5e-4 SNU"
+  "t-times-0.9995|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let t = ac / ab', 'let t = 0.9995 * ac / ab')|T̂ scaled by 0.9995"
+  "no-delta-split|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('1 - delta / Double(Self.combinedStatements)', '1 - delta')|z = Φ⁻¹(1 − δ): δ not split over the statements"
+  "centre-not-corner|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('for t in [tLo, tHi]', 'for t in [estimate.transmittance]').replace('for e in [eLo, eHi]', 'for e in [estimate.excessNoise]')|I_w bounded at the point estimate, not the corners"
+  "nan-passes|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('where !value.isFinite {', 'where false {')|non-finite estimates reach the decision"
+  "fixed-basis|Sources/Sequencer/Engine/SecretBasis.swift|s.replace('case .secret: SecretBasis(source: .key(SymmetricKey(size: .bits256).withUnsafeBytes { Data(\$0) }))', 'case .secret: SecretBasis(source: .deterministic(1))')|the production basis from a fixed seed"
+  "seal-not-verified|Sources/Calibrate/Store/CalibrationRecord.swift|s.replace('key.verify(body, code: parts[2])', 'true')|a calibration record's MAC not checked"
+  "clipping-ignored|Sources/Sequencer/Engine/BlockExecution.swift|s.replace('clipped += acquired.clippedSamples', 'clipped += 0')|clipped samples not counted"
+  "abort-not-final|Sources/Sequencer/Records/RunDatabase+Decisions.swift|s.replace(\"step = 'abort'\", \"step = 'never'\")|a journaled abort does not stop a resume"
+)
+
+selected=("$@")
+survivors=0
+swift build --build-tests >/dev/null 2>&1 || { echo "the unmutated copy does not build"; exit 2; }
+for m in "${mutants[@]}"; do
+  IFS='|' read -r name file expr what <<<"$m"
+  if [ ${#selected[@]} -gt 0 ] && [[ ! " ${selected[*]} " == *" $name "* ]]; then continue; fi
+  cp "$file" "$file.orig"
+  python3 - "$file" "$expr" <<'PY'
+import sys
+p, expr = sys.argv[1], sys.argv[2]
+s = open(p).read()
+t = eval(expr)
+if t == s:
+    sys.exit("mutation did not apply to " + p)
+open(p, 'w').write(t)
+PY
+  started=$(date +%s)
+  if ! swift build --build-tests >"$work/$name.build.log" 2>&1; then
+    verdict="killed (does not compile)"
+  elif swift test --skip-build --filter "$tests" >"$work/$name.test.log" 2>&1; then
+    verdict="SURVIVED"; survivors=$((survivors + 1))
+  else
+    failing=$(grep -E '^✘ Test [^ ]+' "$work/$name.test.log" | sed -E 's/^✘ Test ([^ (]+).*/\1/' | sort -u | head -4 | paste -sd, -)
+    verdict="killed by ${failing:-the suite}"
+  fi
+  mv "$file.orig" "$file"
+  echo "$name ($what): $verdict [$(( $(date +%s) - started )) s]"
+done
+echo "$survivors mutant(s) survived"
+[ "$survivors" -eq 0 ]
