@@ -43,7 +43,7 @@ struct ServerCheckIntegrityTests {
     @Test(arguments: [
         ("delta", 0.5), ("delta", 0), ("delta", 1), ("delta", .nan), ("budget", .infinity), ("budget", .nan),
         ("budget", -1), ("budget", 0.05), ("gain", 1), ("gain", .nan), ("photons", 0), ("photons", .infinity),
-        ("vacuum", -1), ("vacuum", 0), ("vacuum", 1e7), ("images", 0), ("images", 500), ("block", 0),
+        ("vacuum", -1), ("vacuum", 0), ("vacuum", 1e7), ("images", 0), ("images", 500), ("block", 0), ("block", 1e6),
     ])
     func invalidOptionsAreRefusedBeforeLight(option: String, value: Double) async throws {
         let h = try await Harness.make()

@@ -44,7 +44,7 @@ extension ProtocolRun {
                 m.accumulate(samples: returned, shots: n, into: &client)
                 try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
                 for s in 0..<n {
-                    let est = decoder.innerProducts(readings[(s * frame.layout.rows)..<((s + 1) * frame.layout.rows)], layer: frame.layer)
+                    let est = decoder.innerProducts(readings[(s * frame.layout.rows)..<((s + 1) * frame.layout.rows)])
                     for r in 0..<frame.layout.rows { outputs[done + s, r] = est[r] }
                 }
                 done += n

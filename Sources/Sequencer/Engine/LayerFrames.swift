@@ -52,10 +52,12 @@ struct ClientDecoder: Sendable {
         ClientEncoding.symbols(Array(input)).map { ComplexSymbol(Float($0.real), Float($0.imaginary)) }
     }
 
-    /// w·x̂ for every row: (reading − offset)/gain is Re β in √photons; divided by the layer's
-    /// amplitude scale √μ/rms_c.
-    func innerProducts(_ readings: ArraySlice<Float>, layer: EncodedLayer) -> [Float] {
-        let scale = 1 / (readingGain * layer.amplitudeScale)
+    /// Re β of every row in √photons: (reading − offset)/gain. That is w·x̂ times the layer's
+    /// amplitude scale √μ/rms_c(W), a positive constant derived from the weights that the client
+    /// neither knows nor needs: the next layer renormalises its input, ReLU commutes with a
+    /// positive scale, and the arg-max of the last layer ignores it (PROTOCOL.md §3.3, §4).
+    func innerProducts(_ readings: ArraySlice<Float>) -> [Float] {
+        let scale = 1 / readingGain
         return readings.map { Float((Double($0) - readingOffset) * scale) }
     }
 }

@@ -18,7 +18,9 @@ extension RunConfiguration {
         guard Self.imageRange.contains(images), images <= testImages else {
             throw refuse("--images", images, "1 to \(min(testImages, Self.imageRange.upperBound)) (the test set holds \(testImages) images)")
         }
-        guard blockImages >= 1, blockImages <= images else { throw refuse("--block-images", blockImages, "1 to --images (\(images))") }
+        guard Self.imageRange.contains(blockImages) else {
+            throw refuse("--block-images", blockImages, "1 to \(Self.imageRange.upperBound) images per block (a block larger than the run is the whole run)")
+        }
         guard gain.isFinite, Self.gainRange.contains(gain) else { throw refuse("--gain", gain, "a finite client gain G with 1 < G ≤ 100") }
         guard photonsPerMode.isFinite, Self.photonsRange.contains(photonsPerMode) else {
             throw refuse("--photons", photonsPerMode, "a finite μ in [\(Self.photonsRange.lowerBound), \(Self.photonsRange.upperBound)] photons per mode")
