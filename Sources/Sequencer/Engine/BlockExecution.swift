@@ -42,6 +42,7 @@ extension ProtocolRun {
                 clipped += acquired.clippedSamples; samples += returned.count
                 let readings = try await crx.fetch(timeout: .seconds(60)).volts
                 m.accumulate(samples: returned, shots: n, into: &client)
+                env.returnedLightTap?.returned(block: index, layer: l, firstImage: firstImage + done, frame: m, samples: returned, shots: n)
                 try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
                 for s in 0..<n {
                     let est = decoder.innerProducts(readings[(s * frame.layout.rows)..<((s + 1) * frame.layout.rows)])

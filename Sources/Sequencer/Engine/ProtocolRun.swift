@@ -22,6 +22,9 @@ public struct RunEnvironment: Sendable {
     public var interlockTimeout: Duration = .seconds(60)
     /// The secret basis: always `.secret` outside tests.
     public var basis: BasisPolicy = .secret
+    /// Sees every burst of returned light the server measured through the client (its own data):
+    /// how a curious server's analysis is measured on the twin (`TwinValidation.CuriousServer`).
+    public var returnedLightTap: (any ReturnedLightTap)?
 
     public init(bench: Bench, store: CalibrationStore, database: RunDatabase, codeVersion: String, arguments: [String],
                 stop: StopRequest = StopRequest(), observer: any RunObserver = SilentObserver()) {

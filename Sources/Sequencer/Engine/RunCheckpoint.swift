@@ -1,3 +1,4 @@
+import Calibrate
 import Foundation
 import SecureInference
 
@@ -33,6 +34,12 @@ public final class StopRequest: @unchecked Sendable {
     public init() {}
     public func request(_ why: String) { lock.lock(); if reason == nil { reason = why }; lock.unlock() }
     public var requested: String? { lock.lock(); defer { lock.unlock() }; return reason }
+}
+
+/// Receives the server's returned samples of every client burst: `shots` consecutive images from
+/// `firstImage`, measured with `frame` (intended amplitudes, X/P/vacuum pattern).
+public protocol ReturnedLightTap: Sendable {
+    func returned(block: Int, layer: Int, firstImage: Int, frame: MeasurementFrame, samples: [Float], shots: Int)
 }
 
 /// What the engine reports while it runs (progress bar, logs).

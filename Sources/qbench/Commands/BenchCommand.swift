@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance measurements.",
-        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self, AttackBenchmark.self])
+        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self, AttackBenchmark.self, CuriousServerBenchmark.self])
 }
 
 struct TwinBenchmark: AsyncParsableCommand {
@@ -231,5 +231,47 @@ struct AttackBenchmark: AsyncParsableCommand {
                              (half.map { ", half by \($0)" } ?? "") as NSString, (firstAbort.map { ", all by \($0)" } ?? "") as NSString, 100 * cert))
         }
         printLine("wrote \(dir.appendingPathComponent("attacks.csv").path) and attacks.svg")
+    }
+}
+
+struct CuriousServerBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "curious-server",
+        abstract: "The curious server on the twin: estimates each image's data pattern |ξ_j|² from the returned excess noise; its error against the Cramér–Rao bounds.",
+        discussion: "An honest session on a freshly calibrated twin; the server's own returned samples of the first layer are analysed per image and mode (g|ξ_j|² in each of the layer's rows). Prints the mean-squared error, the exact bound for this measurement, the bound behind qbench's I_x (PROTOCOL.md §5), their ratios, and the information per data symbol the estimator reaches.")
+
+    @Option(help: "Test images.") var images = 50
+    @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    struct Output: Encodable {
+        let result: CuriousServer.Result
+        let ratioToExactBound: Double
+        let ratioToAuthorsBound: Double
+        let dataLeakageCramerRao: Double
+        let dataLeakageConservative: Double
+        let seconds: Double
+        let cores: Int
+    }
+
+    func run() async throws {
+        guard images >= 1 else { throw ValidationError("--images must be at least 1") }
+        let started = Date()
+        let model = try modelOptions.loadModel()
+        let testSet = try modelOptions.loadSet(.test, limit: images)
+        let (r, _) = try await CuriousServer.measure(benchFile: try BenchOpening.url(bench), images: images, model: model, testSet: testSet)
+        let amplifier = try ClientAmplifier(gain: 2)
+        let n = (model.network.inputSize + 1) / 2
+        let out = Output(result: r, ratioToExactBound: r.ratioToExactBound, ratioToAuthorsBound: r.ratioToAuthorsBound,
+                         dataLeakageCramerRao: try DataLeakage.cramerRaoBits(amplifier: amplifier, modesPerRow: n),
+                         dataLeakageConservative: try DataLeakage.conservativeBits(amplifier: amplifier, modesPerRow: n, innerProducts: model.network.layers.map(\.rows).reduce(0, +)),
+                         seconds: Date().timeIntervalSince(started), cores: availableCores)
+        if json { try printJSON(out); return }
+        printLine(String(format: "%d images, %d estimates of |ξ_j|² from %d rows each (mean |ξ_j|² %.3g)", r.images, r.estimates, r.rowsPerEstimate, r.meanTrueQ))
+        printLine(String(format: "mean-squared error %.4g; exact Cramér–Rao bound %.4g (ratio %.3f); bound behind I_x %.4g (ratio %.3f)",
+                         r.meanSquaredError, r.exactBound, r.ratioToExactBound, r.authorsBound, r.ratioToAuthorsBound))
+        printLine(String(format: "the estimator gets %.4g bit per data symbol (an efficient one %.4g); I_x = %.4g (Cramér–Rao form, n measurements), %.4g (conservative form)",
+                         r.bitsPerSymbol, r.boundBitsPerSymbol, out.dataLeakageCramerRao, out.dataLeakageConservative))
     }
 }
