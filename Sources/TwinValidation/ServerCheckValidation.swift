@@ -81,6 +81,18 @@ public enum ServerCheckValidation {
         return trials
     }
 
+    /// `run` for seeds 1…`seeds`, calling `progress` after each.
+    public static func run(benchFile: URL, seeds: Int, clients: [ClientBehaviour], images: Int, blockImages: Int,
+                           model: ModelFile, testSet: MNISTSet, progress: (Int) -> Void = { _ in }) async throws -> [Trial] {
+        var trials: [Trial] = []
+        for s in 1...max(1, seeds) {
+            trials += try await run(benchFile: benchFile, seed: UInt64(s), clients: clients, images: images, blockImages: blockImages,
+                                    model: model, testSet: testSet)
+            progress(s)
+        }
+        return trials
+    }
+
     public static func summarise(_ trials: [Trial], seeds: Int, images: Int, blockImages: Int, cores: Int) -> Summary {
         let clients = trials.map(\.client).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return Summary(seeds: seeds, imagesPerRun: images, blockImages: blockImages, cores: cores, clients: clients.map { c in

@@ -138,20 +138,13 @@ struct ServerCheckBenchmark: AsyncParsableCommand {
     @Flag(help: "One JSON object on stdout.") var json = false
 
     func run() async throws {
-        let behaviours = try clients.split(separator: ",").map { s -> ClientBehaviour in
-            guard let b = ClientBehaviour(argument: String(s)) else { throw ValidationError("unknown client '\(s)'") }
-            return b
-        }
+        let behaviours = try clientBehaviours(clients)
         let model = try modelOptions.loadModel()
         let testSet = try modelOptions.loadSet(.test, limit: images)
         let url = try BenchOpening.url(bench)
-        var trials: [ServerCheckValidation.Trial] = []
         let bar = ProgressBar(total: seeds, unit: "seeds", enabled: !json)
-        for s in 1...seeds {
-            trials += try await ServerCheckValidation.run(benchFile: url, seed: UInt64(s), clients: behaviours, images: images,
-                                                          blockImages: blockImages, model: model, testSet: testSet)
-            bar.update(s)
-        }
+        let trials = try await ServerCheckValidation.run(benchFile: url, seeds: seeds, clients: behaviours, images: images,
+                                                         blockImages: blockImages, model: model, testSet: testSet, progress: { bar.update($0) })
         let summary = ServerCheckValidation.summarise(trials, seeds: seeds, images: images, blockImages: blockImages, cores: availableCores)
         if json { try printJSON(summary); return }
         printLine("\(seeds) seeds × \(images) images, blocks of \(blockImages), \(availableCores) cores")
@@ -194,10 +187,7 @@ struct AttackBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let behaviours = try clients.split(separator: ",").map { s -> ClientBehaviour in
-            guard let b = ClientBehaviour(argument: String(s)) else { throw ValidationError("unknown client '\(s)'") }
-            return b
-        }
+        let behaviours = try clientBehaviours(clients)
         guard seeds >= 1, images >= blockImages, blockImages >= 1 else { throw ValidationError("need --seeds ≥ 1 and 1 ≤ --block-images ≤ --images") }
         let started = Date()
         let model = try modelOptions.loadModel()
@@ -205,13 +195,9 @@ struct AttackBenchmark: AsyncParsableCommand {
         let url = try BenchOpening.url(bench)
         var truth: [String: (t: Double, eps: Double, bits: Double)] = [:]
         for b in behaviours { truth[b.description] = try AttackTable.trueLeakage(b, model: model, inputs: testSet, gain: 2, photons: 4) }
-        var trials: [ServerCheckValidation.Trial] = []
         let bar = ProgressBar(total: seeds, unit: "seeds", enabled: !json)
-        for s in 1...seeds {
-            trials += try await ServerCheckValidation.run(benchFile: url, seed: UInt64(s), clients: behaviours, images: images,
-                                                          blockImages: blockImages, model: model, testSet: testSet)
-            bar.update(s)
-        }
+        let trials = try await ServerCheckValidation.run(benchFile: url, seeds: seeds, clients: behaviours, images: images,
+                                                         blockImages: blockImages, model: model, testSet: testSet, progress: { bar.update($0) })
         let rows = AttackTable.rows(trials, images: images, blockImages: blockImages, truth: truth)
         let csv = AttackTable.csv(rows), svg = AttackTable.plot(rows, budget: 0.1)
         let dir = URL(fileURLWithPath: out)
@@ -273,5 +259,15 @@ struct CuriousServerBenchmark: AsyncParsableCommand {
                          r.meanSquaredError, r.exactBound, r.ratioToExactBound, r.authorsBound, r.ratioToAuthorsBound))
         printLine(String(format: "the estimator gets %.4g bit per data symbol (an efficient one %.4g); I_x = %.4g (Cramér–Rao form, n measurements), %.4g (conservative form)",
                          r.bitsPerSymbol, r.boundBitsPerSymbol, out.dataLeakageCramerRao, out.dataLeakageConservative))
+    }
+}
+
+/// `--clients a,b,c` as behaviours of the twin's client.
+func clientBehaviours(_ list: String) throws -> [ClientBehaviour] {
+    try list.split(separator: ",").map { s in
+        guard let b = ClientBehaviour(argument: String(s)) else {
+            throw ValidationError("unknown client '\(s)': expected honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
+        }
+        return b
     }
 }
