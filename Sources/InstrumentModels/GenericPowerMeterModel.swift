@@ -64,7 +64,8 @@ public struct GenericPowerMeterModel: SCPIInstrumentModel {
                 }
             }
             guard let argument = c.arguments.first else { return .missingParameter }
-            guard let value = argument.number else { return .dataTypeError }
+            // SCPI power meters take the wavelength in nm with an optional NM suffix.
+            guard let value = argument.number(suffixes: ["NM"]) else { return c.suffixError(at: 0, suffixes: ["NM"], otherwise: .dataTypeError) }
             guard wavelengthRange.contains(value) else { return .dataOutOfRange }
             wavelength = value
             return .done

@@ -10,7 +10,14 @@ public enum SlotKind: UInt8, Sendable, Codable {
 public struct SampleBlock: Sendable, Equatable {
     public var volts: [Float]
     public var sampleRate: Frequency
-    public init(volts: [Float], sampleRate: Frequency) { self.volts = volts; self.sampleRate = sampleRate }
+    /// How many digitiser samples that went into `volts` sat at the ADC's rails (clipped), over
+    /// the whole block. A clipped sample understates the quadrature's variance, so the server's
+    /// check should refuse a block with `clippedSamples > 0`. 0 when the receiver cannot tell
+    /// (the digital twin never clips).
+    public var clippedSamples: Int
+    public init(volts: [Float], sampleRate: Frequency, clippedSamples: Int = 0) {
+        self.volts = volts; self.sampleRate = sampleRate; self.clippedSamples = clippedSamples
+    }
 }
 
 /// A balanced homodyne receiver read by a digitiser.
