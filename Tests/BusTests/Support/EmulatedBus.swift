@@ -156,7 +156,7 @@ final class EmulatedBus: @unchecked Sendable {
 }
 
 /// Short timeouts: the emulated device fd always polls ready, so libusb spins while it waits
-/// (HARDWARE.md §5.4).
+/// (docs/hardware.md §5.4).
 func emulatedConfiguration() -> USBTMCInstrument.Configuration {
     var configuration = USBTMCInstrument.Configuration()
     configuration.timeout = .milliseconds(200)
