@@ -21,6 +21,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     case responseTooLong(resource: String, limit: Int)
     /// `ScriptedTransport`: the code under test did not follow the script.
     case scriptMismatch(String)
+    /// A LAN instrument could not be reached (name lookup, connection refused or timed out).
+    case connectionFailed(resource: String, detail: String)
 
     public var description: String {
         switch self {
@@ -46,6 +48,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(resource) sent a reply longer than \(limit) bytes: check the query, or read it with a larger limit"
         case let .scriptMismatch(message):
             return message
+        case let .connectionFailed(resource, detail):
+            return "\(resource) cannot be reached (\(detail)): check the host name or IP address, that the instrument is on the network with its SCPI socket (usually port 5025) enabled, and that no firewall blocks it"
         }
     }
 
