@@ -88,33 +88,93 @@ public final class SocketInstrumentServer: @unchecked Sendable {
     }
 
     private func handle(_ client: Int32) {
+        Self.serve(device: device, fd: client, isSocket: true) { [self] in isStopping }
+    }
+
+    /// Serves `device` on a connected stream (socket or pseudo-terminal master) until the other
+    /// end closes it or `stop()` says so: frames program messages, hands each to the device and
+    /// writes back every reply it produces.
+    static func serve(device: any SCPIMessageDevice, fd: Int32, isSocket: Bool, stop: () -> Bool) {
         var framer = SCPIStreamFramer()
         var message: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while !isStopping {
-            guard ready(client) else { continue }
-            let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { return }   // the client closed the connection
+        while !stop() {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 50) > 0 else { continue }
+            let n = chunk.withUnsafeMutableBytes { isSocket ? recv(fd, $0.baseAddress, $0.count, 0) : Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+            if n <= 0 {
+                // A pty master reads EIO while no slave is open: wait for the next client.
+                if !isSocket { usleep(10_000); continue }
+                return
+            }
             for byte in chunk[..<n] {
                 message.append(byte)
                 guard framer.consume(byte) else { continue }
                 device.receive(message)
                 message = []
                 while let reply = device.readResponse(maxLength: 1 << 20) {
-                    guard sendAll(client, reply.bytes) else { return }
+                    guard writeAll(fd, reply.bytes, isSocket: isSocket) else { return }
                     if reply.isEndOfMessage { break }
                 }
             }
         }
     }
 
-    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], isSocket: Bool) -> Bool {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { isSocket ? send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) : Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { usleep(1000); continue }
             guard n > 0 else { return false }
             sent += n
         }
         return true
+    }
+}
+
+/// An emulated serial instrument: a pseudo-terminal pair whose master side runs
+/// an `SCPIMessageDevice` (the same models as every other test) and whose slave side, `path`
+/// (`/dev/pts/N`), is what the driver opens as its serial port. For tests.
+public final class PseudoTerminalInstrument: @unchecked Sendable {
+    public let device: any SCPIMessageDevice
+    public let path: String
+    private let master: Int32
+    private let stopping = Mutex(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(device: any SCPIMessageDevice) throws {
+        self.device = device
+        // posix_openpt(3), unlockpt(3) and ptsname(3) as glibc implements them on Linux (the
+        // Swift Glibc module does not export them): open /dev/ptmx, clear the lock with
+        // TIOCSPTLCK, read the slave's number with TIOCGPTN (asm-generic/ioctls.h encodings).
+        let tiocsptlck: UInt = 0x4004_5431, tiocgptn: UInt = 0x8004_5430
+        let fd = Glibc.open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        guard fd >= 0, ioctl(fd, tiocsptlck, &unlock) == 0, ioctl(fd, tiocgptn, &number) == 0 else {
+            let text = String(cString: strerror(errno))
+            if fd >= 0 { _ = Glibc.close(fd) }
+            throw SocketInstrumentServer.ServerError(detail: "opening a pseudo-terminal (/dev/ptmx): \(text)")
+        }
+        master = fd
+        path = "/dev/pts/\(number)"
+        // The master side raw too, so the line discipline passes bytes through unchanged.
+        var t = termios()
+        if tcgetattr(fd, &t) == 0 { cfmakeraw(&t); _ = tcsetattr(fd, TCSANOW, &t) }
+        let thread = Thread { [self] in
+            SocketInstrumentServer.serve(device: self.device, fd: self.master, isSocket: false) { self.stopping.withLock { $0 } }
+            self.done.signal()
+        }
+        thread.name = "emulated serial instrument \(path)"
+        thread.start()
+    }
+
+    /// Stops serving and closes the master side (the slave then reads EIO / hangs up).
+    public func stop() {
+        let was = stopping.withLock { s -> Bool in defer { s = true }; return s }
+        guard !was else { return }
+        done.wait()
+        _ = Glibc.close(master)
     }
 }

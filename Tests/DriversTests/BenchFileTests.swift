@@ -52,7 +52,7 @@ struct BenchFileTests {
         ("      i: {channel: 1, load: 50 Ω}", "      i: {channel: 1, load: 75 Ω}", 30, "load must be"),
         ("      drive: {min: -2 V, max: 2 V}", "      drive: {min: -8 V, max: 8 V}", 27, "lies outside what channel 1 (i, line 30) can output into 50 Ω"),
         ("      phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 1, load: high-z}",
-         "      phase: {awg: \"gpio://gpiochip0/1\", channel: 1, load: high-z}", 32, "expected a usbtmc:// or tcpip:// address"),
+         "      phase: {awg: \"gpio://gpiochip0/1\", channel: 1, load: high-z}", 32, "expected a usbtmc:// or tcpip:// (or serial://) address"),
         ("      channel: 1\n      symbol-rate", "      channel: 5\n      symbol-rate", 55, "channel must be 1…4"),
         ("      symbol-rate: 10 MBd", "      symbol-rate: 10 MV", 56, "bad unit"),
         ("      symbol-rate: 10 MBd", "      symbol-rate: 200 MBd", 56, "beyond what the lo-phase AWG can play"),

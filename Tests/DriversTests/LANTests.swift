@@ -16,6 +16,9 @@ struct LANTests {
         ("tcpip://[::1]:5025", .tcpip(host: "::1", port: 5025)),
         ("TCPIP::10.0.0.5::INSTR", .tcpip(host: "10.0.0.5", port: 5025)),
         ("TCPIP0::scope.lab::5025::SOCKET", .tcpip(host: "scope.lab", port: 5025)),
+        ("serial:///dev/ttyUSB0?baud=115200", .serial(path: "/dev/ttyUSB0", baud: 115200)),
+        ("serial:///dev/ttyS1", .serial(path: "/dev/ttyS1", baud: 9600)),
+        ("ASRL/dev/ttyUSB1::INSTR", .serial(path: "/dev/ttyUSB1", baud: 9600)),
     ])
     func addresses(_ text: String, _ expected: DeviceAddress) throws {
         let a = try DeviceAddress(parsing: text)
@@ -24,7 +27,7 @@ struct LANTests {
     }
 
     @Test("bad LAN addresses are refused with the accepted forms", arguments: [
-        "tcpip://", "tcpip://host:0", "tcpip://host:70000", "tcpip://[::1", "TCPIP::host::hislip0::INSTR", "TCPIP::host::x::SOCKET", "TCPIPx::h::INSTR",
+        "tcpip://", "tcpip://host:0", "serial://ttyUSB0", "serial:///dev/ttyUSB0?speed=9600", "tcpip://host:70000", "tcpip://[::1", "TCPIP::host::hislip0::INSTR", "TCPIP::host::x::SOCKET", "TCPIPx::h::INSTR",
     ])
     func badAddresses(_ text: String) {
         #expect(throws: AddressError.self) { _ = try DeviceAddress(parsing: text) }
@@ -81,6 +84,28 @@ struct LANTests {
         try await modulator.makeSafe()
         #expect(laser.withModel { $0.laserOn } == false)
         for d in [laser.errorQueue, meter.errorQueue, awgA.errorQueue, awgB.errorQueue] { #expect(d.isEmpty) }
+    }
+
+    @Test("a CLD1015 bound to serial:// (a pseudo-terminal running the model) opens through the bench and switches on")
+    func laserOverSerial() async throws {
+        let laser = SimulatedSCPIDevice(model: ThorlabsCLD1015Model())
+        let pty = try PseudoTerminalInstrument(device: laser)
+        defer { pty.stop() }
+        let text = """
+        bench: serial-testbed
+        roles:
+          server.laser:
+            driver: thorlabs-cld1015
+            address: serial://\(pty.path)?baud=115200
+            options: {wavelength: 1550 nm}
+        """
+        let registry = try DriverCatalog.registry(library: library, connector: SystemConnector())
+        let bench = try await Bench.open(try BenchDescription.parse(text, file: "serial-testbed.yaml"), registry: registry)
+        let cld = try bench.laser()
+        try await cld.setEmission(true)
+        #expect(laser.withModel { $0.laserOn })
+        try await cld.makeSafe()
+        #expect(laser.withModel { $0.laserOn } == false && laser.errorQueue.isEmpty)
     }
 
     @Test("an unknown usbtmc quirk is refused when the bench file is checked")

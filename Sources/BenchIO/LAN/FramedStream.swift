@@ -109,20 +109,14 @@ struct FramedStream {
         while true {
             let n = rawRead(&chunk)
             if n > 0 { buffer += chunk[..<n]; return }
-            if n == 0 && isSocket { throw connectionLost(resource, during: "reading a reply", code: nil) }
-            guard n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
+            // 0 bytes: the peer closed the socket, or the tty hung up (raw mode reads 0 only then).
+            if n == 0 { throw connectionLost(resource, during: "reading a reply", code: nil) }
+            guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
                 throw connectionLost(resource, during: "reading a reply", code: errno)
             }
             guard Self.waitFor(fd, events: Int16(POLLIN), timeout: deadline - ContinuousClock.now) else {
                 throw .timeout(resource: resource, operation: "reading a reply", limit: limit,
                                recovery: "nothing was aborted (a stream has no device clear); a late reply is discarded before the next command")
-            }
-            if !isSocket {
-                // A tty whose other end is gone polls POLLHUP and reads 0 bytes forever.
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 0) > 0 && p.revents & Int16(POLLHUP) != 0 && p.revents & Int16(POLLIN) == 0 {
-                    throw connectionLost(resource, during: "reading a reply", code: nil)
-                }
             }
         }
     }

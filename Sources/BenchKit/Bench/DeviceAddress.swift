@@ -1,12 +1,14 @@
 /// Where a role's device is: `sim://name`, `usbtmc://VID:PID?serial=S`, `gpio://chip/line`,
 /// `tcpip://HOST[:PORT]` (SCPI over a raw TCP socket, port 5025 by default; the VISA forms
 /// `TCPIP[n]::HOST::INSTR` and `TCPIP[n]::HOST::PORT::SOCKET` are accepted too and mean the same
-/// socket: docs/hardware.md §2.4).
+/// socket: docs/hardware.md §2.4), `serial:///dev/ttyUSB0?baud=115200` (SCPI over a serial
+/// port, 9600 Bd by default; VISA `ASRL/dev/ttyUSB0::INSTR`).
 public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible {
     case simulated(name: String)
     case usbtmc(vendor: UInt16, product: UInt16, serial: String?)
     case gpio(chip: String, line: Int)
     case tcpip(host: String, port: Int)
+    case serial(path: String, baud: Int)
 
     /// The SCPI raw-socket port of LXI instruments.
     public static let scpiSocketPort = 5025
@@ -18,6 +20,7 @@ public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible 
             return String(format: "usbtmc://%04x:%04x", v, p) + (s.map { "?serial=\($0)" } ?? "")
         case let .gpio(c, l): return "gpio://\(c)/\(l)"
         case let .tcpip(h, p): return "tcpip://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+        case let .serial(path, baud): return "serial://\(path)?baud=\(baud)"
         }
     }
 
@@ -74,6 +77,21 @@ public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible 
                 throw AddressError(text: text, reason: "expected gpio://<chip name or label>/<line offset>, e.g. gpio://gpiochip0/17")
             }
             self = .gpio(chip: String(parts[0]), line: line)
+        } else if text.hasPrefix("serial://") {
+            let parts = text.dropFirst(9).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts[0].hasPrefix("/"), parts[0].count > 1 else {
+                throw AddressError(text: text, reason: "expected serial:///dev/ttyUSB0[?baud=9600] (an absolute device path)")
+            }
+            var baud = 9600
+            if parts.count == 2 {
+                guard parts[1].hasPrefix("baud="), let b = Int(parts[1].dropFirst(5)), b > 0 else {
+                    throw AddressError(text: text, reason: "the only query is ?baud=<rate>, e.g. ?baud=115200")
+                }
+                baud = b
+            }
+            self = .serial(path: String(parts[0]), baud: baud)
+        } else if text.uppercased().hasPrefix("ASRL/") && text.uppercased().hasSuffix("::INSTR") {
+            self = .serial(path: String(text.dropFirst(4).dropLast(7)), baud: 9600)
         } else if text.hasPrefix("tcpip://") {
             let (host, port) = try Self.hostAndPort(text.dropFirst(8), in: text)
             self = .tcpip(host: host, port: port)
@@ -95,7 +113,7 @@ public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible 
                 throw AddressError(text: text, reason: "expected TCPIP::HOST::INSTR or TCPIP::HOST::PORT::SOCKET (HiSLIP and VXI-11 device names are not supported)")
             }
         } else {
-            throw AddressError(text: text, reason: "the scheme must be sim://, usbtmc://, tcpip:// (or VISA TCPIP::…) or gpio://")
+            throw AddressError(text: text, reason: "the scheme must be sim://, usbtmc://, tcpip:// (or VISA TCPIP::…), serial:// (or VISA ASRL/dev/…::INSTR) or gpio://")
         }
     }
 }

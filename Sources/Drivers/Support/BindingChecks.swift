@@ -9,9 +9,9 @@ extension RoleBinding {
     /// `tcpip://` (LAN, docs/hardware.md §2.4).
     func usbtmcAddress() throws(BenchFileError) -> DeviceAddress {
         switch address {
-        case .usbtmc, .tcpip: return address
+        case .usbtmc, .tcpip, .serial: return address
         default:
-            throw fail(benchFile, "driver \(driver) talks to a USBTMC or LAN instrument: write 'address: usbtmc://VID:PID?serial=S' (qbench scan prints it) or 'address: tcpip://HOST[:PORT]', not \(address)")
+            throw fail(benchFile, "driver \(driver) talks to a USBTMC or LAN instrument: write 'address: usbtmc://VID:PID?serial=S' (qbench scan prints it), 'address: tcpip://HOST[:PORT]' or 'address: serial:///dev/ttyUSB0?baud=9600', not \(address)")
         }
     }
 
@@ -32,8 +32,8 @@ extension YAMLReader {
     func usbtmcAddress() throws(BenchFileError) -> DeviceAddress {
         let a = try address()
         switch a {
-        case .usbtmc, .tcpip: return a
-        default: throw fail("expected a usbtmc:// or tcpip:// address, not \(a)")
+        case .usbtmc, .tcpip, .serial: return a
+        default: throw fail("expected a usbtmc:// or tcpip:// (or serial://) address, not \(a)")
         }
     }
 

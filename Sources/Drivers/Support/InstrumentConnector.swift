@@ -26,7 +26,8 @@ extension InstrumentConnector {
 }
 
 /// The real bench: USBTMC through libusb (one context, created on first use), LAN instruments
-/// over a TCP socket (SCPI raw socket, docs/hardware.md §2.4) and GPIO through libgpiod.
+/// over a TCP socket (SCPI raw socket, docs/hardware.md §2.4), serial instruments through
+/// termios, and GPIO through libgpiod.
 public final class SystemConnector: InstrumentConnector, Sendable {
     public let configuration: USBTMCInstrument.Configuration
     public let sessionOptions: SCPISession.Options
@@ -63,6 +64,8 @@ public final class SystemConnector: InstrumentConnector, Sendable {
                                                    context: ctx, configuration: quirks.applied(to: configuration))
         case let .tcpip(host, port):
             return try await SocketTransport.open(host: host, port: port, connectTimeout: configuration.timeout)
+        case let .serial(path, baud):
+            return try SerialTransport.open(path: path, baudRate: baud)
         default:
             throw DeviceError(.invalidRequest, device: "\(address)", message: "is not a usbtmc:// or tcpip:// address",
                               remedy: "bind this role to usbtmc://VID:PID?serial=S (see `qbench scan`) or tcpip://HOST[:PORT]")

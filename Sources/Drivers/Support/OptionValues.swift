@@ -58,7 +58,7 @@ extension RoleBinding {
         guard let o = options else { return nil }
         var keys = allowed
         switch address {
-        case .usbtmc, .tcpip:
+        case .usbtmc, .tcpip, .serial:
             keys.append(TransportQuirks.optionKey)
             _ = try TransportQuirks(binding: self)
         default: break

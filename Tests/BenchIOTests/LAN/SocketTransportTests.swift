@@ -141,3 +141,44 @@ extension SocketTransport {
         return try await read(timeout: timeout, maxLength: 1 << 20)
     }
 }
+
+/// SCPI over a serial port (termios, raw 8N1) against an instrument model behind the master side
+/// of a pseudo-terminal pair; the transport opens the slave side as its serial port.
+@Suite("Serial: SCPI over a tty", .serialized)
+struct SerialTransportTests {
+    @Test("identify, set and query, a block with NL bytes, a timeout, and a hang-up over a pseudo-terminal")
+    func overPseudoTerminal() async throws {
+        let device = SimulatedSCPIDevice(model: AwkwardReplyModel())
+        let pty = try PseudoTerminalInstrument(device: device)
+        let transport = try SerialTransport.open(path: pty.path, baudRate: 115200)
+        #expect(transport.resourceName == "ASRL \(pty.path) at 115200 Bd")
+        let s = SCPISession(transport: transport)
+        #expect(try await s.identify().model == "AWKWARD")
+        #expect(try await s.queryBlock("DATA:BLOC?") == AwkwardReplyModel.payload)
+        try await s.write("DATA:LOAD ", block: AwkwardReplyModel.payload)
+        await #expect {
+            _ = try await s.query("NOPE?", timeout: .milliseconds(100))
+        } throws: { error in
+            guard case .queryRejected(_, let errors, _)? = error as? SCPIError else { return false }
+            return errors.contains { $0.code == -113 }
+        }
+        pty.stop()
+        await #expect {
+            _ = try await transport.read(timeout: .seconds(1), maxLength: 64)
+        } throws: { error in
+            if case .deviceGone? = error as? TransportError { return true }
+            return false
+        }
+    }
+
+    @Test("a rate termios does not offer, and a path that is not a tty, are refused with what to do")
+    func refused() async throws {
+        #expect(throws: TransportError.self) { _ = try SerialTransport.open(path: "/dev/null", baudRate: 12345) }
+        #expect {
+            _ = try SerialTransport.open(path: "/dev/null", baudRate: 9600)
+        } throws: { error in
+            guard case .connectionFailed(_, let detail)? = error as? TransportError else { return false }
+            return detail.contains("not a serial port")
+        }
+    }
+}
