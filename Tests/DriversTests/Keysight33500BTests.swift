@@ -271,6 +271,15 @@ struct Keysight33500BTests {
         await expectDeviceError(.invalidRequest, ["1000001 samples"]) { _ = try ch.plan([Float](repeating: 0, count: 1_000_001), offset: .zero, "awg", what: "the drive") }
         _ = try ch.plan([Float](repeating: 0, count: 1_000_000), offset: .zero, "awg", what: "the drive")
         #expect(device.withModel { $0.memoryPoints } == 1_000_000)
+        // The upload and its *OPC? use the scaled timeout, not the session's 5 s.
+        let recorder = TimeoutRecordingTransport(SimulatedTransport(device: SimulatedSCPIDevice(model: Keysight33500BModel())))
+        let big = Keysight33500BChannel(link: InstrumentLink(transport: recorder), number: 1, load: .fiftyOhm, limits: limits)
+        try await big.playTriggered(arbName: "BIG", codes: [Int16](repeating: 0, count: 400_000), rate: .hertz(1e6), amplitude: .volts(1),
+                                    offset: .zero, "awg")
+        let scaled = Keysight33500BChannel.transferTimeout(bytes: 800_000)
+        #expect(scaled > .seconds(25))
+        #expect(recorder.timeouts.first { $0.0.hasPrefix("SOUR1:DATA:ARB:DAC") }?.1 == scaled)
+        #expect(recorder.timeouts.first { $0.0.hasPrefix("*OPC?") }?.1 == scaled)
         var tooLong = Array("SOUR1:DATA:ARB:DAC HUGE,".utf8) + (try IEEEBlock.encode([UInt8](repeating: 0, count: 2_000_002)))
         tooLong.append(0x0A)
         device.receive(tooLong)

@@ -275,9 +275,19 @@ struct KeysightInfiniiVisionTests {
     }
 
     @Test("S3: the :WAV:DATA? timeout grows with the record (8 MB: well beyond the flat 5 s)")
-    func dataTimeout() {
+    func dataTimeout() async throws {
         #expect(KeysightInfiniiVision.transferTimeout(bytes: 160) < .seconds(6))
         #expect(KeysightInfiniiVision.transferTimeout(bytes: 8_000_000) >= .seconds(40))
+        // A 2 Mpt record (4 MB) is read with the scaled timeout.
+        var model = KeysightInfiniiVisionModel()
+        model.signal = { _, _ in 0 }
+        let recorder = TimeoutRecordingTransport(SimulatedTransport(device: SimulatedSCPIDevice(model: model)))
+        let c = KeysightInfiniiVision.Configuration(channel: 1, symbolRate: .hertz(1e6), slotsPerShot: 20_000, loPower: .fixed(.milliwatts(1)))
+        let r = try await KeysightInfiniiVision.open(link: InstrumentLink(transport: recorder), device: "server.receiver", limits: limits, configuration: c)
+        _ = try await r.acquire(count: 20_000)
+        let afterData = recorder.timeouts.drop { !$0.0.hasPrefix(":WAV:DATA?") }
+        #expect(afterData.first?.1 == KeysightInfiniiVision.transferTimeout(bytes: 4_000_016))
+        #expect(afterData.dropFirst().first.map { $0.0 == "read" && $0.1 > .seconds(5) } == true)   // what is left of it, beyond the flat 5 s
     }
 
     @Test("against the simulated InfiniiVision model: three triggered shots, then a free-running capture")
