@@ -253,8 +253,20 @@ struct KeysightInfiniiVisionTests {
         try scripted.finish()
     }
 
-    @Test("S4: a missed trigger (uneven time tags) or a wrong segment count refuses the block", arguments: ["missed", "extra", "count"])
+    @Test("S4: a missed trigger (uneven time tags) or a wrong segment count refuses the block", arguments: ["missed", "extra", "count", "nan"])
     func segmentChecks(_ path: String) async throws {
+        if path == "nan" {   // a time tag of 9.91E37 (NaN) is refused, never trapped on
+            var steps: [[Step]] = [S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE SEGM"), S.set(":ACQ:SEGM:COUN 3"), S.set(":SING"),
+                                   S.query(":OPER:COND?", "+0"), S.query(":WAV:SEGM:COUN?", "+3")]
+            for (k, tag) in ["0.000000E+00", "9.91E+37", "2.000000E-03"].enumerated() {
+                steps += [S.set(":ACQ:SEGM:IND \(k + 1)"), S.query(":WAV:SEGM:TTAG?", tag), Self.preamble(), Self.data()]
+            }
+            let r = try await rig(steps)
+            try await r.receiver.arm(shots: 3)
+            await expectDeviceError(.instrumentError, ["time tags"]) { _ = try await r.receiver.fetch(timeout: .seconds(1)) }
+            try r.finish()
+            return
+        }
         if path == "count" {
             let r = try await rig([S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE SEGM"), S.set(":ACQ:SEGM:COUN 3"), S.set(":SING"),
                                    S.query(":OPER:COND?", "+0"), S.query(":WAV:SEGM:COUN?", "+2")])

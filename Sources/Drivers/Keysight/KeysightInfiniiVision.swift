@@ -159,14 +159,16 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
         guard tags.count >= 3 else { return }
         let gaps = zip(tags.dropFirst(), tags).map { $0 - $1 }
         let median = gaps.sorted()[gaps.count / 2]
-        guard median > 0, median.isFinite else {
+        guard median > 0, median.isFinite, tags.allSatisfy(\.isFinite) else {
             throw DeviceError(.instrumentError, device: device, message: "the segment time tags \(tags) do not increase",
                               remedy: "arm again; if it repeats, check the trigger input")
         }
         if let k = gaps.firstIndex(where: { !$0.isFinite || abs($0 - median) > 0.25 * median }) {
             let kind = gaps[k] > median ? "a missed trigger" : "an extra trigger"
+            let gap = gaps[k].isFinite && abs(gaps[k]) < 1e9 ? Duration.seconds(gaps[k]).benchDescription : "\(gaps[k]) s"
+            let typical = median < 1e9 ? Duration.seconds(median).benchDescription : "\(median) s"
             throw DeviceError(.instrumentError, device: device,
-                              message: "segment \(k + 2) came \(Duration.seconds(gaps[k]).benchDescription) after segment \(k + 1), the other shots \(Duration.seconds(median).benchDescription) apart: \(kind); the block is refused",
+                              message: "segment \(k + 2) came \(gap) after segment \(k + 1), the other shots \(typical) apart: \(kind); the block is refused",
                               remedy: "check the trigger cable and the bench trigger's timing, then acquire the block again")
         }
     }
@@ -386,11 +388,11 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
                               remedy: "check that this is an InfiniiVision scope (*IDN?)")
         }
         guard p[0] == 1 else {
-            throw DeviceError(.instrumentError, device: device, message: "the waveform format is \(Int(p[0])), not WORD (1)",
+            throw DeviceError(.instrumentError, device: device, message: "the waveform format is \(SCPINumber.format(p[0])), not WORD (1)",
                               remedy: "another program changed :WAV:FORM; open the bench again")
         }
         guard p[1] == 0 else {
-            let name = [1: "PEAK", 2: "AVERage", 3: "HRESolution"][Int(p[1])] ?? "\(p[1])"
+            let name = [1.0: "PEAK", 2.0: "AVERage", 3.0: "HRESolution"][p[1]] ?? "\(p[1])"
             throw DeviceError(.instrumentError, device: device, message: "the acquisition type is \(name), not NORMal: the record is not raw samples",
                               remedy: "another program changed :ACQ:TYPE; open the bench again (it sends :ACQ:TYPE NORM)")
         }
