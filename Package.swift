@@ -26,7 +26,7 @@ let package = Package(
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // Tests only: umockdev's testbed API, for the bus-level tests (docs HARDWARE.md §5).
+        // Tests only: umockdev's testbed API, for the bus-level tests (docs/hardware.md §5).
         .systemLibrary(name: "CUMockdev", pkgConfig: "umockdev-1.0", providers: [.apt(["libumockdev-dev", "umockdev"])]),
 
         // Pure numerics: random numbers, Gaussian sampling, statistics, BLAS wrappers.

@@ -1,6 +1,6 @@
 /*
  * An emulated GPIO chip for libgpiod 1.6 (GPIO character device uAPI v1, <linux/gpio.h>),
- * as verified in HARDWARE.md §5.5:
+ * as verified in docs/hardware.md §5.5:
  *   - /dev/<name> (SUBSYSTEM=gpio, so /sys/bus/gpio/devices/<name>/dev exists and
  *     libgpiod's is_gpiochip_cdev() check passes) answers GPIO_GET_CHIPINFO_IOCTL,
  *     GPIO_GET_LINEINFO_IOCTL, GPIO_GET_LINEHANDLE_IOCTL and GPIO_GET_LINEEVENT_IOCTL;

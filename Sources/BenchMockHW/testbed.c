@@ -1,4 +1,4 @@
-/* The umockdev testbed that owns every emulated device (HARDWARE.md §5.2). */
+/* The umockdev testbed that owns every emulated device (docs/hardware.md §5.2). */
 #include "internal.h"
 
 #include <stdarg.h>

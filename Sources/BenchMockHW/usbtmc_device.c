@@ -1,7 +1,7 @@
 /*
  * An emulated USBTMC/USB488 instrument behind /dev/bus/usb/BBB/001, served to the real libusb
  * through umockdev's usbdevfs ioctl emulation (the URB handling follows the description of
- * libusb's own tests in HARDWARE.md §5.3). Only bus mechanics live here:
+ * libusb's own tests in docs/hardware.md §5.3). Only bus mechanics live here:
  *   - usbdevfs ioctls (SUBMITURB / REAPURB[NDELAY] / DISCARDURB, claim, clear-halt, ...);
  *   - USBTMC 1.0 Bulk-OUT header parsing (Table 1–4) and Bulk-IN DEV_DEP_MSG_IN framing
  *     (Table 9), split into wMaxPacketSize packets, with a zero-length packet when a transfer
@@ -765,7 +765,7 @@ bm_usbtmc_device *bm_usbtmc_add(bm_testbed *testbed, const bm_usbtmc_config *con
     d->handler = umockdev_ioctl_base_new();
     g_signal_connect(d->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), d);
     GError *gerror = NULL;
-    /* The handler must be attached before the device appears (HARDWARE.md §5.2). */
+    /* The handler must be attached before the device appears (docs/hardware.md §5.2). */
     if (!umockdev_testbed_attach_ioctl(testbed->umockdev, d->devnode, d->handler, &gerror)) {
         bm_set_error(error, error_capacity, "attach_ioctl(%s): %s", d->devnode,
                      gerror ? gerror->message : "failed");

@@ -3,7 +3,7 @@ import BenchIO
 import Glibc
 #endif
 
-/// A minimal optical power meter in the style of the Thorlabs PM100 series (HARDWARE.md
+/// A minimal optical power meter in the style of the Thorlabs PM100 series (docs/hardware.md
 /// §2.3): wavelength correction, power readings in W or dBm, averaging, auto range, a
 /// display text and a trace buffer read as an IEEE 488.2 block of float32 samples. Enough to
 /// exercise every transport path; the real PM100USB model comes with its driver.
@@ -64,7 +64,8 @@ public struct GenericPowerMeterModel: SCPIInstrumentModel {
                 }
             }
             guard let argument = c.arguments.first else { return .missingParameter }
-            guard let value = argument.number else { return .dataTypeError }
+            // SCPI power meters take the wavelength in nm with an optional NM suffix.
+            guard let value = argument.number(suffixes: ["NM"]) else { return c.suffixError(at: 0, suffixes: ["NM"], otherwise: .dataTypeError) }
             guard wavelengthRange.contains(value) else { return .dataOutOfRange }
             wavelength = value
             return .done

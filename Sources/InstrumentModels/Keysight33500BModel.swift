@@ -32,7 +32,9 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
     public var identity: SCPIIdentity
     public var channels = [Channel(), Channel()]
     public var byteOrderSwapped = false
-    public var memoryPoints = 1_048_576
+    /// Arb length limit of a standard-memory unit: "from a minimum of 8 points … up to 1,000,000
+    /// points" (33500 help, Waveform Generation Tutorial); 1,048,576 is refused.
+    public var memoryPoints = 1_000_000
     public var maxSampleRate = 160e6
 
     public init(serialNumber: String = "MY52600001", firmware: String = "4.00-1.19-2.00-52-00") {
@@ -74,7 +76,21 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
         ch.amplitudeRange.contains(amplitude) && abs(offset) + amplitude / 2 <= ch.window + 1e-12
     }
 
+    /// A channel that plays its arb continuously to its output: function ARB, output on, burst
+    /// off. What `APPLy:ARB` leaves behind ("APPLy sets trigger source to IMMediate", burst off,
+    /// output on); on the bench it drives the modulators outside the shot window.
+    public static func freeRunning(_ ch: Channel) -> Bool { ch.function == "ARB" && ch.output && !ch.burst }
+    /// How often a channel entered the free-running state (tests expect 0 from the drivers).
+    public private(set) var freeRunningEpisodes = [0, 0]
+
     public mutating func execute(_ c: SCPICommand) -> SCPICommandOutcome {
+        let before = channels.map(Self.freeRunning)
+        let outcome = executeCommand(c)
+        for (i, was) in before.enumerated() where !was && Self.freeRunning(channels[i]) { freeRunningEpisodes[i] += 1 }
+        return outcome
+    }
+
+    private mutating func executeCommand(_ c: SCPICommand) -> SCPICommandOutcome {
         if c.matches("FORMat:BORDer") {
             if c.isQuery { return .text(byteOrderSwapped ? "SWAP" : "NORM") }
             switch c.arguments.first?.mnemonic {
@@ -176,6 +192,9 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
             guard let m = c.arguments.first?.mnemonic else { return .missingParameter }
             let f = String(m.prefix(m.hasPrefix("ARB") ? 3 : 4))
             guard ["SIN", "SINU", "SQU", "SQUA", "RAMP", "PULS", "NOIS", "DC", "ARB", "TRI", "TRIA", "PRBS"].contains(f) else { return .illegalParameterValue }
+            // 33500 help, BURSt subsystem: a burst may be sine, square, triangle, ramp, pulse,
+            // PRBS or arb; "DC is not allowed" (noise only gated). Asking anyway conflicts.
+            if ch.burst && (f == "DC" || (f == "NOIS" && ch.burstMode == "TRIG")) { return .settingsConflict }
             if f == "ARB" && ch.selectedArb == nil { return .settingsConflict }
             ch.function = f == "SINU" ? "SIN" : f
             return .done
@@ -234,6 +253,7 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
         if c.matches("[SOURce#]:BURSt:STATe") {
             if c.isQuery { return .integer(ch.burst ? 1 : 0) }
             guard let on = c.arguments.first?.boolean else { return .illegalParameterValue }
+            if on && ch.function == "DC" { return .settingsConflict }
             ch.burst = on
             return .done
         }

@@ -38,10 +38,22 @@ public struct SCPICommand: Sendable, Equatable, CustomStringConvertible {
         return SCPIHeaderPattern.match(nodes[...], keywords[...])
     }
 
-    /// The argument at `index` as a number (units such as `NM` or `DBM` after it are ignored).
-    public func number(at index: Int) -> Double? {
+    /// The argument at `index` as a number. A suffix after it (IEEE 488.2 §7.7.3, e.g. `NM`,
+    /// `DBM`, `C`) is accepted only when it is one of `suffixes` (case-insensitive), which a
+    /// model lists from its manual; any other suffix gives nil, like an instrument that answers
+    /// -131 "Invalid suffix" (use `suffixError(at:)`). Earlier models dropped every suffix and
+    /// so hid the CLD1015's `SOUR2:TEMP 25.000C` (docs/hardware.md §2.3).
+    public func number(at index: Int, suffixes: Set<String> = []) -> Double? {
         guard index < arguments.count else { return nil }
-        return arguments[index].number
+        return arguments[index].number(suffixes: suffixes)
+    }
+
+    /// -131 "Invalid suffix" when the argument at `index` is a number followed by a suffix not in
+    /// `suffixes`; otherwise `fallback` (e.g. `.missingParameter`).
+    public func suffixError(at index: Int, suffixes: Set<String> = [], otherwise fallback: SCPICommandOutcome) -> SCPICommandOutcome {
+        guard index < arguments.count, arguments[index].number(suffixes: suffixes) == nil,
+              arguments[index].numericPrefix != nil else { return fallback }
+        return .invalidSuffix
     }
 }
 
@@ -71,14 +83,26 @@ public enum SCPIArgument: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A decimal numeric token (IEEE 488.2 §7.7.2), optionally followed by a unit suffix.
-    public var number: Double? {
+    /// A decimal numeric token (IEEE 488.2 §7.7.2) without any suffix.
+    public var number: Double? { number(suffixes: []) }
+
+    /// A decimal numeric token, optionally followed by one of `suffixes` (case-insensitive,
+    /// IEEE 488.2 §7.7.3); nil for any other suffix.
+    public func number(suffixes: Set<String>) -> Double? {
+        guard let (value, rest) = numericPrefix else { return nil }
+        if rest.isEmpty { return value }
+        let suffix = String(rest.filter { $0 != " " }).uppercased()
+        return suffixes.contains { $0.uppercased() == suffix } ? value : nil
+    }
+
+    /// The longest leading decimal number of a token and the text after it.
+    var numericPrefix: (Double, Substring)? {
         guard case .token(let t) = self else { return nil }
         let numeric = t.prefix { "0123456789+-.eE".contains($0) }
         // "1E" would swallow the E of a unit such as "1EV"; let Double decide.
         var candidate = Substring(numeric)
         while !candidate.isEmpty {
-            if let v = Double(candidate) { return v }
+            if let v = Double(candidate) { return (v, t[candidate.endIndex...]) }
             candidate = candidate.dropLast()
         }
         return nil

@@ -62,6 +62,7 @@ public enum SCPICommandOutcome: Sendable, Equatable {
     public static let illegalParameterValue = error(-224, "Illegal parameter value")
     public static let dataOutOfRange = error(-222, "Data out of range")
     public static let settingsConflict = error(-221, "Settings conflict")
+    public static let invalidSuffix = error(-131, "Invalid suffix")
 
     public static func error(_ code: Int, _ message: String) -> SCPICommandOutcome {
         .error(SCPIErrorEntry(code: code, message: message))

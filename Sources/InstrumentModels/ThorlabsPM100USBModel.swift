@@ -18,6 +18,13 @@ public struct ThorlabsPM100USBModel: SCPIInstrumentModel {
     /// The connected head's wavelength range, nm (an InGaAs head such as the S155C).
     public var sensorRange: ClosedRange<Double> = 800...1700
     public var wavelength: Double = 1550
+    /// The head's `SYST:SENS:IDN?` fields (name, serial, calibration date, type, subtype,
+    /// flags). Flags as pymeasure and InstrumentKit decode them: 1 power sensor, 2 energy
+    /// sensor, 16 response settable, 32 wavelength settable, 64 τ settable, 256 temperature
+    /// sensor. With no head the meter names it "no sensor".
+    public var sensorName = "S155C"
+    public var sensorType = 1
+    public var sensorFlags = 289
     public var averageCount = 1
     public var unitIsWatt = true
     public var autoRange = true
@@ -53,6 +60,8 @@ public struct ThorlabsPM100USBModel: SCPIInstrumentModel {
                 }
             }
             guard let v = c.number(at: 0) else { return c.arguments.isEmpty ? .missingParameter : .dataTypeError }
+            // A head without the wavelength-settable flag (32) has a fixed correction: refused.
+            guard sensorFlags & 32 != 0, sensorName != "no sensor" else { return .settingsConflict }
             guard sensorRange.contains(v) else { return .dataOutOfRange }
             wavelength = v
             return .done
@@ -102,7 +111,10 @@ public struct ThorlabsPM100USBModel: SCPIInstrumentModel {
             zeroRemaining = 0
             return .done
         }
-        if c.isQuery && c.matches("SYSTem:SENSor:IDN") { return .text("S155C,1234567,01-Jan-2024,1,18,289") }
+        if c.isQuery && c.matches("SYSTem:SENSor:IDN") {
+            if sensorName == "no sensor" { return .text("no sensor,,,0,0,0") }
+            return .text("\(sensorName),1234567,01-Jan-2024,\(sensorType),18,\(sensorFlags)")
+        }
         return .undefinedHeader
     }
 }

@@ -5,12 +5,12 @@ import Numerics
 import NumericsKit
 import Testing
 
-/// The IQ modulator's transfer (PROTOCOL.md §8, HARDWARE.md §6.1) seen through the power meter.
+/// The IQ modulator's transfer (PROTOCOL.md §8, docs/hardware.md §6.1) seen through the power meter.
 @Suite("Modulator transfer")
 struct ModulatorTransferTests {
     /// Sweep the I arm's static drive over ±9 V (181 points, 10 ms averaging each) with the Q arm
     /// at null and the outer phase at 0: every reading matches the hidden-constant transfer within
-    /// 5 σ of the meter noise, and the sweep-and-fit of HARDWARE.md §6.1
+    /// 5 σ of the meter noise, and the sweep-and-fit of docs/hardware.md §6.1
     /// (P ≈ a0 + a1 cos(πV/Vπ) + a2 sin(πV/Vπ), grid over Vπ) recovers the hidden Vπ within 0.2 %
     /// and the bias phase θ = 2(πV_b/(2Vπ) + φ0) within 0.01 rad.
     @Test func powerMeterFollowsCosineSquaredWithHiddenVPiAndBias() async throws {

@@ -44,6 +44,34 @@ extension BusTests {
     }
 }
 
+extension BusTests {
+    @Test("G2: scan never detaches a kernel driver, device-clears or asserts REN; instruments another program holds are reported busy")
+    func scanWithoutDisturbing() async throws {
+        try await withEmulatedBus { bus in
+            let free = try bus.addInstrument(serialNumber: "P3000001", bus: 11)
+            let kernel = try bus.addInstrument(serialNumber: "P3000002", bus: 12, kernelDriverBound: true)
+            let claimed = try bus.addInstrument(serialNumber: "P3000003", bus: 13, interfaceBusy: true)
+            let report = await BenchScan.run(context: try USBContext(), descriptions: try DriverCatalog.descriptions(library: busLibrary),
+                                             timeout: .milliseconds(200))
+            let bySerial = Dictionary(uniqueKeysWithValues: report.usb.compactMap { u in u.serial.map { ($0, u) } })
+            #expect(bySerial["P3000001"]?.idn?.contains("P3000001") == true && bySerial["P3000001"]?.problem == nil)
+            for serial in ["P3000002", "P3000003"] {
+                #expect(bySerial[serial]?.idn == nil)
+                #expect(bySerial[serial]?.problem?.hasPrefix("busy") == true, "\(bySerial[serial]?.problem ?? "no entry")")
+            }
+            #expect(kernel.kernelDriverBound)   // not detached: a program using /dev/usbtmcN keeps working
+            for instrument in [free, kernel, claimed] {
+                #expect(instrument.stats.initiate_clear == 0 && instrument.stats.check_clear_status == 0)
+            }
+            // The bench, by contrast, clears on open and asserts REN (T2) when it opens the free one.
+            let opened = try await USBTMCInstrument.open(USBTMCDeviceMatch(serialNumber: "P3000001"), context: try USBContext(),
+                                                         configuration: emulatedConfiguration())
+            #expect(free.stats.initiate_clear == 1)
+            await opened.close()
+        }
+    }
+}
+
 extension JSONEncoder {
     static var sorted: JSONEncoder {
         let e = JSONEncoder()

@@ -18,12 +18,20 @@ struct Keysight33500BTests {
     }
 
     /// The upload sequence of one channel (Keysight33500BChannel.playTriggered).
+    /// K1/K2/K3: output off and burst off before FUNC DC, the block and *OPC? under a timeout
+    /// scaled to its size, rate/amplitude/offset one by one (never APPLy, which free-runs the
+    /// arb), burst armed, output on last.
     static func upload(_ ch: Int, _ name: String, _ codes: [Int16], rate: String, vpp: String, offset: String) -> [[Step]] {
-        [S.set("SOUR\(ch):FUNC DC"), S.set("SOUR\(ch):DATA:VOL:CLE"), S.set("FORM:BORD SWAP"),
-         S.setBlock("SOUR\(ch):DATA:ARB:DAC \(name),", le16(codes)), S.set("SOUR\(ch):FUNC:ARB \(name)"),
-         S.set("SOUR\(ch):APPL:ARB \(rate),\(vpp),\(offset)"), S.set("SOUR\(ch):FUNC:ARB:FILT STEP"), S.set("SOUR\(ch):BURS:MODE TRIG"),
-         S.set("SOUR\(ch):BURS:NCYC 1"), S.set("TRIG\(ch):SOUR EXT"), S.set("SOUR\(ch):BURS:STAT ON")]
+        [S.set("OUTP\(ch) OFF"), S.set("SOUR\(ch):BURS:STAT OFF"), S.set("SOUR\(ch):FUNC DC"), S.set("SOUR\(ch):DATA:VOL:CLE"), S.set("FORM:BORD SWAP"),
+         [.exchange(Array("SOUR\(ch):DATA:ARB:DAC \(name),".utf8) + (try! IEEEBlock.encode(le16(codes))) + [0x0A], reply: nil)],
+         S.query("*OPC?", "1"), [S.noError],
+         S.set("SOUR\(ch):FUNC:ARB \(name)"), S.set("SOUR\(ch):FUNC ARB"), S.set("SOUR\(ch):FUNC:ARB:SRAT \(rate)"), S.set("SOUR\(ch):FUNC:ARB:FILT STEP"),
+         S.set("SOUR\(ch):VOLT:OFFS 0"), S.set("SOUR\(ch):VOLT \(vpp)"), S.set("SOUR\(ch):VOLT:OFFS \(offset)"),
+         S.set("SOUR\(ch):BURS:MODE TRIG"), S.set("SOUR\(ch):BURS:NCYC 1"), S.set("TRIG\(ch):SOUR EXT"), S.set("SOUR\(ch):BURS:STAT ON"),
+         S.set("OUTP\(ch) ON")]
     }
+    /// holdLevel's check whether the channel is in burst mode (it is not).
+    static func notBurst(_ ch: Int) -> [Step] { S.query("SOUR\(ch):BURS:STAT?", "0") }
 
     struct Rig {
         let modulator: Keysight33500B
@@ -63,13 +71,13 @@ struct Keysight33500BTests {
     @Test("bias is the channel offset; static drive adds to it in DC; zeroDrive holds the bias; phase is a DC level")
     func biasStaticZero() async throws {
         let r = try await rig(a: [
-            S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 0.5"), S.set("OUTP1 ON"),
+            Self.notBurst(1), S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 0.5"), S.set("OUTP1 ON"),
             S.query("SOUR1:VOLT:OFFS?", "+5.000000000000000E-01"),
-            S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 0.6"),
-            S.set("SOUR2:FUNC DC"), S.set("SOUR2:VOLT:OFFS -0.1"), S.set("OUTP2 ON"),
+            Self.notBurst(1), S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 0.6"),
+            Self.notBurst(2), S.set("SOUR2:FUNC DC"), S.set("SOUR2:VOLT:OFFS -0.1"), S.set("OUTP2 ON"),
             S.query("SOUR1:VOLT:OFFS?", "+6.000000000000000E-01"),
-            S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 0.5"), S.set("SOUR2:FUNC DC"), S.set("SOUR2:VOLT:OFFS 0"),
-        ], b: [S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 3.3"), S.set("OUTP1 ON")])
+            Self.notBurst(1), S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 0.5"), Self.notBurst(2), S.set("SOUR2:FUNC DC"), S.set("SOUR2:VOLT:OFFS 0"),
+        ], b: [Self.notBurst(1), S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 3.3"), S.set("OUTP1 ON")])
         let m = r.modulator
         try await m.setBias(.i, .volts(0.5))
         #expect(try await m.bias(.i) == .volts(0.5))
@@ -94,8 +102,9 @@ struct Keysight33500BTests {
 
     @Test("makeSafe switches every output off and back to DC")
     func makeSafe() async throws {
-        let r = try await rig(a: [S.set("OUTP1 OFF"), S.set("SOUR1:FUNC DC"), S.set("OUTP2 OFF"), S.set("SOUR2:FUNC DC")],
-                              b: [S.set("OUTP1 OFF"), S.set("SOUR1:FUNC DC")])
+        let r = try await rig(a: [S.set("OUTP1 OFF"), S.set("SOUR1:BURS:STAT OFF"), S.set("SOUR1:FUNC DC"),
+                                  S.set("OUTP2 OFF"), S.set("SOUR2:BURS:STAT OFF"), S.set("SOUR2:FUNC DC")],
+                              b: [S.set("OUTP1 OFF"), S.set("SOUR1:BURS:STAT OFF"), S.set("SOUR1:FUNC DC")])
         try await r.modulator.makeSafe()
         try r.finish()
     }
@@ -137,7 +146,7 @@ struct Keysight33500BTests {
 
     static let bothUploaded = upload(1, "QBENCH_I", codes, rate: "10000000", vpp: "2", offset: "0")
         + upload(2, "QBENCH_Q", codes, rate: "10000000", vpp: "2", offset: "0")
-    static func biasSteps(_ v: String) -> [[Step]] { [S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS \(v)"), S.set("OUTP1 ON")] }
+    static func biasSteps(_ v: String) -> [[Step]] { [notBurst(1), S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS \(v)"), S.set("OUTP1 ON")] }
 
     static let limitCases: [LimitCase] = [
         LimitCase(name: "a 6 V peak drive: beyond 10 V p-p into 50 Ω", fragment: "at most 10 V into 50 Ω") { m in
@@ -188,9 +197,10 @@ struct Keysight33500BTests {
     @Test("error paths: instrument error names the upload command, timeout, device gone", arguments: ["instrument", "timeout", "gone"])
     func errorPaths(_ path: String) async throws {
         let steps: [[Step]] = switch path {
-        case "instrument": [S.set("SOUR1:FUNC DC"), S.set("SOUR1:DATA:VOL:CLE"), S.set("FORM:BORD SWAP"),
-                            [.exchange(Array("SOUR1:DATA:ARB:DAC QBENCH_I,".utf8) + (try IEEEBlock.encode(le16(Self.codes))) + [0x0A], reply: nil),
-                             .exchange("SYST:ERR?\n", reply: "-781,\"Out of memory; cannot store waveform\"\n"), S.noError]]
+        case "instrument": [S.set("OUTP1 OFF"), S.set("SOUR1:BURS:STAT OFF"), S.set("SOUR1:FUNC DC"), S.set("SOUR1:DATA:VOL:CLE"), S.set("FORM:BORD SWAP"),
+                            [.exchange(Array("SOUR1:DATA:ARB:DAC QBENCH_I,".utf8) + (try IEEEBlock.encode(le16(Self.codes))) + [0x0A], reply: nil)],
+                            S.query("*OPC?", "1"),
+                            [.exchange("SYST:ERR?\n", reply: "-781,\"Out of memory; cannot store waveform\"\n"), S.noError]]
         case "timeout": [[.exchange("SOUR1:VOLT:OFFS?\n", reply: .timeout)], [S.noError]]
         default: [[.exchange("SOUR1:VOLT:OFFS?\n", reply: .deviceGone)]]
         }
@@ -227,10 +237,52 @@ struct Keysight33500BTests {
         #expect(!model.channels[1].fiftyOhm && model.channels[0].filter == "STEP")
         device.withModel { $0.externalTrigger() }
         #expect(device.withModel { $0.channels.map(\.bursts) } == [1, 1])
+        // K2: the arb never played continuously with the output on (APPLy:ARB did that).
+        #expect(device.withModel { $0.freeRunningEpisodes } == [0, 0])
+        // K1: a second upload and a DC level after a triggered waveform: FUNC DC never meets burst on.
+        try await m.loadDrive(i: i, q: q)
         try await m.zeroDrive()
         #expect(device.withModel { [$0.level(channel: 1), $0.level(channel: 2)] } == [-0.7, 0])
+        #expect(device.withModel { $0.freeRunningEpisodes } == [0, 0])
         try await m.makeSafe()
         #expect(device.withModel { $0.channels.map(\.output) } == [false, false])
         #expect(device.errorQueue.isEmpty)
+    }
+
+    @Test("K1/K2: the model refuses FUNC DC in burst mode (-221) and counts free-running arbs, as APPLy:ARB produced")
+    func modelCatchesOldSequence() async throws {
+        let (_, device) = simulated(Keysight33500BModel(), name: "simulated 33522B")
+        // The old upload: APPLy:ARB then burst; then FUNC DC with burst still on.
+        for command in ["SOUR1:DATA:ARB:DAC A1,0,1,2,3,4,5,6,7", "SOUR1:FUNC:ARB A1", "SOUR1:APPL:ARB 1E6,1,0", "SOUR1:BURS:MODE TRIG",
+                        "TRIG1:SOUR EXT", "SOUR1:BURS:STAT ON", "SOUR1:FUNC DC"] {
+            device.receive(Array((command + "\n").utf8))
+        }
+        #expect(device.withModel { $0.freeRunningEpisodes } == [1, 0])
+        #expect(device.errorQueue.map(\.code) == [-221])
+    }
+
+    @Test("K3/K4: the upload timeout scales with the block; 1,000,001 points are refused by driver and model alike")
+    func uploadSizeAndTimeout() async throws {
+        #expect(Keysight33500BChannel.transferTimeout(bytes: 16) < .seconds(6))
+        #expect(Keysight33500BChannel.transferTimeout(bytes: 2_000_000) >= .seconds(60))
+        #expect(limits.arbPoints.upperBound == 1_000_000)
+        let (link, device) = simulated(Keysight33500BModel(), name: "simulated 33522B")
+        let ch = Keysight33500BChannel(link: link, number: 1, load: .fiftyOhm, limits: limits)
+        await expectDeviceError(.invalidRequest, ["1000001 samples"]) { _ = try ch.plan([Float](repeating: 0, count: 1_000_001), offset: .zero, "awg", what: "the drive") }
+        _ = try ch.plan([Float](repeating: 0, count: 1_000_000), offset: .zero, "awg", what: "the drive")
+        #expect(device.withModel { $0.memoryPoints } == 1_000_000)
+        // The upload and its *OPC? use the scaled timeout, not the session's 5 s.
+        let recorder = TimeoutRecordingTransport(SimulatedTransport(device: SimulatedSCPIDevice(model: Keysight33500BModel())))
+        let big = Keysight33500BChannel(link: InstrumentLink(transport: recorder), number: 1, load: .fiftyOhm, limits: limits)
+        try await big.playTriggered(arbName: "BIG", codes: [Int16](repeating: 0, count: 400_000), rate: .hertz(1e6), amplitude: .volts(1),
+                                    offset: .zero, "awg")
+        let scaled = Keysight33500BChannel.transferTimeout(bytes: 800_000)
+        #expect(scaled > .seconds(25))
+        #expect(recorder.timeouts.first { $0.0.hasPrefix("SOUR1:DATA:ARB:DAC") }?.1 == scaled)
+        #expect(recorder.timeouts.first { $0.0.hasPrefix("*OPC?") }?.1 == scaled)
+        var tooLong = Array("SOUR1:DATA:ARB:DAC HUGE,".utf8) + (try IEEEBlock.encode([UInt8](repeating: 0, count: 2_000_002)))
+        tooLong.append(0x0A)
+        device.receive(tooLong)
+        #expect(device.errorQueue.map(\.code) == [-222])
     }
 }

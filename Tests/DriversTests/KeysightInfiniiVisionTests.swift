@@ -22,8 +22,11 @@ struct KeysightInfiniiVisionTests {
         meterLimits = try ThorlabsPM100USB.Limits(description("thorlabs-pm100usb"))
     }
 
-    static let opening: [[Step]] = [":WAV:SOUR CHAN1", ":WAV:FORM WORD", ":WAV:BYT LSBF", ":WAV:UNS 0", ":WAV:POIN:MODE RAW",
-                                    ":TRIG:EDGE:SOUR EXT", ":TIM:REF LEFT"].map { S.set($0) }
+    /// S1/S2: every point (MAX before POIN:MODE), NORMal acquisition, the front end and the EXT
+    /// trigger level as configured.
+    static let opening: [[Step]] = [":WAV:SOUR CHAN1", ":WAV:FORM WORD", ":WAV:BYT LSBF", ":WAV:UNS 0", ":WAV:POIN MAX", ":WAV:POIN:MODE RAW",
+                                    ":ACQ:TYPE NORM", ":CHAN1:COUP DC", ":CHAN1:IMP FIFT", ":CHAN1:RANG 0.8", ":CHAN1:OFFS 0",
+                                    ":TRIG:EDGE:SOUR EXT", ":TRIG:EDGE:LEV 1.65", ":TIM:REF LEFT"].map { S.set($0) }
 
     struct Rig {
         let receiver: KeysightInfiniiVision
@@ -48,8 +51,8 @@ struct KeysightInfiniiVisionTests {
     }
 
     static let yinc = "1.220703125E-05"   // 0.8 V / 65536
-    static func preamble(points: Int = 80, xinc: String = "1.000000E-08", format: Int = 1) -> [Step] {
-        S.query(":WAV:PRE?", "\(format),0,\(points),1,\(xinc),0.000000E+00,0,\(yinc),0.000000E+00,0")
+    static func preamble(points: Int = 80, xinc: String = "1.000000E-08", format: Int = 1, type: Int = 0) -> [Step] {
+        S.query(":WAV:PRE?", "\(format),\(type),\(points),1,\(xinc),0.000000E+00,0,\(yinc),0.000000E+00,0")
     }
     /// 80 samples: slot k (10 samples) at code 256·(k + base) → (k + base)·3.125 mV.
     static func data(base: Int = 0, points: Int = 80) -> [Step] {
@@ -72,9 +75,9 @@ struct KeysightInfiniiVisionTests {
     @Test("several shots use segmented memory, read segment by segment")
     func segmented() async throws {
         let r = try await rig([S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE SEGM"), S.set(":ACQ:SEGM:COUN 2"), S.set(":SING"),
-                               S.query(":OPER:COND?", "+0"),
-                               S.set(":ACQ:SEGM:IND 1"), Self.preamble(), Self.data(base: 0),
-                               S.set(":ACQ:SEGM:IND 2"), Self.preamble(), Self.data(base: 10)])
+                               S.query(":OPER:COND?", "+0"), S.query(":WAV:SEGM:COUN?", "+2"),
+                               S.set(":ACQ:SEGM:IND 1"), S.query(":WAV:SEGM:TTAG?", "0.000000E+00"), Self.preamble(), Self.data(base: 0),
+                               S.set(":ACQ:SEGM:IND 2"), S.query(":WAV:SEGM:TTAG?", "1.000000E-03"), Self.preamble(), Self.data(base: 10)])
         try await r.receiver.arm(shots: 2)
         #expect(try await r.receiver.fetch(timeout: .seconds(2)).volts == Self.slots(base: 0) + Self.slots(base: 10))
         try r.finish()
@@ -92,7 +95,7 @@ struct KeysightInfiniiVisionTests {
     func loPhaseAndPattern() async throws {
         let lo: [Int16] = [-32767, 32767, -32767, -32767, -32767, 32767, -32767, -32767]
         let gate: [Int16] = [-32767, -32767, 32767, -32767, -32767, -32767, 32767, -32767]
-        let r = try await rig([], awg: [S.set("SOUR2:FUNC DC"), S.set("SOUR2:VOLT:OFFS 0.875"), S.set("OUTP2 ON")]
+        let r = try await rig([], awg: [Keysight33500BTests.notBurst(2), S.set("SOUR2:FUNC DC"), S.set("SOUR2:VOLT:OFFS 0.875"), S.set("OUTP2 ON")]
                                     + Keysight33500BTests.upload(2, "QBENCH_LO", lo, rate: "10000000", vpp: "1.75", offset: "1.75")
                                     + Keysight33500BTests.upload(1, "QBENCH_VG", gate, rate: "10000000", vpp: "5", offset: "2.5"))
         try await r.receiver.setLocalOscillatorPhase(.radians(.pi / 4))
@@ -104,7 +107,8 @@ struct KeysightInfiniiVisionTests {
     @Test("makeSafe stops the scope and switches the LO and gate channels off; settings; identity")
     func makeSafeSettingsIdentity() async throws {
         let r = try await rig([S.set(":STOP"), S.query(":ACQ:SRAT?", "1.000000E+08"), S.query("*IDN?", "KEYSIGHT TECHNOLOGIES,MSO-X 3014T,MY55100001,07.50")],
-                              awg: [S.set("OUTP2 OFF"), S.set("SOUR2:FUNC DC"), S.set("OUTP1 OFF"), S.set("SOUR1:FUNC DC")])
+                              awg: [S.set("OUTP2 OFF"), S.set("SOUR2:BURS:STAT OFF"), S.set("SOUR2:FUNC DC"),
+                                    S.set("OUTP1 OFF"), S.set("SOUR1:BURS:STAT OFF"), S.set("SOUR1:FUNC DC")])
         try await r.receiver.makeSafe()
         let s = try await r.receiver.settings()
         #expect(s["sample-rate"] == "100 MHz" && s["symbol-rate"] == "10 MHz" && s["slots-per-shot"] == "8" && s["lo-power"] == "1 mW (fixed)")
@@ -191,6 +195,111 @@ struct KeysightInfiniiVisionTests {
             await expectDeviceError(kind, ["server.receiver", fragment]) { _ = try await r.receiver.fetch(timeout: .zero) }
         }
         try r.finish()
+    }
+
+    func modelRig(_ model: KeysightInfiniiVisionModel, slots: Int = 8) async throws -> (KeysightInfiniiVision, SimulatedSCPIDevice<KeysightInfiniiVisionModel>) {
+        let (link, device) = simulated(model, name: "simulated MSO-X")
+        let c = KeysightInfiniiVision.Configuration(channel: 1, symbolRate: .hertz(10e6), slotsPerShot: slots, loPower: .fixed(.milliwatts(1)))
+        return (try await KeysightInfiniiVision.open(link: link, device: "server.receiver", limits: limits, configuration: c), device)
+    }
+
+    @Test("S1: a 2000-point record comes whole (:WAV:POIN MAX), not decimated to the 1000 points a reset scope transfers")
+    func everyPoint() async throws {
+        var model = KeysightInfiniiVisionModel()
+        // Slot level plus a ±12.5 mV alternation from sample to sample: only all ten samples of a slot average it out.
+        model.signal = { _, t in
+            let i = Int((t * 1e8).rounded())
+            return 0.003125 * Double(i / 10 % 8) + (i % 2 == 0 ? 0.0125 : -0.0125)
+        }
+        let (r, device) = try await modelRig(model, slots: 200)
+        #expect(device.withModel { $0.pointsSetting } == nil)
+        let block = try await r.acquire(count: 200)
+        #expect(block.volts.count == 200)
+        #expect(block.volts.enumerated().allSatisfy { abs(Double($1) - 0.003125 * Double($0 % 8)) < 1e-4 })
+        #expect(block.clippedSamples == 0)
+    }
+
+    @Test("S2: a scope left in HRESolution with a 4 V range by its last user is set back to NORMal and the bench's front end")
+    func acquisitionTypeAndFrontEnd() async throws {
+        var model = KeysightInfiniiVisionModel()
+        model.acquisitionType = "HRES"
+        model.fullScale = 4
+        model.signal = { segment, t in 0.003125 * Double(Int(t / 1e-7 + 1e-9) + 10 * segment) }
+        let (r, device) = try await modelRig(model)
+        #expect(device.withModel { ($0.acquisitionType, $0.fullScale, $0.fiftyOhmInput, $0.coupling, $0.triggerLevel) } == ("NORM", 0.8, true, "DC", 1.65))
+        let free = try await r.acquire(count: 8).volts
+        #expect(free.enumerated().allSatisfy { abs(Double($1) - Double($0) * 0.003125) < 1e-6 })
+    }
+
+    @Test("S2: a record whose preamble says PEAK, AVERage or HRESolution is refused", arguments: [1, 2, 3])
+    func notNormal(_ type: Int) async throws {
+        let r = try await rig([S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE RTIM"), S.set(":SING"),
+                               S.query(":OPER:COND?", "+0"), Self.preamble(type: type)])
+        try await r.receiver.arm(shots: 1)
+        await expectDeviceError(.instrumentError, ["not NORMal"]) { _ = try await r.receiver.fetch(timeout: .seconds(1)) }
+        try r.finish()
+    }
+
+    @Test("S2: samples at the ADC rails are counted and reported with the block")
+    func clipping() async throws {
+        var model = KeysightInfiniiVisionModel()
+        model.signal = { _, t in t < 2e-7 ? 1.0 : 0 }   // the first two slots far beyond ±0.4 V
+        let (r, _) = try await modelRig(model)
+        let block = try await r.acquire(count: 8)
+        #expect(block.clippedSamples == 20)
+        let scripted = try await rig([S.set(":ACQ:MODE RTIM"), S.set(":TRIG:SWE AUTO"), S.set(":TIM:RANG 8E-07"), [.write(":DIG CHAN1\n")],
+                                      S.query("*OPC?", "1"), [S.noError], Self.preamble(), Self.data(base: -128)])
+        #expect(try await scripted.receiver.acquire(count: 8).clippedSamples == 10)   // slot 0 at code −128·256, the lower rail
+        try scripted.finish()
+    }
+
+    @Test("S4: a missed trigger (uneven time tags) or a wrong segment count refuses the block", arguments: ["missed", "extra", "count", "nan"])
+    func segmentChecks(_ path: String) async throws {
+        if path == "nan" {   // a time tag of 9.91E37 (NaN) is refused, never trapped on
+            var steps: [[Step]] = [S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE SEGM"), S.set(":ACQ:SEGM:COUN 3"), S.set(":SING"),
+                                   S.query(":OPER:COND?", "+0"), S.query(":WAV:SEGM:COUN?", "+3")]
+            for (k, tag) in ["0.000000E+00", "9.91E+37", "2.000000E-03"].enumerated() {
+                steps += [S.set(":ACQ:SEGM:IND \(k + 1)"), S.query(":WAV:SEGM:TTAG?", tag), Self.preamble(), Self.data()]
+            }
+            let r = try await rig(steps)
+            try await r.receiver.arm(shots: 3)
+            await expectDeviceError(.instrumentError, ["time tags"]) { _ = try await r.receiver.fetch(timeout: .seconds(1)) }
+            try r.finish()
+            return
+        }
+        if path == "count" {
+            let r = try await rig([S.set(":TIM:RANG 8E-07"), S.set(":TRIG:SWE NORM"), S.set(":ACQ:MODE SEGM"), S.set(":ACQ:SEGM:COUN 3"), S.set(":SING"),
+                                   S.query(":OPER:COND?", "+0"), S.query(":WAV:SEGM:COUN?", "+2")])
+            try await r.receiver.arm(shots: 3)
+            await expectDeviceError(.instrumentError, ["acquired 2 segments, 3 were armed"]) { _ = try await r.receiver.fetch(timeout: .seconds(1)) }
+            try r.finish()
+            return
+        }
+        var model = KeysightInfiniiVisionModel()
+        model.signal = { _, _ in 0 }
+        let (r, device) = try await modelRig(model)
+        try await r.arm(shots: 4)
+        let times = path == "missed" ? [0, 1e-3, 3e-3, 4e-3] : [0, 1e-3, 1.2e-3, 2.2e-3]
+        for t in times { device.withModel { $0.externalTrigger(at: t) } }
+        await expectDeviceError(.instrumentError, [path == "missed" ? "a missed trigger" : "an extra trigger", "refused"]) {
+            _ = try await r.fetch(timeout: .seconds(1))
+        }
+    }
+
+    @Test("S3: the :WAV:DATA? timeout grows with the record (8 MB: well beyond the flat 5 s)")
+    func dataTimeout() async throws {
+        #expect(KeysightInfiniiVision.transferTimeout(bytes: 160) < .seconds(6))
+        #expect(KeysightInfiniiVision.transferTimeout(bytes: 8_000_000) >= .seconds(40))
+        // A 2 Mpt record (4 MB) is read with the scaled timeout.
+        var model = KeysightInfiniiVisionModel()
+        model.signal = { _, _ in 0 }
+        let recorder = TimeoutRecordingTransport(SimulatedTransport(device: SimulatedSCPIDevice(model: model)))
+        let c = KeysightInfiniiVision.Configuration(channel: 1, symbolRate: .hertz(1e6), slotsPerShot: 20_000, loPower: .fixed(.milliwatts(1)))
+        let r = try await KeysightInfiniiVision.open(link: InstrumentLink(transport: recorder), device: "server.receiver", limits: limits, configuration: c)
+        _ = try await r.acquire(count: 20_000)
+        let afterData = recorder.timeouts.drop { !$0.0.hasPrefix(":WAV:DATA?") }
+        #expect(afterData.first?.1 == KeysightInfiniiVision.transferTimeout(bytes: 4_000_016))
+        #expect(afterData.dropFirst().first.map { $0.0 == "read" && $0.1 > .seconds(5) } == true)   // what is left of it, beyond the flat 5 s
     }
 
     @Test("against the simulated InfiniiVision model: three triggered shots, then a free-running capture")

@@ -24,6 +24,12 @@ struct ThorlabsCLD1015Tests {
     }
 
     static let settled: [[Step]] = [S.query("OUTP2:STAT?", "1"), S.query("SOUR2:TEMP?", "2.500000E+01"), S.query("MEAS:TEMP?", "2.502000E+01")]
+    /// Constant current and modulation off, as found (Series 4000 §3.7.1, §3.7.6).
+    static let constantCurrent: [[Step]] = [S.query("SOUR:FUNC:MODE?", "CURR"), S.query("SOUR:AM:STAT?", "0")]
+    /// OUTP1 ON, then the read-back of the output and the Measurement register (§3.14.3).
+    static func switchOn(output: String = "1", condition: String = "0") -> [[Step]] {
+        [S.set("OUTP1:STAT ON"), S.query("OUTP1:STAT?", output), S.query("STAT:MEAS:COND?", condition)]
+    }
 
     @Test("opening reads back the controller's limit; the ceiling is min(soft, hardware, file)")
     func ceiling() async throws {
@@ -39,7 +45,7 @@ struct ThorlabsCLD1015Tests {
     @Test("current setpoint and read-back, TEC setpoint, wavelength")
     func setpoints() async throws {
         let (laser, transport) = try await open([
-            S.set("SOUR:CURR 0.05"), S.query("SOUR:CURR?", "5.000000E-02"), S.set("SOUR2:TEMP 25.000C"), S.query("MEAS:TEMP?", "2.501000E+01"),
+            S.set("SOUR:CURR 0.05"), S.query("SOUR:CURR?", "5.000000E-02"), S.set("SOUR2:TEMP 25.000"), S.query("MEAS:TEMP?", "2.501000E+01"),
         ])
         try await laser.setCurrent(.milliamperes(50))
         #expect(try await laser.current() == .milliamperes(50))
@@ -51,12 +57,54 @@ struct ThorlabsCLD1015Tests {
 
     @Test("emission starts only with the TEC on and settled and the setpoint at the switch-on current")
     func emissionOn() async throws {
-        let (laser, transport) = try await open(Self.settled + [S.query("SOUR:CURR?", "0.000000E+00"), S.set("OUTP1:STAT ON"),
-                                                               S.query("OUTP1:STAT?", "1"), S.set("OUTP1:STAT OFF")])
+        let (laser, transport) = try await open(Self.settled + [S.query("SOUR:CURR?", "0.000000E+00")] + Self.constantCurrent + Self.switchOn()
+                                                + [S.query("OUTP1:STAT?", "1"), S.set("OUTP1:STAT OFF")])
         try await laser.setEmission(true)
         #expect(try await laser.isEmitting())
         try await laser.setEmission(false)
         try transport.finish()
+    }
+
+    @Test("L2: constant-power mode and analog modulation are forced off (and read back) before OUTP1 ON")
+    func constantCurrentForced() async throws {
+        let (laser, transport) = try await open(Self.settled + [S.query("SOUR:CURR?", "0.000000E+00"),
+            S.query("SOUR:FUNC:MODE?", "POW"), S.set("SOUR:FUNC:MODE CURR"), S.query("SOUR:FUNC:MODE?", "CURR"),
+            S.query("SOUR:AM:STAT?", "1"), S.set("SOUR:AM:STAT OFF"), S.query("SOUR:AM:STAT?", "0")] + Self.switchOn())
+        try await laser.setEmission(true)
+        try transport.finish()
+    }
+
+    @Test("L3: a keylock, interlock or TEC fault after OUTP1 ON is read back, the output switched off, the cause named", arguments: [
+        ("keylock", "0", "1", "keylock protection active"),
+        ("interlock", "0", "4", "LD interlock active"),
+        ("TEC connection", "1", "4096", "TEC connection failure"),
+        ("output stays off", "0", "0", "the LD output reads off"),
+    ])
+    func switchOnBlocked(_ name: String, _ output: String, _ condition: String, _ fragment: String) async throws {
+        let (laser, transport) = try await open(Self.settled + [S.query("SOUR:CURR?", "0.000000E+00")] + Self.constantCurrent
+                                                + Self.switchOn(output: output, condition: condition) + [S.set("OUTP1:STAT OFF")])
+        await expectDeviceError(.notReady, ["server.laser", "emission did not start", fragment]) { try await laser.setEmission(true) }
+        try transport.finish()
+    }
+
+    @Test("L1-L3 against the model: the model refuses a °C suffix (-131), runs AM and constant-power current, and keeps the output off under a keylock")
+    func modelDisagreesWhereTheControllerWould() async throws {
+        // L1: what the old driver sent.
+        let (_, raw) = simulated(ThorlabsCLD1015Model(), name: "simulated CLD1015")
+        raw.receive(Array("SOUR2:TEMP 25.000C\n".utf8))
+        #expect(raw.errorQueue.map(\.code) == [-131])
+        // L2: with AM left on, the model's diode current is not the setpoint; the driver fixes it first.
+        let (link, device) = simulated(ThorlabsCLD1015Model(), name: "simulated CLD1015")
+        device.withModel { $0.amplitudeModulation = true; $0.sourceMode = "POW" }
+        let laser = try await ThorlabsCLD1015.open(link: link, device: "server.laser", limits: limits, configuration: configuration())
+        try await laser.setEmission(true)
+        #expect(device.withModel { ($0.amplitudeModulation, $0.sourceMode, $0.diodeCurrent) } == (false, "CURR", 0))
+        try await laser.setEmission(false)
+        // L3: a keylock keeps the output off; the driver says so instead of reporting success.
+        device.withModel { $0.keylock = true }
+        await expectDeviceError(.notReady, ["keylock protection active"]) { try await laser.setEmission(true) }
+        #expect(device.withModel { $0.laserOn } == false)
+        #expect(device.errorQueue.isEmpty)
     }
 
     @Test("emission is refused, and OUTP1 ON never sent, when the TEC is off, unsettled, or the setpoint is high", arguments: [

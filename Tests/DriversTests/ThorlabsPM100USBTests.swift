@@ -11,6 +11,7 @@ struct ThorlabsPM100USBTests {
     init() throws { limits = try ThorlabsPM100USB.Limits(description("thorlabs-pm100usb")) }
 
     static let opening: [[Step]] = [
+        S.query("SYST:SENS:IDN?", "S155C,1234567,01-Jan-2024,1,18,289"),
         S.query("SENS:CORR:WAV? MIN", "8.000000E+02"), S.query("SENS:CORR:WAV? MAX", "1.700000E+03"),
         S.set("SENS:POW:UNIT W"), S.set("SENS:POW:RANG:AUTO ON"),
     ]
@@ -26,6 +27,38 @@ struct ThorlabsPM100USBTests {
         let (meter, transport) = try await open([S.set("SENS:CORR:WAV 1550")], wavelength: .nanometres(1550))
         #expect(await meter.wavelengthRange == 800...1700)
         try transport.finish()
+    }
+
+    @Test("P1: no head, an energy head or an unreadable head is refused when opened", arguments: [
+        ("no sensor,,,0,0,0", DeviceError.Kind.notReady, "no sensor head"),
+        ("ES111C,123,01-Jan-2024,3,1,2", .notReady, "not a power head"),
+        ("garbage", .instrumentError, "SYST:SENS:IDN?"),
+    ])
+    func noHead(_ reply: String, _ kind: DeviceError.Kind, _ fragment: String) async throws {
+        let (link, transport) = scripted([S.query("SYST:SENS:IDN?", reply)], name: "PM100USB")
+        await expectDeviceError(kind, ["server.tap", fragment]) {
+            _ = try await ThorlabsPM100USB.open(link: link, device: "server.tap", limits: limits)
+        }
+        try transport.finish()
+    }
+
+    @Test("P1: a head without the wavelength-settable flag keeps its correction; SENS:CORR:WAV is never sent to it")
+    func fixedWavelengthHead() async throws {
+        let (link, transport) = scripted([S.query("SYST:SENS:IDN?", "S121C-fixed,99,01-Jan-2024,1,18,1")] + Array(Self.opening.dropFirst())
+                                         + [S.query("SENS:CORR:WAV?", "1.550000E+03"), S.query("SENS:CORR:WAV?", "1.550000E+03")], name: "PM100USB")
+        let meter = try await ThorlabsPM100USB.open(link: link, device: "server.tap", limits: limits)
+        try await meter.setWavelength(.nanometres(1550))
+        await expectDeviceError(.invalidRequest, ["fixed correction at 1550 nm"]) { try await meter.setWavelength(.nanometres(1310)) }
+        try transport.finish()
+        // The model refuses the set (-221) where the old driver would have sent it.
+        let (modelLink, device) = simulated({ var m = ThorlabsPM100USBModel(); m.sensorFlags = 1; return m }(), name: "simulated PM100USB")
+        let simulatedMeter = try await ThorlabsPM100USB.open(link: modelLink, device: "server.tap", limits: limits)
+        await expectDeviceError(.invalidRequest, ["fixed correction"]) { try await simulatedMeter.setWavelength(.nanometres(1310)) }
+        #expect(device.errorQueue.isEmpty)
+        device.receive(Array("SENS:CORR:WAV 1310\n".utf8))
+        #expect(device.errorQueue.map(\.code) == [-221])
+        device.withModel { $0.sensorName = "no sensor" }
+        await expectDeviceError(.notReady, ["no sensor head"]) { _ = try await ThorlabsPM100USB.open(link: modelLink, device: "server.tap", limits: limits) }
     }
 
     @Test("power with averaging: the count is sent once, then reused")

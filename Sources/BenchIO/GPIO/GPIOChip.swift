@@ -4,9 +4,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// A GPIO chip opened through libgpiod 1.6 (v1 API, HARDWARE.md §4.1). Lines requested from
+/// A GPIO chip opened through libgpiod 1.6 (v1 API, docs/hardware.md §4.1). Lines requested from
 /// it keep it open. Not tied to v1: the public surface (`GPIOOutputLine`, `GPIOEdgeLine`)
-/// would fit a libgpiod 2 backend too (HARDWARE.md §4.3).
+/// would fit a libgpiod 2 backend too (docs/hardware.md §4.3).
 ///
 /// Thread safety: libgpiod is not thread-safe per chip; requests and line info go through
 /// the chip's lock, I/O on one line through that line's lock.

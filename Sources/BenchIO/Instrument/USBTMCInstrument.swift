@@ -1,6 +1,6 @@
-/// The USBTMC / USB488 message layer over a `USBTransport` (HARDWARE.md §0 item 1): whole
+/// The USBTMC / USB488 message layer over a `USBTransport` (docs/hardware.md §0 item 1): whole
 /// messages in and out, device clear, status byte, trigger, service requests, and the recovery
-/// state machine of USBTMC 1.0 §4.2.1 (HARDWARE.md §1.7):
+/// state machine of USBTMC 1.0 §4.2.1 (docs/hardware.md §1.7):
 ///
 /// - Bulk-IN timeout → INITIATE_ABORT_BULK_IN (bTag of the request) → drain Bulk-IN →
 ///   CHECK_ABORT_BULK_IN_STATUS until not PENDING → INITIATE_CLEAR / CHECK_CLEAR_STATUS →
@@ -13,16 +13,32 @@
 /// libusb's synchronous calls block, so the actor runs on its own thread
 /// (`DedicatedThreadExecutor`), never on Swift's cooperative pool.
 public actor USBTMCInstrument: MessageTransport {
-    /// Tunables; the defaults follow the Linux usbtmc driver and python-usbtmc (HARDWARE.md §1.7).
+    /// Tunables; the defaults follow the Linux usbtmc driver and python-usbtmc (docs/hardware.md §1.7).
     public struct Configuration: Sendable, Equatable {
         /// Timeout of `write`/`read`/`query` when the caller passes none.
         public var timeout: Duration = .seconds(5)
         /// Largest DEV_DEP_MSG_OUT payload per transfer, and the TransferSize asked for in each
         /// REQUEST_DEV_DEP_MSG_IN (python-usbtmc: 1 MiB).
         public var maxTransferSize: Int = 1 << 20
-        /// Timeout of class control requests and of each Bulk-IN drain read during recovery
-        /// (Linux: 300 ms per drain read).
-        public var controlTimeout: Duration = .milliseconds(300)
+        /// Timeout of every class control request (GET_CAPABILITIES, INITIATE_CLEAR, CHECK_*,
+        /// INITIATE_ABORT_*, READ_STATUS_BYTE, REN_CONTROL...): 5 s, Linux's
+        /// `USB_CTRL_GET_TIMEOUT` for all of them and pyvisa-py's `abort_timeout_ms`
+        /// (docs/hardware.md §1.7). A busy scope or AWG may take seconds to answer INITIATE_CLEAR.
+        public var controlTimeout: Duration = .seconds(5)
+        /// Timeout of each Bulk-IN drain read during recovery: the aborted transfer's data is
+        /// already queued, so Linux uses 300 ms here ("Data must be present. So use low
+        /// timeout 300 ms") and so do we (docs/hardware.md §1.7).
+        public var drainTimeout: Duration = .milliseconds(300)
+        /// Send USB488 REN_CONTROL(1) after opening when GET_CAPABILITIES says the interface
+        /// accepts it (USB488 1.0 §4.3.2); pyvisa-py does this because some Thorlabs firmware
+        /// ignores commands until Remote Enable is asserted (docs/hardware.md §1.4).
+        public var remoteEnableOnOpen: Bool = true
+        /// Bulk-IN header checking (docs/hardware.md §1.3): `.strict` (default) refuses a header
+        /// whose bTagInverse is wrong or whose MsgID is not 2; `.lenient` accepts them, as the
+        /// Linux driver (never checks the inverse) and pyvisa-py (`from_quirky`) do. The bTag
+        /// itself and TransferSize are checked either way. Bench files select it per instrument
+        /// with the binding option `usbtmc-quirks: [lenient-bulk-in-header]`.
+        public var bulkInHeaderCheck: DevDepMsgInHeader.Check = .strict
         /// Pause between CHECK_* polls that answered PENDING (Linux: 50 ms).
         public var pollInterval: Duration = .milliseconds(50)
         /// At most this many CHECK_* polls or drain reads (Linux: 100).
@@ -67,7 +83,7 @@ public actor USBTMCInstrument: MessageTransport {
     private var tags = BTagGenerator()
     private var statusTags = StatusByteTagGenerator()
     /// bTag of the last Bulk-OUT transfer carrying data, and of the last REQUEST_DEV_DEP_MSG_IN:
-    /// the abort requests need them (HARDWARE.md §1.2).
+    /// the abort requests need them (docs/hardware.md §1.2).
     public private(set) var lastWriteTag: UInt8 = 0
     public private(set) var lastReadTag: UInt8 = 0
     private var state = State.ready
@@ -101,11 +117,13 @@ public actor USBTMCInstrument: MessageTransport {
     }
 
     /// Finds, claims and opens the instrument that matches (by VID, PID, serial number).
+    /// `detachKernelDriver: false` leaves an interface held by the kernel's usbtmc driver alone
+    /// (throws `.usb(.busy)`), for `qbench scan`.
     public static func open(_ match: USBTMCDeviceMatch, context: USBContext,
-                            configuration: Configuration = Configuration()) async throws(TransportError) -> USBTMCInstrument {
+                            configuration: Configuration = Configuration(), detachKernelDriver: Bool = true) async throws(TransportError) -> USBTMCInstrument {
         let transport: LibUSBTransport
         do throws(USBError) {
-            transport = try context.open(match)
+            transport = try context.open(match, detachKernelDriver: detachKernelDriver)
         } catch {
             throw .usb(error)
         }
@@ -113,6 +131,12 @@ public actor USBTMCInstrument: MessageTransport {
     }
 
     private func start() throws(TransportError) {
+        // A descriptor with wMaxPacketSize 0 would divide by zero when the Bulk-IN buffer is
+        // sized; Linux refuses such a device too ("Couldn't get wMaxPacketSize").
+        for (name, endpoint) in [("Bulk-IN", interface.bulkIn), ("Bulk-OUT", interface.bulkOut)] where endpoint.maxPacketSize <= 0 {
+            throw .protocolViolation(resource: resourceName,
+                                     detail: "the \(name) endpoint 0x\(String(endpoint.address, radix: 16)) reports wMaxPacketSize \(endpoint.maxPacketSize); the device cannot be used (its USB descriptors are broken: update its firmware)")
+        }
         let bytes = try control(.getCapabilities, value: 0, index: UInt16(interface.number))
         let caps = try decode { () throws(USBTMCCodecError) -> USBTMCCapabilities in try USBTMCCapabilities(response: bytes) }
         guard caps.status == .success else {
@@ -120,6 +144,9 @@ public actor USBTMCInstrument: MessageTransport {
         }
         capabilities = caps
         if configuration.clearOnOpen { try deviceClear() }
+        if configuration.remoteEnableOnOpen && interface.interfaceProtocol == .usb488 && caps.acceptsRemoteLocal {
+            try simpleRequest(.renControl, value: 1)
+        }
     }
 
     /// Releases the interface. Later calls throw `.closed`.
@@ -134,6 +161,11 @@ public actor USBTMCInstrument: MessageTransport {
     /// bytes, EOM set on the last (USBTMC 1.0 §3.2.1.1).
     public func write(_ message: [UInt8], timeout: Duration) throws(TransportError) {
         try ensureUsable()
+        guard !message.isEmpty else {
+            // USBTMC 1.0 Table 3: "TransferSize must be > 0x00000000".
+            throw .unsupported(resource: resourceName, feature: "an empty message",
+                               hint: "USBTMC 1.0 Table 3 requires TransferSize > 0: send at least one byte (e.g. the command and its newline)")
+        }
         let transfers = USBTMCBulkOut.transfers(for: message, maxPayload: configuration.maxTransferSize, tags: &tags)
         let deadline = ContinuousClock.now + timeout
         for transfer in transfers {
@@ -360,7 +392,7 @@ public actor USBTMCInstrument: MessageTransport {
 
     /// One DEV_DEP_MSG_IN transfer. The Bulk-IN buffer is a multiple of wMaxPacketSize larger
     /// than header + TransferSize + alignment, so the short (or zero-length) packet that ends
-    /// the transfer always fits in the same read (pyvisa-py does the same, HARDWARE.md §1.3).
+    /// the transfer always fits in the same read (pyvisa-py does the same, docs/hardware.md §1.3).
     private func readTransfer(maxPayload: Int, deadline: ContinuousClock.Instant, limit: Duration) throws(TransportError) -> MessageChunk {
         let requested = UInt32(Swift.max(1, maxPayload))
         let tag = tags.next()
@@ -369,7 +401,7 @@ public actor USBTMCInstrument: MessageTransport {
         let operation = "reading a reply"
         try sendBulkOut(USBTMCBulkOut.requestDevDepMsgIn(tag: tag, transferSize: requested, termChar: termChar),
                         timeout: remaining(until: deadline), limit: limit, operation: "REQUEST_DEV_DEP_MSG_IN")
-        let packet = interface.bulkIn.maxPacketSize
+        let packet = Swift.max(1, interface.bulkIn.maxPacketSize)   // never 0: checked when opened
         let bufferSize = ((Int(requested) + 12 + 3) / packet + 1) * packet
         var received: [UInt8] = []
         var header: DevDepMsgInHeader?
@@ -406,7 +438,8 @@ public actor USBTMCInstrument: MessageTransport {
                     continue
                 }
                 do throws(USBTMCCodecError) {
-                    header = try DevDepMsgInHeader.parse(received, expectedTag: tag, requestedSize: requested)
+                    header = try DevDepMsgInHeader.parse(received, expectedTag: tag, requestedSize: requested,
+                                                         check: configuration.bulkInHeaderCheck)
                 } catch {
                     try violation(error.description, tag: tag)
                 }
@@ -456,7 +489,7 @@ public actor USBTMCInstrument: MessageTransport {
             switch error {
             case .timeout:
                 throw .timeout(resource: resourceName, operation: request.description, limit: configuration.controlTimeout,
-                               recovery: "the control endpoint did not answer; the instrument firmware is probably hung: power-cycle it")
+                               recovery: "the control endpoint did not answer; the instrument may still be busy with a long operation: wait for it to finish and retry; if it never answers, unplug and reconnect it and open it again")
             case .stall:
                 throw .requestFailed(resource: resourceName, request: request.description, status: "STALL (request not supported)")
             default:
@@ -482,7 +515,7 @@ public actor USBTMCInstrument: MessageTransport {
         }
     }
 
-    // MARK: - Recovery (USBTMC 1.0 §4.2.1.2–§4.2.1.7, HARDWARE.md §1.7)
+    // MARK: - Recovery (USBTMC 1.0 §4.2.1.2–§4.2.1.7, docs/hardware.md §1.7)
 
     private func recoverFromReadTimeout(tag: UInt8) throws(TransportError) -> String {
         let status = try abortBulkIn(tag: tag)
@@ -548,11 +581,11 @@ public actor USBTMCInstrument: MessageTransport {
 
     /// Reads Bulk-IN until a short packet or a (short) timeout: discards whatever is queued.
     private func drainBulkIn() throws(TransportError) {
-        let packet = interface.bulkIn.maxPacketSize
+        let packet = Swift.max(1, interface.bulkIn.maxPacketSize)   // never 0: checked when opened
         let size = Swift.max(packet, 4096 / packet * packet)
         for _ in 0..<configuration.maxRecoverySteps {
             do throws(USBError) {
-                let data = try transport.bulkIn(maxLength: size, timeout: configuration.controlTimeout)
+                let data = try transport.bulkIn(maxLength: size, timeout: configuration.drainTimeout)
                 if data.count < size { return }
             } catch {
                 switch error {
@@ -600,7 +633,7 @@ public actor USBTMCInstrument: MessageTransport {
         try clearHalt(interface.bulkOut.address)
     }
 
-    /// clear_halt on the stalled endpoint, then a device clear (HARDWARE.md §3.4). Returns
+    /// clear_halt on the stalled endpoint, then a device clear (docs/hardware.md §3.4). Returns
     /// false when the halt or the clear could not be cleared (the device is wedged).
     private func recoverFromStall(endpoint: UInt8) throws(TransportError) -> Bool {
         recoveryCounters.stalls += 1

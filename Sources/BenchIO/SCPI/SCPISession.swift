@@ -1,6 +1,6 @@
 /// SCPI over any `MessageTransport` (IEEE 488.2 message exchange, SCPI 1999): terminators,
 /// queries with typed parsing, IEEE 488.2 common commands, binary blocks, and the error-queue
-/// policy of HARDWARE.md §2.1: after every set command `SYST:ERR?` is read until `0,"No error"`
+/// policy of docs/hardware.md §2.1: after every set command `SYST:ERR?` is read until `0,"No error"`
 /// and any error becomes a typed `SCPIError.instrument` naming that command.
 ///
 /// One session per instrument: the actor keeps each command/reply exchange atomic.
@@ -17,7 +17,7 @@ public actor SCPISession {
         public var explainQueryTimeouts: Bool = true
         /// The error-queue query (`SYSTem:ERRor[:NEXT]?`).
         public var errorQuery: String = "SYST:ERR?"
-        /// At most this many error-queue reads per check (HARDWARE.md §2.1: 32).
+        /// At most this many error-queue reads per check (docs/hardware.md §2.1: 32).
         public var errorQueueLimit: Int = 32
         /// Longest reply accepted (bytes).
         public var maxResponseLength: Int = 64 << 20
@@ -185,7 +185,7 @@ public actor SCPISession {
     }
 
     /// `*OPC?` (§10.19): returns when all pending operations are complete. Give it a timeout
-    /// longer than the operation (HARDWARE.md §1.7).
+    /// longer than the operation (docs/hardware.md §1.7).
     public func waitForOperationComplete(timeout: Duration? = nil) async throws(SCPIError) {
         let reply = try await query("*OPC?", timeout: timeout)
         guard SCPIResponse.integer(reply) == 1 else {

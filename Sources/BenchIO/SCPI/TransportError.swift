@@ -21,6 +21,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     case responseTooLong(resource: String, limit: Int)
     /// `ScriptedTransport`: the code under test did not follow the script.
     case scriptMismatch(String)
+    /// A LAN instrument could not be reached (name lookup, connection refused or timed out).
+    case connectionFailed(resource: String, detail: String)
 
     public var description: String {
         switch self {
@@ -33,7 +35,7 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
                 ? "\(resource) stalled during \(operation); the halt was cleared and the device cleared, so that command and its reply are lost: send it again"
                 : "\(resource) stalled during \(operation) and clearing the halt failed: power-cycle the instrument and open it again"
         case let .protocolViolation(resource, detail):
-            return "\(resource) broke the USBTMC protocol: \(detail); the transfer was aborted and the device cleared. If this repeats, the instrument needs a quirk switch (HARDWARE.md §1.3) or a firmware update"
+            return "\(resource) broke the USBTMC protocol: \(detail); the transfer was aborted and the device cleared. If this repeats with a header that is wrong only in MsgID or bTagInverse, set `usbtmc-quirks: [lenient-bulk-in-header]` in the binding's options (docs/hardware.md §1.3); otherwise update the instrument's firmware"
         case let .requestFailed(resource, request, status):
             return "\(resource) refused \(request) with status \(status): retry after a device clear; if it persists, power-cycle the instrument"
         case let .unsupported(resource, feature, hint):
@@ -46,6 +48,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(resource) sent a reply longer than \(limit) bytes: check the query, or read it with a larger limit"
         case let .scriptMismatch(message):
             return message
+        case let .connectionFailed(resource, detail):
+            return "\(resource) cannot be reached (\(detail)): check the host name or IP address, that the instrument is on the network with its SCPI socket (usually port 5025) enabled, and that no firewall blocks it"
         }
     }
 

@@ -4,7 +4,7 @@ import Glibc
 
 extension Duration {
     /// Milliseconds for C APIs that take an integer timeout (libusb): rounded up and at least
-    /// 1 ms, because 0 means "wait forever" to libusb (HARDWARE.md §3.3) and that is never wanted.
+    /// 1 ms, because 0 means "wait forever" to libusb (docs/hardware.md §3.3) and that is never wanted.
     var clampedMilliseconds: UInt32 {
         let (seconds, attoseconds) = components
         if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 1 }

@@ -1,7 +1,7 @@
 import CLibUSB
 import Synchronization
 
-/// An opened, claimed USBTMC interface driven by libusb's synchronous API (HARDWARE.md §3.2–§3.3).
+/// An opened, claimed USBTMC interface driven by libusb's synchronous API (docs/hardware.md §3.2–§3.3).
 ///
 /// Thread safety: libusb is thread-safe; the handle is guarded by a mutex so `close()` never
 /// races a transfer. `USBTMCInstrument` serialises the protocol on top.

@@ -1,6 +1,6 @@
 import CLibUSB
 
-/// A libusb context (HARDWARE.md §3.1): discovers USBTMC interfaces and opens them.
+/// A libusb context (docs/hardware.md §3.1): discovers USBTMC interfaces and opens them.
 ///
 /// Discovery matches interface class 0xFE / subclass 0x03 (USBTMC 1.0 §4.1.1, Table 43) on
 /// every device, never a list of product IDs, so new models and firmware "driver modes" with
@@ -30,11 +30,15 @@ public final class USBContext: @unchecked Sendable {
     }
 
     /// Opens the one USBTMC interface that matches, detaches a bound kernel driver
-    /// (`usbtmc.ko`, HARDWARE.md §1.8) and claims the interface.
+    /// (`usbtmc.ko`, docs/hardware.md §1.8) and claims the interface.
+    ///
+    /// With `detachKernelDriver` false (`qbench scan`), an interface the kernel driver holds is
+    /// left alone: detaching it would make every program using `/dev/usbtmcN` fail with ENODEV
+    /// (the kernel marks the device a zombie), so `.busy` is thrown instead.
     ///
     /// - Throws: `.noMatchingDevice` (listing what was found), `.ambiguousMatch` when several
     ///   match (add the serial number), `.accessDenied` (udev rule), `.busy` (another program).
-    public func open(_ match: USBTMCDeviceMatch) throws(USBError) -> LibUSBTransport {
+    public func open(_ match: USBTMCDeviceMatch, detachKernelDriver: Bool = true) throws(USBError) -> LibUSBTransport {
         let found = try scan()
         defer { for entry in found { libusb_unref_device(entry.device) } }
         let candidates = found.filter { match.matches($0.info) }
@@ -53,8 +57,12 @@ public final class USBContext: @unchecked Sendable {
         }
         let interfaceNumber = Int32(info.interface.number)
         let driverWasActive = libusb_kernel_driver_active(handle, interfaceNumber) == 1
+        if driverWasActive && !detachKernelDriver {
+            libusb_close(handle)
+            throw .busy(device: name, operation: "claiming interface \(interfaceNumber) (the usbtmc kernel driver holds it and a program may be using /dev/usbtmc*; it was not detached)")
+        }
         // Detach on claim and re-attach on release; NOT_SUPPORTED on platforms without kernel drivers.
-        _ = libusb_set_auto_detach_kernel_driver(handle, 1)
+        if detachKernelDriver { _ = libusb_set_auto_detach_kernel_driver(handle, 1) }
         rc = libusb_claim_interface(handle, interfaceNumber)
         guard rc == 0 else {
             libusb_close(handle)
@@ -146,7 +154,7 @@ public final class USBContext: @unchecked Sendable {
         return result
     }
 
-    /// The serial number needs an open handle (HARDWARE.md §3.1); failing that, say why.
+    /// The serial number needs an open handle (docs/hardware.md §3.1); failing that, say why.
     private static func readStrings(device: OpaquePointer, descriptor: libusb_device_descriptor)
         -> (serial: String?, manufacturer: String?, product: String?, problem: String?) {
         var handleOrNil: OpaquePointer?

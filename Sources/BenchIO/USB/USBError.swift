@@ -1,4 +1,4 @@
-/// A failure of the USB layer (libusb 1.0, error codes of HARDWARE.md §3.4). Each message
+/// A failure of the USB layer (libusb 1.0, error codes of docs/hardware.md §3.4). Each message
 /// names the device and the operation and says what to do next.
 public enum USBError: Error, Sendable, Equatable, CustomStringConvertible {
     /// LIBUSB_ERROR_TIMEOUT; `partial` holds bytes that did arrive before the timeout.

@@ -39,7 +39,7 @@ public enum USBTMCInterfaceProtocol: Hashable, Sendable {
     }
 }
 
-/// A USBTMC interface (class 0xFE, subclass 0x03) and its endpoints (HARDWARE.md §1.1).
+/// A USBTMC interface (class 0xFE, subclass 0x03) and its endpoints (docs/hardware.md §1.1).
 public struct USBTMCInterface: Hashable, Sendable {
     public var number: UInt8
     public var alternateSetting: UInt8
@@ -100,20 +100,42 @@ public struct USBTMCDeviceInfo: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Which USBTMC instrument to open: any combination of vendor ID, product ID and serial
-/// number (HARDWARE.md §2.3: match by VID and class FE/03, not by a PID list).
+/// number (docs/hardware.md §2.3: match by VID and class FE/03, not by a PID list).
 public struct USBTMCDeviceMatch: Hashable, Sendable, CustomStringConvertible {
     public var vendorID: UInt16?
     public var productID: UInt16?
     public var serialNumber: String?
+    /// The USBTMC interface number (`bInterfaceNumber`), for devices with several.
+    public var interfaceNumber: UInt8?
 
-    public init(vendorID: UInt16? = nil, productID: UInt16? = nil, serialNumber: String? = nil) {
+    public init(vendorID: UInt16? = nil, productID: UInt16? = nil, serialNumber: String? = nil, interfaceNumber: UInt8? = nil) {
         self.vendorID = vendorID
         self.productID = productID
         self.serialNumber = serialNumber
+        self.interfaceNumber = interfaceNumber
     }
 
-    /// Parses `USB0::0x1313::0x8072::P2000001::INSTR` (VISA; `USB0::0x1313::0x8072::INSTR`
-    /// without serial) or `usbtmc://1313:8072?serial=P2000001` (bench files, DESIGN.md).
+    /// A VISA numeric field with Python's `int(x, 0)` semantics, as pyvisa-py and python-usbtmc
+    /// parse them: `0x`/`0X` hexadecimal, `0o` octal, `0b` binary, otherwise decimal
+    /// (`USB::4883::32847::M00324473::INSTR` is 0x1313:0x804F).
+    static func visaNumber<T: FixedWidthInteger>(_ text: Substring, _ resource: String, what: String) throws(USBError) -> T {
+        let t = String(text.filter { $0 != "_" && $0 != " " }).lowercased()
+        let value: T?
+        if t.hasPrefix("0x") { value = T(t.dropFirst(2), radix: 16) }
+        else if t.hasPrefix("0o") { value = T(t.dropFirst(2), radix: 8) }
+        else if t.hasPrefix("0b") { value = T(t.dropFirst(2), radix: 2) }
+        else if t.count > 1 && t.hasPrefix("0") { value = nil }   // int("010", 0) is an error too
+        else { value = T(t, radix: 10) }
+        guard let value, !t.isEmpty else {
+            throw .invalidResource(resource, reason: "\(what) \"\(text)\" is neither decimal nor 0x-hexadecimal, or is out of range")
+        }
+        return value
+    }
+
+    /// Parses VISA `USB[board]::<VID>::<PID>[::<serial>[::<interface>]]::INSTR` (ids decimal or
+    /// 0x-hex; `USB0::0x1313::0x8072::P2000001::INSTR`, `USB::4883::32847::M00324473::INSTR`,
+    /// `USB0::0x0957::0x2C07::MY57801381::0::INSTR`) or `usbtmc://1313:8072?serial=P2000001`
+    /// (bench files: hexadecimal ids; `&interface=N` selects the interface).
     public init(resource: String) throws(USBError) {
         func hexValue(_ text: Substring) throws(USBError) -> UInt16 {
             var t = text
@@ -121,14 +143,20 @@ public struct USBTMCDeviceMatch: Hashable, Sendable, CustomStringConvertible {
             guard let v = UInt16(t, radix: 16) else { throw .invalidResource(resource, reason: "\"\(text)\" is not a hexadecimal ID") }
             return v
         }
+        interfaceNumber = nil
         if resource.uppercased().hasPrefix("USB") && resource.contains("::") {
-            let parts = resource.split(separator: "::", omittingEmptySubsequences: false)
-            guard parts.count >= 4, parts.last?.uppercased() == "INSTR" else {
+            var parts = resource.split(separator: "::", omittingEmptySubsequences: false)
+            guard parts.count >= 3, parts.count <= 6 else {
                 throw .invalidResource(resource, reason: "expected USB<n>::<VID>::<PID>[::<serial>[::<interface>]]::INSTR")
             }
-            vendorID = try hexValue(parts[1])
-            productID = try hexValue(parts[2])
-            serialNumber = parts.count >= 5 && !parts[3].isEmpty ? String(parts[3]) : nil
+            if parts.last?.uppercased() == "INSTR" { parts.removeLast() }
+            guard parts.count >= 3, parts.count <= 5 else {
+                throw .invalidResource(resource, reason: "expected USB<n>::<VID>::<PID>[::<serial>[::<interface>]]::INSTR")
+            }
+            vendorID = try Self.visaNumber(parts[1], resource, what: "the manufacturer ID")
+            productID = try Self.visaNumber(parts[2], resource, what: "the model code")
+            serialNumber = parts.count >= 4 && !parts[3].isEmpty ? String(parts[3]) : nil
+            if parts.count == 5 { interfaceNumber = try Self.visaNumber(parts[4], resource, what: "the USB interface number") }
         } else if resource.hasPrefix("usbtmc://") {
             let rest = resource.dropFirst("usbtmc://".count)
             let pieces = rest.split(separator: "?", maxSplits: 1)
@@ -141,6 +169,7 @@ public struct USBTMCDeviceMatch: Hashable, Sendable, CustomStringConvertible {
                 for item in pieces[1].split(separator: "&") {
                     let kv = item.split(separator: "=", maxSplits: 1)
                     if kv.count == 2 && kv[0] == "serial" { serialNumber = String(kv[1]) }
+                    if kv.count == 2 && kv[0] == "interface" { interfaceNumber = try Self.visaNumber(kv[1], resource, what: "the interface number") }
                 }
             }
         } else {
@@ -152,6 +181,7 @@ public struct USBTMCDeviceMatch: Hashable, Sendable, CustomStringConvertible {
         if let vendorID, info.id.vendorID != vendorID { return false }
         if let productID, info.id.productID != productID { return false }
         if let serialNumber, info.serialNumber != serialNumber { return false }
+        if let interfaceNumber, info.interface.number != interfaceNumber { return false }
         return true
     }
 
@@ -160,6 +190,7 @@ public struct USBTMCDeviceMatch: Hashable, Sendable, CustomStringConvertible {
         parts.append("VID " + (vendorID.map(hex4) ?? "any"))
         parts.append("PID " + (productID.map(hex4) ?? "any"))
         if let serialNumber { parts.append("serial \(serialNumber)") }
+        if let interfaceNumber { parts.append("interface \(interfaceNumber)") }
         return parts.joined(separator: ", ")
     }
 }

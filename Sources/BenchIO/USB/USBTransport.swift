@@ -1,4 +1,4 @@
-/// The USB operations the USBTMC message layer needs (HARDWARE.md §0 and §1.9). Blocking:
+/// The USB operations the USBTMC message layer needs (docs/hardware.md §0 and §1.9). Blocking:
 /// each call returns when the transfer completes, fails or times out. Implemented by
 /// `LibUSBTransport` (real libusb) and by in-memory fakes in tests.
 public protocol USBTransport: AnyObject, Sendable {

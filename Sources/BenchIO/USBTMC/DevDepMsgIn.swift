@@ -15,15 +15,27 @@ public struct DevDepMsgInHeader: Sendable, Equatable {
         self.endedOnTermChar = endedOnTermChar
     }
 
-    /// Parses the first 12 bytes of a Bulk-IN transfer, with the checks the Linux driver makes
-    /// (`usbtmc_read`): at least 12 bytes, MsgID 2, bTag and its inverse, bTag equal to the
-    /// REQUEST_DEV_DEP_MSG_IN being answered, TransferSize not above what was requested.
-    public static func parse<C: Collection>(_ bytes: C, expectedTag: UInt8, requestedSize: UInt32)
+    /// How strictly a header is checked (docs/hardware.md §1.3, the quirk switch).
+    public enum Check: String, Sendable, Equatable, CaseIterable {
+        /// MsgID must be 2 and bTagInverse the one's complement of bTag (USBTMC 1.0 Table 9).
+        case strict
+        /// MsgID and bTagInverse are not checked, as in the Linux driver (which never checks the
+        /// inverse) and pyvisa-py's `from_quirky` path (firmware sending a wrong MsgID). The bTag
+        /// and TransferSize checks stay.
+        case lenient
+    }
+
+    /// Parses the first 12 bytes of a Bulk-IN transfer: at least 12 bytes, MsgID 2 and bTag's
+    /// inverse (both skipped by `.lenient`), bTag equal to the REQUEST_DEV_DEP_MSG_IN being
+    /// answered, TransferSize not above what was requested.
+    public static func parse<C: Collection>(_ bytes: C, expectedTag: UInt8, requestedSize: UInt32, check: Check = .strict)
         throws(USBTMCCodecError) -> DevDepMsgInHeader where C.Element == UInt8 {
         let b = Array(bytes.prefix(12))
         guard b.count == 12 else { throw .shortHeader(received: b.count) }
-        guard b[0] == USBTMCMessageID.devDepMsgIn.rawValue else { throw .unexpectedMessageID(b[0]) }
-        guard b[2] == b[1].bTagInverse else { throw .tagInverseMismatch(tag: b[1], inverse: b[2]) }
+        if check == .strict {
+            guard b[0] == USBTMCMessageID.devDepMsgIn.rawValue else { throw .unexpectedMessageID(b[0]) }
+            guard b[2] == b[1].bTagInverse else { throw .tagInverseMismatch(tag: b[1], inverse: b[2]) }
+        }
         guard b[1] == expectedTag else { throw .tagMismatch(expected: expectedTag, received: b[1]) }
         let size = UInt32(b[4]) | UInt32(b[5]) << 8 | UInt32(b[6]) << 16 | UInt32(b[7]) << 24
         guard size <= requestedSize else { throw .transferSizeTooLarge(requested: requestedSize, announced: size) }

@@ -1,7 +1,7 @@
 /// The GET_CAPABILITIES response (USBTMC 1.0 Table 37, USB488 1.0 Table 8), 24 bytes.
 ///
 /// The USB488 bits come from bytes 14 and 15 (python-usbtmc wrongly reads them from byte 4,
-/// HARDWARE.md §1.5).
+/// docs/hardware.md §1.5).
 public struct USBTMCCapabilities: Sendable, Equatable {
     public var status: USBTMCStatus
     /// bcdUSBTMC, e.g. 0x0100 for USBTMC 1.00.

@@ -14,9 +14,9 @@ public enum USBTMCCodecError: Error, Sendable, Equatable, CustomStringConvertibl
         case .shortHeader(let n):
             return "a Bulk-IN transfer began with \(n) bytes, fewer than the 12-byte DEV_DEP_MSG_IN header (USBTMC 1.0 Table 9)"
         case .unexpectedMessageID(let id):
-            return "a Bulk-IN header had MsgID \(id) instead of 2 (DEV_DEP_MSG_IN); old firmware does this and needs a quirk switch"
+            return "a Bulk-IN header had MsgID \(id) instead of 2 (DEV_DEP_MSG_IN); old firmware does this: if the instrument otherwise works, set the quirk switch `usbtmc-quirks: [lenient-bulk-in-header]` in its bench-file binding options (docs/hardware.md §1.3)"
         case .tagInverseMismatch(let tag, let inverse):
-            return "a Bulk-IN header had bTag \(tag) with bTagInverse \(inverse) instead of \(tag.bTagInverse): the transfer is corrupted or not a header"
+            return "a Bulk-IN header had bTag \(tag) with bTagInverse \(inverse) instead of \(tag.bTagInverse): the transfer is corrupted or not a header (firmware known to get only the inverse wrong needs `usbtmc-quirks: [lenient-bulk-in-header]`, docs/hardware.md §1.3)"
         case .tagMismatch(let expected, let received):
             return "a DEV_DEP_MSG_IN answered bTag \(received) but the pending REQUEST_DEV_DEP_MSG_IN had bTag \(expected): a stale reply from an earlier request"
         case .transferSizeTooLarge(let requested, let announced):

@@ -1,8 +1,17 @@
-/// Where a role's device is: `sim://name`, `usbtmc://VID:PID?serial=S`, `gpio://chip/line`.
+/// Where a role's device is: `sim://name`, `usbtmc://VID:PID?serial=S`, `gpio://chip/line`,
+/// `tcpip://HOST[:PORT]` (SCPI over a raw TCP socket, port 5025 by default; the VISA forms
+/// `TCPIP[n]::HOST::INSTR` and `TCPIP[n]::HOST::PORT::SOCKET` are accepted too and mean the same
+/// socket: docs/hardware.md §2.4), `serial:///dev/ttyUSB0?baud=115200` (SCPI over a serial
+/// port, 9600 Bd by default; VISA `ASRL/dev/ttyUSB0::INSTR`).
 public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible {
     case simulated(name: String)
     case usbtmc(vendor: UInt16, product: UInt16, serial: String?)
     case gpio(chip: String, line: Int)
+    case tcpip(host: String, port: Int)
+    case serial(path: String, baud: Int)
+
+    /// The SCPI raw-socket port of LXI instruments.
+    public static let scpiSocketPort = 5025
 
     public var description: String {
         switch self {
@@ -10,7 +19,36 @@ public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible 
         case let .usbtmc(v, p, s):
             return String(format: "usbtmc://%04x:%04x", v, p) + (s.map { "?serial=\($0)" } ?? "")
         case let .gpio(c, l): return "gpio://\(c)/\(l)"
+        case let .tcpip(h, p): return "tcpip://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+        case let .serial(path, baud): return "serial://\(path)?baud=\(baud)"
         }
+    }
+
+    /// `HOST[:PORT]`, `[IPv6]:PORT`; the port 1…65535.
+    static func hostAndPort(_ text: Substring, in original: String) throws(AddressError) -> (String, Int) {
+        var host: Substring, portText: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw AddressError(text: original, reason: "an IPv6 host needs a closing ]") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { throw AddressError(text: original, reason: "expected :PORT after the IPv6 host") }
+                portText = rest.dropFirst()
+            }
+        } else {
+            let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            host = parts[0]
+            portText = parts.count == 2 ? parts[1] : nil
+        }
+        guard !host.isEmpty, !host.contains("/"), !host.contains(" ") else {
+            throw AddressError(text: original, reason: "expected tcpip://HOST[:PORT], e.g. tcpip://192.168.1.20 or tcpip://awg-1.lab:5025")
+        }
+        var port = scpiSocketPort
+        if let portText {
+            guard let p = Int(portText), (1...65535).contains(p) else { throw AddressError(text: original, reason: "the port must be 1…65535") }
+            port = p
+        }
+        return (String(host), port)
     }
 
     public init(parsing text: String) throws(AddressError) {
@@ -39,8 +77,43 @@ public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible 
                 throw AddressError(text: text, reason: "expected gpio://<chip name or label>/<line offset>, e.g. gpio://gpiochip0/17")
             }
             self = .gpio(chip: String(parts[0]), line: line)
+        } else if text.hasPrefix("serial://") {
+            let parts = text.dropFirst(9).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts[0].hasPrefix("/"), parts[0].count > 1 else {
+                throw AddressError(text: text, reason: "expected serial:///dev/ttyUSB0[?baud=9600] (an absolute device path)")
+            }
+            var baud = 9600
+            if parts.count == 2 {
+                guard parts[1].hasPrefix("baud="), let b = Int(parts[1].dropFirst(5)), b > 0 else {
+                    throw AddressError(text: text, reason: "the only query is ?baud=<rate>, e.g. ?baud=115200")
+                }
+                baud = b
+            }
+            self = .serial(path: String(parts[0]), baud: baud)
+        } else if text.uppercased().hasPrefix("ASRL/") && text.uppercased().hasSuffix("::INSTR") {
+            self = .serial(path: String(text.dropFirst(4).dropLast(7)), baud: 9600)
+        } else if text.hasPrefix("tcpip://") {
+            let (host, port) = try Self.hostAndPort(text.dropFirst(8), in: text)
+            self = .tcpip(host: host, port: port)
+        } else if text.uppercased().hasPrefix("TCPIP") && text.contains("::") {
+            // VISA: TCPIP[board]::HOST::INSTR (VXI-11 in VISA; qbench speaks the instrument's raw
+            // SCPI socket on 5025 instead) or TCPIP[board]::HOST::PORT::SOCKET.
+            let parts = text.split(separator: "::", omittingEmptySubsequences: false)
+            let board = parts[0].dropFirst(5)
+            guard board.allSatisfy(\.isNumber), parts.count >= 3, !parts[1].isEmpty else {
+                throw AddressError(text: text, reason: "expected TCPIP::HOST::INSTR or TCPIP::HOST::PORT::SOCKET")
+            }
+            switch (parts.count, parts.last?.uppercased()) {
+            case (3, "INSTR"):
+                self = .tcpip(host: String(parts[1]), port: Self.scpiSocketPort)
+            case (4, "SOCKET"):
+                guard let p = Int(parts[2]), (1...65535).contains(p) else { throw AddressError(text: text, reason: "the port must be 1…65535") }
+                self = .tcpip(host: String(parts[1]), port: p)
+            default:
+                throw AddressError(text: text, reason: "expected TCPIP::HOST::INSTR or TCPIP::HOST::PORT::SOCKET (HiSLIP and VXI-11 device names are not supported)")
+            }
         } else {
-            throw AddressError(text: text, reason: "the scheme must be sim://, usbtmc:// or gpio://")
+            throw AddressError(text: text, reason: "the scheme must be sim://, usbtmc://, tcpip:// (or VISA TCPIP::…), serial:// (or VISA ASRL/dev/…::INSTR) or gpio://")
         }
     }
 }

@@ -12,8 +12,9 @@ public struct SampleBlock: Sendable, Equatable {
     public var sampleRate: Frequency
     /// Samples at (or beyond) the digitiser's rails: their true value is unknown, so a variance
     /// computed with them is biased low. A saturated receiver hides excess noise; the server's
-    /// check refuses to certify a block with any (PROTOCOL.md §5b). Every receiver counts them
-    /// against its own full scale.
+    /// check refuses to certify a session with any (PROTOCOL.md §5b). Every receiver counts them
+    /// against its own full scale, over every digitiser sample that went into `volts` (the scope
+    /// driver: codes at the ADC rails; the twin: samples at its digitiser's rails).
     public var clippedSamples: Int
     public init(volts: [Float], sampleRate: Frequency, clippedSamples: Int = 0) {
         self.volts = volts; self.sampleRate = sampleRate; self.clippedSamples = clippedSamples

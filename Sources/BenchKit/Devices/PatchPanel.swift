@@ -1,5 +1,5 @@
 /// Where the reference power meter's fibre can be connected. Calibrating μ and the links needs
-/// readings beyond the monitor tap (HARDWARE.md §6.5: tap ratio and fixed losses are measured once
+/// readings beyond the monitor tap (docs/hardware.md §6.5: tap ratio and fixed losses are measured once
 /// at high power with the reference meter on the other ports).
 public enum ProbePoint: String, Sendable, Codable, CaseIterable {
     /// The monitor tap after the server's VOA (the normal position).

@@ -2,7 +2,7 @@
  * BenchMockHW: test support only. The byte-level mechanics of an emulated USBTMC/USB488
  * instrument (usbdevfs URBs) and of an emulated GPIO chip (GPIO uAPI v1 ioctls), served
  * through umockdev so that the REAL libusb 1.0.26 and libgpiod 1.6.3 code paths run against
- * them (docs HARDWARE.md §5.2–§5.5). The instrument's SCPI behaviour is NOT here: it is
+ * them (docs/hardware.md §5.2–§5.5). The instrument's SCPI behaviour is NOT here: it is
  * supplied through bm_usbtmc_callbacks by a Swift model (InstrumentModels), so each
  * instrument is modelled once and shared with the in-memory unit tests.
  *

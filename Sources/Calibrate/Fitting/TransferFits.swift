@@ -1,6 +1,6 @@
 import Foundation
 
-/// One arm of a Mach–Zehnder modulator swept on its bias, read on a power meter (HARDWARE.md §6.1):
+/// One arm of a Mach–Zehnder modulator swept on its bias, read on a power meter (docs/hardware.md §6.1):
 ///
 ///     P(V) = c0 + A cos²(πV/(2Vπ) + φ) + B cos(πV/(2Vπ) + φ) + C sin(πV/(2Vπ) + φ)
 ///
@@ -148,7 +148,7 @@ public struct FringeFit: Sendable, Codable, Equatable {
     }
 }
 
-/// Laser L-I above threshold: P = s (I − I_th) (HARDWARE.md §6.6).
+/// Laser L-I above threshold: P = s (I − I_th) (docs/hardware.md §6.6).
 public struct LaserLIFit: Sendable, Codable, Equatable {
     public let slope: Double
     public let slopeUncertainty: Double
@@ -173,7 +173,7 @@ public struct LaserLIFit: Sendable, Codable, Equatable {
     }
 }
 
-/// Homodyne noise against LO power: σ²(P) = c + a P + b P² (HARDWARE.md §6.3). a is the shot-noise
+/// Homodyne noise against LO power: σ²(P) = c + a P + b P² (docs/hardware.md §6.3). a is the shot-noise
 /// slope, c the electronic noise; b must be compatible with zero (else LO excess noise).
 public struct ShotNoiseFit: Sendable, Codable, Equatable {
     public let slope: Double

@@ -3,7 +3,7 @@ import Foundation
 import NumericsKit
 import Plots
 
-/// The attenuation chain and μ (HARDWARE.md §6.5): with the I arm at its peak (unit field) and Q
+/// The attenuation chain and μ (docs/hardware.md §6.5): with the I arm at its peak (unit field) and Q
 /// dark, the VOA curve is measured on the tap at high power, and the tap-to-client-input ratio with
 /// the reference meter moved to the client input. Result: photons per slot at the client input
 /// per unit arm field, as a function of the VOA setting: μ = n(A)·⟨|t|²⟩ with

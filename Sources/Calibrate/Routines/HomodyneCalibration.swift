@@ -3,7 +3,7 @@ import Foundation
 import NumericsKit
 import Plots
 
-/// Shot-noise unit of a balanced homodyne receiver (HARDWARE.md §6.3): signal input blocked, the
+/// Shot-noise unit of a balanced homodyne receiver (docs/hardware.md §6.3): signal input blocked, the
 /// output variance at several LO powers and with the LO off, fitted with σ²(P) = c + aP + bP².
 /// 1 SNU = a·P_LO at the operating LO power; the electronic noise (LO off, many samples because
 /// its error is charged to the client one for one) is recorded in V² and in SNU with the clearance.

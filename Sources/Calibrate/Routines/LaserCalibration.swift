@@ -2,7 +2,7 @@ import BenchKit
 import Foundation
 import Plots
 
-/// L-I of the server's laser on the monitor tap (HARDWARE.md §6.6): emission on, current stepped
+/// L-I of the server's laser on the monitor tap (docs/hardware.md §6.6): emission on, current stepped
 /// from zero to 90 % of the bench's current limit, tap power averaged at each step, a straight
 /// line fitted above threshold. Leaves the laser emitting at the operating current (80 % of the
 /// limit, or the constraint's ceiling while the shutter is open if lower).

@@ -4,7 +4,7 @@ import NumericsKit
 import Plots
 
 /// Vπ and bias points of the server's IQ modulator from bias sweeps read on the monitor tap
-/// (HARDWARE.md §6.1, "calibrate sequentially"): sweep the I arm, park it at null, sweep the Q arm,
+/// (docs/hardware.md §6.1, "calibrate sequentially"): sweep the I arm, park it at null, sweep the Q arm,
 /// park it at null, sweep I again with Q dark; then light both arms with equal static drives and
 /// sweep the outer phase section to find quadrature (θ = π/2). Each sweep is fitted with
 /// `ArmTransferFit` / `FringeFit`; the record carries every parameter the encoder's pre-distortion

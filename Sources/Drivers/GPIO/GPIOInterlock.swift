@@ -1,7 +1,7 @@
 import BenchIO
 import BenchKit
 
-/// A laser-safety interlock input on a GPIO line (libgpiod v1, HARDWARE.md §4.1): the line is
+/// A laser-safety interlock input on a GPIO line (libgpiod v1, docs/hardware.md §4.1): the line is
 /// read once as an input to learn its level, then requested for both-edge events; the level is
 /// tracked from the edges (rising = high). `clearLevel` is the level that means safe to emit.
 ///

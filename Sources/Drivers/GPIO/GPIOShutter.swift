@@ -1,7 +1,7 @@
 import BenchIO
 import BenchKit
 
-/// A shutter driven by a GPIO output line (libgpiod v1, HARDWARE.md §4.1). `openLevel` is the
+/// A shutter driven by a GPIO output line (libgpiod v1, docs/hardware.md §4.1). `openLevel` is the
 /// line level that opens it. Requesting the line drives it closed: a bench opens with its
 /// shutter closed.
 public actor GPIOShutter: Shutter {

@@ -2,7 +2,7 @@ import BenchIO
 import BenchKit
 import Foundation
 
-/// The bench trigger on a GPIO output line (libgpiod v1, HARDWARE.md §4.1): one pulse of
+/// The bench trigger on a GPIO output line (libgpiod v1, docs/hardware.md §4.1): one pulse of
 /// `pulseWidth` at the active level per shot, shots at least `period` apart. Software timing on
 /// a dedicated thread: jitter of tens of µs; drive a hardware pulse generator from it for
 /// anything tighter.

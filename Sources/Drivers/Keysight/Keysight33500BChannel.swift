@@ -41,18 +41,23 @@ public struct Keysight33500BLimits: Sendable {
 /// Commands from the Keysight 33500B/33600A Series Trueform Waveform Generators Operating and
 /// Service Guide, "SCPI Programming Reference":
 /// - `OUTPut[1|2]:LOAD {50|INFinity}` (the programmed voltages are right only if this matches the
-///   real load, HARDWARE.md §2.3), `OUTPut[1|2] {ON|OFF}`;
+///   real load, docs/hardware.md §2.3), `OUTPut[1|2] {ON|OFF}`;
 /// - `FORMat:BORDer SWAPped` (little-endian int16 blocks);
 /// - `[SOURce[1|2]:]DATA:VOLatile:CLEar`, `[SOURce[1|2]:]DATA:ARBitrary:DAC <name>,<IEEE 488.2
-///   definite-length block of int16, −32767…+32767>`;
+///   definite-length block of int16, −32767…+32767>`, followed by `*OPC?`, both with a timeout
+///   scaled to the block (Keysight's arb-upload example allows 60 s and sends `*WAI`);
 /// - `[SOURce[1|2]:]FUNCtion:ARBitrary <name>`, `…:FUNCtion:ARBitrary:FILTer STEP` (one held
-///   value per sample: one value per optical mode), `[SOURce[1|2]:]APPLy:ARBitrary <Sa/s>,<Vpp>,<offset>`
-///   (sets rate, amplitude and offset together, so no intermediate state violates the output
-///   window, and enables the output);
+///   value per sample: one value per optical mode), `…:FUNCtion:ARBitrary:SRATe <Sa/s>`,
+///   `…:VOLTage <Vpp>` and `…:VOLTage:OFFSet <V>` (offset 0 first, so no intermediate state leaves
+///   the output window). Not `APPLy:ARB`: APPLy sets the trigger source to IMMediate, switches
+///   burst off and the output on, so the arb would play continuously, outside the shot window,
+///   until burst is armed (33500 guide, TRIGger subsystem);
 /// - `[SOURce[1|2]:]BURSt:MODE TRIGgered`, `…:BURSt:NCYCles 1`, `TRIGger[1|2]:SOURce EXTernal`,
-///   `…:BURSt:STATe ON`: the waveform plays once per bench trigger;
+///   `…:BURSt:STATe ON`, and only then `OUTPut ON`: the waveform plays once per bench trigger and
+///   never free-runs; the output is off from the first command of an upload;
 /// - `[SOURce[1|2]:]FUNCtion DC` with `[SOURce[1|2]:]VOLTage:OFFSet <V>` (the DC level) for static
-///   levels and biases.
+///   levels and biases, always after `…:BURSt:STATe OFF`: "DC is not allowed" as a burst
+///   function (33500 help, BURSt subsystem), so FUNC DC with burst on is a settings conflict.
 /// Each set command is followed by `SYSTem:ERRor?` (SCPISession).
 public struct Keysight33500BChannel: Sendable {
     public enum Load: String, Sendable { case fiftyOhm = "50", highZ = "INF" }
@@ -134,33 +139,62 @@ public struct Keysight33500BChannel: Sendable {
         try await link.run(device) { s in try await s.write("OUTP\(number):LOAD \(load.rawValue)") }
     }
 
+    /// The timeout of a transfer of `bytes` bytes: 5 s plus 30 µs per byte (≈ 33 kB/s, what
+    /// Keysight's 60 s for a 2 MB arb upload allows), so 1 Mi points (2 MiB) get about 68 s.
+    public static func transferTimeout(bytes: Int) -> Duration {
+        .seconds(5) + .microseconds(30) * max(0, bytes)
+    }
+
     /// Uploads int16 codes under `arbName` and plays them once per external trigger at `rate`,
-    /// `amplitude` peak to peak around `offset`; the output is enabled.
+    /// `amplitude` peak to peak around `offset`. The output is off from the first command until
+    /// the burst is armed (it never plays the arb continuously), then switched on.
     public func playTriggered(arbName: String, codes: [Int16], rate: Frequency, amplitude: Voltage, offset: Voltage, _ device: String) async throws {
         var block = [UInt8]()
         block.reserveCapacity(codes.count * 2)
         for c in codes { withUnsafeBytes(of: c.littleEndian) { block += $0 } }
+        let uploadTimeout = Self.transferTimeout(bytes: block.count)
         try await link.run(device) { s in
+            try await s.write("OUTP\(number) OFF")
+            try await s.write("\(source):BURS:STAT OFF")
             try await s.write("\(source):FUNC DC")
             try await s.write("\(source):DATA:VOL:CLE")
             try await s.write("FORM:BORD SWAP")
-            try await s.write("\(source):DATA:ARB:DAC \(arbName),", block: block)
+            let upload = "\(source):DATA:ARB:DAC \(arbName),"
+            try await s.write(upload, block: block, timeout: uploadTimeout, checkErrors: false)
+            try await s.waitForOperationComplete(timeout: uploadTimeout)
+            try await s.checkErrorQueue(after: upload + "#<\(block.count) bytes>")
             try await s.write("\(source):FUNC:ARB \(arbName)")
-            try await s.write("\(source):APPL:ARB \(SCPINumber.format(rate.si)),\(SCPINumber.format(amplitude.si)),\(SCPINumber.format(offset.si))")
+            try await s.write("\(source):FUNC ARB")
+            try await s.write("\(source):FUNC:ARB:SRAT \(SCPINumber.format(rate.si))")
             try await s.write("\(source):FUNC:ARB:FILT STEP")
+            try await s.write("\(source):VOLT:OFFS 0")
+            try await s.write("\(source):VOLT \(SCPINumber.format(amplitude.si))")
+            try await s.write("\(source):VOLT:OFFS \(SCPINumber.format(offset.si))")
             try await s.write("\(source):BURS:MODE TRIG")
             try await s.write("\(source):BURS:NCYC 1")
             try await s.write("TRIG\(number):SOUR EXT")
             try await s.write("\(source):BURS:STAT ON")
+            try await s.write("OUTP\(number) ON")
         }
     }
 
     /// Holds a DC level (function DC, offset = level); the output is switched on when asked.
+    /// A channel in burst mode leaves it first (FUNC DC is refused in burst mode); if its output
+    /// is on, the output is switched off while burst is off, so the arb never free-runs, and on
+    /// again with the DC level.
     public func holdLevel(_ level: Voltage, enableOutput: Bool, _ device: String) async throws {
         try await link.run(device) { s in
+            var switchOn = enableOutput
+            if try await s.queryBool("\(source):BURS:STAT?") {
+                if try await s.queryBool("OUTP\(number)?") {
+                    try await s.write("OUTP\(number) OFF")
+                    switchOn = true
+                }
+                try await s.write("\(source):BURS:STAT OFF")
+            }
             try await s.write("\(source):FUNC DC")
             try await s.write("\(source):VOLT:OFFS \(SCPINumber.format(level.si))")
-            if enableOutput { try await s.write("OUTP\(number) ON") }
+            if switchOn { try await s.write("OUTP\(number) ON") }
         }
     }
 
@@ -180,10 +214,12 @@ public struct Keysight33500BChannel: Sendable {
         try await link.run(device) { s in try await s.queryBool("OUTP\(number)?") }
     }
 
-    /// Output off, and the function back to DC so a later `OUTP ON` cannot replay a waveform.
+    /// Output off, burst off, and the function back to DC so a later `OUTP ON` cannot replay a
+    /// waveform.
     public func switchOff(_ device: String) async throws {
         try await link.run(device) { s in
             try await s.write("OUTP\(number) OFF")
+            try await s.write("\(source):BURS:STAT OFF")
             try await s.write("\(source):FUNC DC")
         }
     }

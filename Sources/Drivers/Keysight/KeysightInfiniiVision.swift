@@ -8,19 +8,31 @@ import Foundation
 /// Acquisition, from the Keysight InfiniiVision 3000 X-Series Programmer's Guide (WAVeform,
 /// TIMebase, TRIGger, ACQuire and root-level commands; "Synchronizing Acquisitions"):
 /// - set-up when opened: `:WAVeform:SOURce CHANnel<n>`, `:WAVeform:FORMat WORD`,
-///   `:WAVeform:BYTeorder LSBFirst`, `:WAVeform:UNSigned 0`, `:WAVeform:POINts:MODE RAW`,
-///   `:TRIGger:EDGE:SOURce EXTernal`, `:TIMebase:REFerence LEFT`;
+///   `:WAVeform:BYTeorder LSBFirst`, `:WAVeform:UNSigned 0`, `:WAVeform:POINts MAXimum` then
+///   `:WAVeform:POINts:MODE RAW` (the :WAVeform introduction: the number of points transferred is
+///   what :WAVeform:POINts holds, 1000 after a reset, so without it the record is decimated;
+///   Keysight's segmented-memory example sets MAX "BEFORE setting the :WAVeform:POINts:MODE"),
+///   `:ACQuire:TYPE NORMal` (PEAK, AVERage and HRESolution records are not raw samples),
+///   `:CHANnel<n>:COUPling DC`, `:CHANnel<n>:IMPedance FIFTy|ONEMeg`, `:CHANnel<n>:RANGe <V>`,
+///   `:CHANnel<n>:OFFSet <V>` (the front end as the bench file says, not as the last user left
+///   it), `:TRIGger:EDGE:SOURce EXTernal`, `:TRIGger:EDGE:LEVel <V>` (for the EXT source),
+///   `:TIMebase:REFerence LEFT`;
 /// - `arm(shots:)`: `:TIMebase:RANGe <s>` (one shot's slots), `:TRIGger:SWEep NORMal`,
 ///   `:ACQuire:MODE SEGMented` with `:ACQuire:SEGMented:COUNt <n>` for several shots (else
 ///   `:ACQuire:MODE RTIMe`), then `:SINGle`;
 /// - `fetch(timeout:)`: polls `:OPERegister:CONDition?` until the Run bit (bit 3) clears, then per
 ///   segment (`:ACQuire:SEGMented:INDex <k>`) reads `:WAVeform:PREamble?` (format, type, points,
 ///   count, x increment, x origin, x reference, y increment, y origin, y reference) and
-///   `:WAVeform:DATA?` (an IEEE 488.2 block of int16), converted as
+///   `:WAVeform:DATA?` (an IEEE 488.2 block of int16, read with a timeout scaled to its size),
+///   converted as
 ///   V = (code − y reference) · y increment + y origin, t = (i − x reference) · x increment + x origin;
 /// - `acquire(count:)`: `:TRIGger:SWEep AUTO`, `:DIGitize CHANnel<n>` then `*OPC?`, and the same read.
 /// Samples are averaged over each mode slot (1/symbol rate, starting `slotOffset` after the
-/// trigger): one value per slot.
+/// trigger): one value per slot. The preamble's acquisition type must be 0 (NORMal). Samples at
+/// the 8-bit ADC's rails (high byte −128 or +127 in WORD data) are counted as clipped and
+/// reported in `SampleBlock.clippedSamples`. For several shots, `:WAVeform:SEGMented:COUNt?` must
+/// equal the armed count and the `:WAVeform:SEGMented:TTAG?` time tags must be evenly spaced
+/// (a gap 25 % off the median is a missed or extra trigger): otherwise the block is refused.
 ///
 /// The other receiver functions are composed from bench-file options: LO power from a fixed
 /// declared value or a Thorlabs PM100USB on an LO tap (read only: there is no LO power actuator),
@@ -82,6 +94,12 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
         public var loPhase: LOPhaseActuator?
         public var vacuumGate: VacuumGate?
         public var inputBlock: InputBlock?
+        /// The channel's full-scale range (8 divisions) and offset, coupling DC, input impedance.
+        public var verticalRange: Voltage = .volts(0.8)
+        public var verticalOffset: Voltage = .zero
+        public var fiftyOhmInput = true
+        /// The EXT trigger threshold (half a 3.3 V GPIO pulse by default).
+        public var triggerLevel: Voltage = .volts(1.65)
 
         public init(channel: Int, symbolRate: Frequency, slotsPerShot: Int, loPower: LOPower) {
             self.channel = channel; self.symbolRate = symbolRate; self.slotsPerShot = slotsPerShot; self.loPower = loPower
@@ -117,12 +135,41 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
     var source: String { "CHAN\(configuration.channel)" }
     var slotPeriod: Double { 1 / configuration.symbolRate.si }
 
+    /// The commands `prepare` sends, in order.
+    var setupCommands: [String] {
+        let c = configuration
+        return [":WAV:SOUR \(source)", ":WAV:FORM WORD", ":WAV:BYT LSBF", ":WAV:UNS 0", ":WAV:POIN MAX", ":WAV:POIN:MODE RAW",
+                ":ACQ:TYPE NORM", ":\(source):COUP DC", ":\(source):IMP \(c.fiftyOhmInput ? "FIFT" : "ONEM")",
+                ":\(source):RANG \(SCPINumber.format(c.verticalRange.si))", ":\(source):OFFS \(SCPINumber.format(c.verticalOffset.si))",
+                ":TRIG:EDGE:SOUR EXT", ":TRIG:EDGE:LEV \(SCPINumber.format(c.triggerLevel.si))", ":TIM:REF LEFT"]
+    }
+
     func prepare() async throws {
         try await link.run(device) { s in
-            for command in [":WAV:SOUR \(source)", ":WAV:FORM WORD", ":WAV:BYT LSBF", ":WAV:UNS 0", ":WAV:POIN:MODE RAW",
-                            ":TRIG:EDGE:SOUR EXT", ":TIM:REF LEFT"] {
-                try await s.write(command)
-            }
+            for command in setupCommands { try await s.write(command) }
+        }
+    }
+
+    /// The timeout of a `:WAV:DATA?` block of `bytes`: 5 s plus 5 µs per byte (Keysight's
+    /// segmented example allows 50 s for up to 8 MB over USB 2.0).
+    public static func transferTimeout(bytes: Int) -> Duration { .seconds(5) + .microseconds(5) * max(0, bytes) }
+
+    /// Refuses time tags that are not evenly spaced (a missed or an extra trigger).
+    func checkTimeTags(_ tags: [Double]) throws {
+        guard tags.count >= 3 else { return }
+        let gaps = zip(tags.dropFirst(), tags).map { $0 - $1 }
+        let median = gaps.sorted()[gaps.count / 2]
+        guard median > 0, median.isFinite, tags.allSatisfy(\.isFinite) else {
+            throw DeviceError(.instrumentError, device: device, message: "the segment time tags \(tags) do not increase",
+                              remedy: "arm again; if it repeats, check the trigger input")
+        }
+        if let k = gaps.firstIndex(where: { !$0.isFinite || abs($0 - median) > 0.25 * median }) {
+            let kind = gaps[k] > median ? "a missed trigger" : "an extra trigger"
+            let gap = gaps[k].isFinite && abs(gaps[k]) < 1e9 ? Duration.seconds(gaps[k]).benchDescription : "\(gaps[k]) s"
+            let typical = median < 1e9 ? Duration.seconds(median).benchDescription : "\(median) s"
+            throw DeviceError(.instrumentError, device: device,
+                              message: "segment \(k + 2) came \(gap) after segment \(k + 1), the other shots \(typical) apart: \(kind); the block is refused",
+                              remedy: "check the trigger cable and the bench trigger's timing, then acquire the block again")
         }
     }
 
@@ -288,21 +335,38 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
             try await Task.sleep(for: limits.runPollInterval)
         }
         var volts: [Float] = []
+        var clipped = 0
         volts.reserveCapacity(shots * configuration.slotsPerShot)
-        for segment in 1...shots {
-            volts += try await link.run(device) { s in
-                if shots > 1 { try await s.write(":ACQ:SEGM:IND \(segment)") }
-                return try await readSlots(s, count: configuration.slotsPerShot)
+        if shots > 1 {
+            let acquired = try await link.run(device) { s in try await s.queryInt(":WAV:SEGM:COUN?") }
+            guard acquired == shots else {
+                armedShots = nil
+                throw DeviceError(.instrumentError, device: device,
+                                  message: "the scope acquired \(acquired) segments, \(shots) were armed: \(acquired < shots ? "missed triggers" : "extra triggers"); the block is refused",
+                                  remedy: "check the trigger cable and the bench trigger, then arm and acquire the block again")
             }
         }
+        var tags: [Double] = []
+        for segment in 1...shots {
+            let (v, c) = try await link.run(device) { s in
+                if shots > 1 {
+                    try await s.write(":ACQ:SEGM:IND \(segment)")
+                    tags.append(try await s.queryDouble(":WAV:SEGM:TTAG?"))
+                }
+                return try await readSlots(s, count: configuration.slotsPerShot)
+            }
+            volts += v
+            clipped += c
+        }
         armedShots = nil
-        return SampleBlock(volts: volts, sampleRate: configuration.symbolRate)
+        try checkTimeTags(tags)
+        return SampleBlock(volts: volts, sampleRate: configuration.symbolRate, clippedSamples: clipped)
     }
 
     public func acquire(count: Int) async throws -> SampleBlock {
         guard count >= 1 else { throw DeviceError.refused(device, "cannot acquire \(count) slots", remedy: "ask for at least one") }
         let range = DurationText.seconds(configuration.slotOffset) + Double(count) * slotPeriod
-        let volts = try await link.run(device) { s in
+        let (volts, clipped) = try await link.run(device) { s in
             try await s.write(":ACQ:MODE RTIM")
             try await s.write(":TRIG:SWE AUTO")
             try await s.write(":TIM:RANG \(SCPINumber.format(range))")
@@ -312,21 +376,28 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
             return try await readSlots(s, count: count)
         }
         armedShots = nil
-        return SampleBlock(volts: volts, sampleRate: configuration.symbolRate)
+        return SampleBlock(volts: volts, sampleRate: configuration.symbolRate, clippedSamples: clipped)
     }
 
-    /// Reads the preamble and the WORD data of the current record and averages it per slot.
-    private func readSlots(_ s: SCPISession, count: Int) async throws -> [Float] {
+    /// Reads the preamble and the WORD data of the current record and averages it per slot;
+    /// also returns how many of the averaged samples sat at an ADC rail (clipped).
+    private func readSlots(_ s: SCPISession, count: Int) async throws -> ([Float], Int) {
         let p = try await s.queryDoubles(":WAV:PRE?")
         guard p.count == 10 else {
             throw DeviceError(.instrumentError, device: device, message: ":WAV:PRE? returned \(p.count) fields, expected 10",
                               remedy: "check that this is an InfiniiVision scope (*IDN?)")
         }
         guard p[0] == 1 else {
-            throw DeviceError(.instrumentError, device: device, message: "the waveform format is \(Int(p[0])), not WORD (1)",
+            throw DeviceError(.instrumentError, device: device, message: "the waveform format is \(SCPINumber.format(p[0])), not WORD (1)",
                               remedy: "another program changed :WAV:FORM; open the bench again")
         }
-        let bytes = try await s.queryBlock(":WAV:DATA?")
+        guard p[1] == 0 else {
+            let name = [1.0: "PEAK", 2.0: "AVERage", 3.0: "HRESolution"][p[1]] ?? "\(p[1])"
+            throw DeviceError(.instrumentError, device: device, message: "the acquisition type is \(name), not NORMal: the record is not raw samples",
+                              remedy: "another program changed :ACQ:TYPE; open the bench again (it sends :ACQ:TYPE NORM)")
+        }
+        let points = p[2].isFinite && p[2] >= 0 && p[2] < 1e9 ? Int(p[2]) : 0
+        let bytes = try await s.queryBlock(":WAV:DATA?", timeout: Self.transferTimeout(bytes: 2 * points + 16))
         guard bytes.count % 2 == 0 else {
             throw DeviceError(.instrumentError, device: device, message: ":WAV:DATA? returned \(bytes.count) bytes, not whole 16-bit words",
                               remedy: "device-clear the scope and retry")
@@ -336,12 +407,16 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
             throw DeviceError(.instrumentError, device: device, message: "the preamble's x increment is \(xinc)", remedy: "no data was acquired: arm and trigger again")
         }
         var sums = [Double](repeating: 0, count: count), counts = [Int](repeating: 0, count: count)
+        var clipped = 0
         let offset = DurationText.seconds(configuration.slotOffset), period = slotPeriod
         for i in 0..<(bytes.count / 2) {
             let code = Int16(bitPattern: UInt16(bytes[2 * i]) | UInt16(bytes[2 * i + 1]) << 8)
             let t = (Double(i) - xref) * xinc + xorig
             let k = Int(((t - offset) / period + 1e-9).rounded(.down))
             guard k >= 0, k < count else { continue }
+            // The 8-bit ADC's code is the high byte; −128 and +127 are its rails.
+            let adc = code >> 8
+            if adc == 127 || adc == -128 { clipped += 1 }
             sums[k] += (Double(code) - yref) * yinc + yorig
             counts[k] += 1
         }
@@ -350,7 +425,7 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
                               message: "slot \(empty) of \(count) holds no samples: the record has \(bytes.count / 2) points of \(Duration.seconds(xinc).benchDescription)",
                               remedy: "raise the scope's sample rate or memory depth so every \(Duration.seconds(period).benchDescription) slot gets samples")
         }
-        return zip(sums, counts).map { Float($0 / Double($1)) }
+        return (zip(sums, counts).map { Float($0 / Double($1)) }, clipped)
     }
 }
 
@@ -388,9 +463,14 @@ public struct KeysightInfiniiVisionDriver: DriverFactory {
         var loPhase: (AWGChannelOption, vPi: Voltage)?
         var vacuumGate: (AWGChannelOption, blocked: Voltage, open: Voltage)?
         var inputBlock: (chip: String, line: Int, blockedLevel: Bool)?
+        var verticalRange = Voltage.volts(0.8)
+        var verticalOffset = Voltage.zero
+        var fiftyOhm = true
+        var triggerLevel = Voltage.volts(1.65)
     }
 
-    static let optionKeys = ["channel", "symbol-rate", "slots-per-shot", "slot-offset", "lo-power", "lo-phase", "vacuum-gate", "input-block"]
+    static let optionKeys = ["channel", "symbol-rate", "slots-per-shot", "slot-offset", "lo-power", "lo-phase", "vacuum-gate", "input-block",
+                             "vertical-range", "vertical-offset", "input-impedance", "trigger-level"]
 
     func options(_ binding: RoleBinding) throws(BenchFileError) -> Options {
         guard let o = try binding.options(allowed: Self.optionKeys) else {
@@ -425,6 +505,16 @@ public struct KeysightInfiniiVisionDriver: DriverFactory {
             throw lp.fail("lo-power needs 'fixed: <power>' or 'meter: <usbtmc address>'")
         }
         var options = Options(channel: channel, symbolRate: rate, slotsPerShot: slots, slotOffset: offset, loPower: loPower)
+        if let r = try o.optional("vertical-range") { options.verticalRange = try r.positive(Voltage.self, "vertical-range") }
+        if let r = try o.optional("vertical-offset") { options.verticalOffset = try r.quantity(Voltage.self) }
+        if let r = try o.optional("trigger-level") { options.triggerLevel = try r.quantity(Voltage.self) }
+        if let r = try o.optional("input-impedance") {
+            switch try r.string.lowercased().replacingOccurrences(of: " ", with: "") {
+            case "50", "50ω", "50ohm": options.fiftyOhm = true
+            case "1mω", "1mohm", "1m", "high-z": options.fiftyOhm = false
+            default: throw r.fail("input-impedance must be '50 Ω' or '1 MΩ' (what the detector drives: :CHAN:IMP)")
+            }
+        }
         var used: [AWGChannelOption: String] = [:]
         func awg(_ key: String, _ r: YAMLReader, extra: [String]) throws(BenchFileError) -> AWGChannelOption {
             let option = try AWGChannelOption.parse(r, defaultAWG: nil, limits: awgLimits, extraKeys: extra)
@@ -482,6 +572,10 @@ public struct KeysightInfiniiVisionDriver: DriverFactory {
         }
         var c = KeysightInfiniiVision.Configuration(channel: o.channel, symbolRate: o.symbolRate, slotsPerShot: o.slotsPerShot, loPower: loPower)
         c.slotOffset = o.slotOffset
+        c.verticalRange = o.verticalRange
+        c.verticalOffset = o.verticalOffset
+        c.fiftyOhmInput = o.fiftyOhm
+        c.triggerLevel = o.triggerLevel
         if let (option, vPi) = o.loPhase {
             let channel = try await option.open(context, connector: connector, limits: awgLimits)
             try await channel.configureLoad(device)

@@ -89,13 +89,20 @@ public enum BenchScan {
                                              manufacturer: info.manufacturer, product: info.product, idn: nil, problem: info.unreadableReason,
                                              driver: nil, address: "\(address)", visa: info.visaResource)
         var identity: SCPIIdentity?
+        // Scan without disturbing (docs/hardware.md §1.8): no device clear (it would abort another
+        // program's pending I/O), no REN_CONTROL (it would change the front panel's remote
+        // state), no kernel-driver detach (it would break users of /dev/usbtmcN); an interface
+        // someone else holds is reported busy.
         var configuration = USBTMCInstrument.Configuration()
+        configuration.controlTimeout = .seconds(5)
         configuration.timeout = timeout
-        configuration.controlTimeout = min(timeout, .milliseconds(300))
+        configuration.clearOnOpen = false
+        configuration.remoteEnableOnOpen = false
         do {
             let instrument = try await USBTMCInstrument.open(
-                USBTMCDeviceMatch(vendorID: info.id.vendorID, productID: info.id.productID, serialNumber: info.serialNumber),
-                context: context, configuration: configuration)
+                USBTMCDeviceMatch(vendorID: info.id.vendorID, productID: info.id.productID, serialNumber: info.serialNumber,
+                                  interfaceNumber: info.interface.number),
+                context: context, configuration: configuration, detachKernelDriver: false)
             var options = SCPISession.Options()
             options.timeout = timeout
             options.explainQueryTimeouts = false
@@ -103,7 +110,11 @@ public enum BenchScan {
             await instrument.close()
             entry.idn = identity?.description
         } catch {
-            entry.problem = "\(error)"
+            if case .usb(.busy) = error as? TransportError {
+                entry.problem = "busy: another program or the usbtmc kernel driver is using it; scan left it alone (no *IDN?, no device clear)"
+            } else {
+                entry.problem = "\(error)"
+            }
         }
         entry.driver = descriptions.first { $0.matches(info.id, identity: identity) }?.model
         return entry

@@ -5,12 +5,14 @@ extension RoleBinding {
     /// line but not its file; the options reader knows the file.
     var benchFile: String { options?.file ?? "bench file" }
 
-    /// The binding's address, which must be `usbtmc://`.
+    /// The binding's address, which must reach a message-based instrument: `usbtmc://` or
+    /// `tcpip://` (LAN, docs/hardware.md §2.4).
     func usbtmcAddress() throws(BenchFileError) -> DeviceAddress {
-        guard case .usbtmc = address else {
-            throw fail(benchFile, "driver \(driver) talks to a USBTMC instrument: write 'address: usbtmc://VID:PID?serial=S' (qbench scan prints it), not \(address)")
+        switch address {
+        case .usbtmc, .tcpip, .serial: return address
+        default:
+            throw fail(benchFile, "driver \(driver) talks to a USBTMC or LAN instrument: write 'address: usbtmc://VID:PID?serial=S' (qbench scan prints it), 'address: tcpip://HOST[:PORT]' or 'address: serial:///dev/ttyUSB0?baud=9600', not \(address)")
         }
-        return address
     }
 
     /// The binding's chip and line, which must be `gpio://chip/line`.
@@ -26,11 +28,13 @@ extension RoleBinding {
 }
 
 extension YAMLReader {
-    /// A `usbtmc://` address in options.
+    /// A `usbtmc://` or `tcpip://` address in options.
     func usbtmcAddress() throws(BenchFileError) -> DeviceAddress {
         let a = try address()
-        guard case .usbtmc = a else { throw fail("expected a usbtmc:// address, not \(a)") }
-        return a
+        switch a {
+        case .usbtmc, .tcpip, .serial: return a
+        default: throw fail("expected a usbtmc:// or tcpip:// (or serial://) address, not \(a)")
+        }
     }
 
     /// A `gpio://` address in options.

@@ -76,6 +76,9 @@ extension DeviceError {
             return DeviceError(.invalidRequest, device: device, message: error.description + during, remedy: "use another way to reach the instrument")
         case let .scriptMismatch(text):
             return DeviceError(.instrumentError, device: device, message: "script mismatch\(during): \(text)", remedy: "fix the test script")
+        case .connectionFailed:
+            return DeviceError(.disconnected, device: device, message: error.description + during,
+                               remedy: "check the address in the bench file (tcpip://HOST[:PORT]) and the instrument's LAN settings")
         }
     }
 

@@ -32,10 +32,12 @@ public final class InstrumentLink: Sendable {
 extension DriverContext {
     /// The link to the instrument at `address`, opened once per bench and shared by every role
     /// that names it.
+    /// The binding's `usbtmc-quirks` apply (the first binding to open a shared instrument sets them).
     public func link(to address: DeviceAddress, using connector: any InstrumentConnector, device: String) async throws -> InstrumentLink {
         do {
+            let quirks = try TransportQuirks(binding: binding)
             return try await shared.resource("scpi \(address)") {
-                InstrumentLink(transport: try await connector.openMessageTransport(address), options: connector.sessionOptions)
+                InstrumentLink(transport: try await connector.openMessageTransport(address, quirks: quirks), options: connector.sessionOptions)
             }
         } catch {
             throw DeviceError.from(error, device: device)

@@ -52,9 +52,18 @@ extension YAMLReader {
 
 extension RoleBinding {
     /// The binding's `options:` mapping restricted to `allowed` keys (nil when there is none).
+    /// Bindings of message-based instruments (`usbtmc://`, `tcpip://`) also accept
+    /// `usbtmc-quirks` (`TransportQuirks`), checked here.
     public func options(allowed: [String]) throws(BenchFileError) -> YAMLReader? {
         guard let o = options else { return nil }
-        try o.onlyKeys(allowed, in: "the options of \(role.rawValue) (driver \(driver))")
+        var keys = allowed
+        switch address {
+        case .usbtmc, .tcpip, .serial:
+            keys.append(TransportQuirks.optionKey)
+            _ = try TransportQuirks(binding: self)
+        default: break
+        }
+        try o.onlyKeys(keys, in: "the options of \(role.rawValue) (driver \(driver))")
         return o
     }
 

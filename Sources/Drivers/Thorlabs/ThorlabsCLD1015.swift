@@ -11,11 +11,20 @@ import Foundation
 /// - `SOURce[1]:CURRent:LIMit[:AMPLitude]?`: the controller's own current limit, read when opened;
 /// - `SOURce[1]:CURRent[:LEVel][:IMMediate][:AMPLitude] <A>` and `?`: the LD setpoint;
 /// - `OUTPut1[:STATe] ON|OFF` and `?`: the LD output;
-/// - `OUTPut2[:STATe]?`: the TEC output; `SOURce2:TEMPerature <°C>C` and `?`: the TEC setpoint;
+/// - `OUTPut2[:STATe]?`: the TEC output; `SOURce2:TEMPerature <°C>` and `?`: the TEC setpoint, a
+///   bare number (§2.6.1 allows only multiplier suffixes such as m or k, no unit names; every
+///   peer driver sends `SOUR2:TEMP:SPO 25.00`);
+/// - `SOURce[1]:FUNCtion:MODE?` / `CURRent` (§3.7.1 LD Source Function) and
+///   `SOURce[1]:AM[:STATe]?` / `OFF` (§3.7.6 LD Amplitude Modulation): checked, and forced, before
+///   every switch-on, because in constant-power mode or with the modulation input on the diode
+///   current is not the setpoint this driver bounds;
+/// - `STATus:MEASurement:CONDition?` (§3.14.3 Measurement Register Group: keylock, LD interlock,
+///   current limit reached, output inhibit, TEC window, sensor and connection failures) and
+///   `OUTPut1[:STATe]?`, read right after switching on;
 /// - `MEASure[:SCALar]:TEMPerature?`: the measured temperature (°C);
 /// - `*IDN?`, `SYSTem:ERRor?`.
 ///
-/// Safety (HARDWARE.md §6.6): a current above min(bench soft limit, the controller's limit read
+/// Safety (docs/hardware.md §6.6): a current above min(bench soft limit, the controller's limit read
 /// back when opened, the instrument file's limit) is refused before a byte is sent; emission is
 /// refused while the TEC is off or outside its window, and unless the setpoint is at most the
 /// switch-on current (ramp up afterwards with `Laser.ramp(to:)`); `makeSafe` ramps down
@@ -156,7 +165,46 @@ public actor ThorlabsCLD1015: Laser {
                                   message: "emission refused: the setpoint is \(Current.amperes(current)), above the switch-on current \(configuration.switchOnCurrent)",
                                   remedy: "set the current to at most \(configuration.switchOnCurrent), switch on, then ramp with Laser.ramp(to:)")
             }
+            try await ensureConstantCurrent(s)
             try await s.write("OUTP1:STAT ON")
+            // §3.14.3: a keylock, an open interlock or a TEC fault keeps the output off or trips
+            // it; neither shows in the error queue, so read the output state and the register.
+            let on = try await s.queryBool("OUTP1:STAT?")
+            let condition = try await s.queryInt("STAT:MEAS:COND?")
+            let problems = Self.blockingConditions.filter { condition & $0.bit != 0 }.map(\.text)
+            if !on || !problems.isEmpty {
+                try await s.write("OUTP1:STAT OFF")
+                throw DeviceError(.notReady, device: device,
+                                  message: "emission did not start: the LD output reads \(on ? "on" : "off") and STAT:MEAS:COND? is \(condition)"
+                                      + (problems.isEmpty ? "" : " (\(problems.joined(separator: ", ")))") + "; the output was switched off again",
+                                  remedy: "check the keylock and the LD interlock plug, the TEC and its cable, then switch on again")
+            }
+        }
+    }
+
+    /// STATus:MEASurement bits that mean the LD must not (or cannot) emit (§3.14.3 table).
+    static let blockingConditions: [(bit: Int, text: String)] = [
+        (1, "keylock protection active"), (4, "LD interlock active"), (8, "LD current limit reached"), (16, "LD output inhibit active"),
+        (256, "temperature protection active"), (512, "temperature window failure"), (1024, "temperature sensor failure"),
+        (4096, "TEC connection failure"), (16384, "over temperature"),
+    ]
+
+    /// Constant-current mode and analog modulation off (§3.7.1, §3.7.6), forced when another
+    /// program or the front panel left them otherwise, then read back.
+    private func ensureConstantCurrent(_ s: SCPISession) async throws {
+        if try await s.query("SOUR:FUNC:MODE?").uppercased().hasPrefix("CURR") == false {
+            try await s.write("SOUR:FUNC:MODE CURR")
+            guard try await s.query("SOUR:FUNC:MODE?").uppercased().hasPrefix("CURR") else {
+                throw DeviceError(.instrumentError, device: device, message: "emission refused: the LD source stays out of constant-current mode",
+                                  remedy: "select constant current on the controller's front panel")
+            }
+        }
+        if try await s.queryBool("SOUR:AM:STAT?") {
+            try await s.write("SOUR:AM:STAT OFF")
+            guard try await !s.queryBool("SOUR:AM:STAT?") else {
+                throw DeviceError(.instrumentError, device: device, message: "emission refused: analog modulation stays on, so the diode current is not the setpoint",
+                                  remedy: "switch modulation off on the controller's front panel")
+            }
         }
     }
 
@@ -177,7 +225,7 @@ public actor ThorlabsCLD1015: Laser {
             throw DeviceError.refused(device, String(format: "TEC setpoint %.3f °C is outside the bench limit", setpoint.celsius) + " (declared at \(soft.source))",
                                       remedy: "stay within the bench file's temperature limit")
         }
-        try await link.run(device) { s in try await s.write("SOUR2:TEMP \(String(format: "%.3f", setpoint.celsius))C") }
+        try await link.run(device) { s in try await s.write("SOUR2:TEMP \(String(format: "%.3f", setpoint.celsius))") }
     }
 
     /// The measured diode temperature.

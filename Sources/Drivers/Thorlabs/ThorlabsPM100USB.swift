@@ -13,6 +13,11 @@ import Foundation
 /// - `MEASure:POWer?`: one averaged, corrected reading in W;
 /// - `SENSe:CORRection:COLLect:ZERO[:INITiate]`, `…:ZERO:STATe?` (1 while the dark adjustment
 ///   runs), `…:ZERO:MAGNitude?` (the dark offset, W), `…:ZERO:ABORt`;
+/// - `SYSTem:SENSor:IDN?`: the connected head, `<name>,<serial>,<calibration date>,<type>,<subtype>,<flags>`
+///   (pymeasure `configure_sensor` and InstrumentKit `PM100USB.Sensor` read it the same way; flag
+///   1 = power head, 32 = wavelength settable); read first when opened: "no sensor" is refused, an
+///   energy-only head is refused, and a head whose wavelength cannot be set keeps its fixed
+///   correction (a different wavelength is refused, `SENS:CORR:WAV` is never sent to it);
 /// - `*IDN?`, `SYSTem:ERRor?` (read after every set command by `SCPISession`).
 /// The short forms sent are the manual's upper-case abbreviations (mixed forms are rejected).
 public actor ThorlabsPM100USB: PowerMeter {
@@ -40,6 +45,8 @@ public actor ThorlabsPM100USB: PowerMeter {
     /// The settable wavelength range (nm): the instrument file's range intersected with what the
     /// sensor head reports when the meter is opened.
     public private(set) var wavelengthRange: ClosedRange<Double>
+    /// The head as `SYST:SENS:IDN?` reports it (nil until opened).
+    public private(set) var sensor: Sensor?
     private var averageCount: Int?
     private var zeroInProgress = false
 
@@ -58,7 +65,38 @@ public actor ThorlabsPM100USB: PowerMeter {
         return meter
     }
 
+    /// The sensor head (`SYST:SENS:IDN?`).
+    public struct Sensor: Sendable, Equatable {
+        public var name: String
+        public var serial: String
+        public var type: Int
+        public var flags: Int
+        public var isPowerSensor: Bool { flags & 1 != 0 }
+        public var isWavelengthSettable: Bool { flags & 32 != 0 }
+
+        /// Parses `S155C,1234567,01-Jan-2024,1,18,289`; nil when it is not six fields.
+        public init?(reply: String) {
+            let f = reply.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces.union(["\""])) }
+            guard f.count >= 6, let type = Int(f[3]), let flags = Int(f[5]) else { return nil }
+            name = f[0]; serial = f[1]; self.type = type; self.flags = flags
+        }
+    }
+
     func prepare(wavelength: Length?) async throws {
+        let reply = try await link.run(device) { s in try await s.query("SYST:SENS:IDN?") }
+        guard let head = Sensor(reply: reply) else {
+            throw DeviceError(.instrumentError, device: device, message: "SYST:SENS:IDN? answered '\(reply)', not name,serial,date,type,subtype,flags",
+                              remedy: "check that this is a Thorlabs PM100-series meter (*IDN?) and update its firmware")
+        }
+        guard head.name.lowercased() != "no sensor", !head.name.isEmpty else {
+            throw DeviceError(.notReady, device: device, message: "no sensor head is connected to the meter",
+                              remedy: "plug the photodiode head into the meter's sensor connector, then open the bench again")
+        }
+        guard head.isPowerSensor else {
+            throw DeviceError(.notReady, device: device, message: "the sensor head \(head.name) is not a power head (flags \(head.flags))",
+                              remedy: "connect a photodiode or thermal power head; energy heads cannot read CW power")
+        }
+        sensor = head
         let (lo, hi) = try await link.run(device) { s in
             (try await s.queryDouble("SENS:CORR:WAV? MIN"), try await s.queryDouble("SENS:CORR:WAV? MAX"))
         }
@@ -103,6 +141,15 @@ public actor ThorlabsPM100USB: PowerMeter {
         guard nm.isFinite, wavelengthRange.contains(nm) else {
             throw DeviceError.refused(device, "wavelength \(wavelength) is outside what this meter and sensor correct for (\(SCPINumber.format(wavelengthRange.lowerBound))…\(SCPINumber.format(wavelengthRange.upperBound)) nm)",
                                       remedy: "use a sensor head for this band, or check the wavelength")
+        }
+        if let sensor, !sensor.isWavelengthSettable {
+            // A fixed-correction head: accept only the wavelength it is calibrated for.
+            let fixed = try await link.run(device) { s in try await s.queryDouble("SENS:CORR:WAV?") }
+            guard abs(fixed - nm) <= 0.5 else {
+                throw DeviceError.refused(device, "the sensor head \(sensor.name) has a fixed correction at \(SCPINumber.format(fixed)) nm and cannot be set to \(wavelength)",
+                                          remedy: "use a head whose wavelength can be set, or work at \(SCPINumber.format(fixed)) nm")
+            }
+            return
         }
         try await link.run(device) { s in try await s.write("SENS:CORR:WAV \(SCPINumber.format(nm))") }
     }

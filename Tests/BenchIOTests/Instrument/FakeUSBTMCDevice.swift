@@ -5,7 +5,7 @@ import Synchronization
 /// An in-memory `USBTransport`: the device side of USBTMC/USB488 written in Swift, in front
 /// of the same `SCPIMessageDevice` the bus tests put behind umockdev. It records every bus
 /// operation and can inject faults, so the recovery state machine of `USBTMCInstrument` can be
-/// checked step by step (L1, HARDWARE.md §5.1).
+/// checked step by step (L1, docs/hardware.md §5.1).
 final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
     enum Fault: Equatable { case timeout, stall, noDevice }
 
@@ -43,6 +43,14 @@ final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
         var abortBulkInStatus: USBTMCStatus?
         var corruptNextTag = false
         var sendStrayZeroLengthPacket = false
+        /// Quirky firmware: the next header carries this MsgID / a wrong bTagInverse.
+        var quirkMsgID: UInt8?
+        var quirkInverse = false
+        /// Control requests that time out before answering (a busy instrument).
+        var controlTimeoutsToInject = 0
+        /// The timeout of every control request and of every Bulk-IN read, in order.
+        var controlTimeouts: [Duration] = []
+        var bulkInTimeouts: [Duration] = []
         var capabilities: [UInt8]
     }
 
@@ -51,12 +59,12 @@ final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
     let interface: USBTMCInterface
     private let state: Mutex<State>
 
-    init(device: any SCPIMessageDevice, interruptIn: Bool = true, acceptsTrigger: Bool = true) {
+    init(device: any SCPIMessageDevice, interruptIn: Bool = true, acceptsTrigger: Bool = true, maxPacketSize: Int = 64) {
         self.device = device
         deviceDescription = "USBTMC 1313:8072 serial FAKE0001"
         interface = USBTMCInterface(number: 0, interfaceProtocol: .usb488,
-                                    bulkOut: USBEndpoint(address: 0x02, maxPacketSize: 64),
-                                    bulkIn: USBEndpoint(address: 0x81, maxPacketSize: 64),
+                                    bulkOut: USBEndpoint(address: 0x02, maxPacketSize: maxPacketSize),
+                                    bulkIn: USBEndpoint(address: 0x81, maxPacketSize: maxPacketSize),
                                     interruptIn: interruptIn ? USBEndpoint(address: 0x83, maxPacketSize: 2) : nil)
         var caps = [UInt8](repeating: 0, count: 24)
         caps[0] = 1; caps[2] = 0x00; caps[3] = 0x01; caps[4] = 0x04
@@ -76,6 +84,10 @@ final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
     func setAbortBulkInStatus(_ s: USBTMCStatus?) { state.withLock { $0.abortBulkInStatus = s } }
     func corruptNextTag() { state.withLock { $0.corruptNextTag = true } }
     func sendStrayZeroLengthPacket() { state.withLock { $0.sendStrayZeroLengthPacket = true } }
+    func sendQuirkyHeader(msgID: UInt8? = nil, wrongInverse: Bool = false) { state.withLock { $0.quirkMsgID = msgID; $0.quirkInverse = wrongInverse } }
+    func timeOutControlRequests(_ n: Int) { state.withLock { $0.controlTimeoutsToInject = n } }
+    var controlTimeouts: [Duration] { state.withLock { $0.controlTimeouts } }
+    var bulkInTimeouts: [Duration] { state.withLock { $0.bulkInTimeouts } }
 
     // MARK: USBTransport
 
@@ -108,6 +120,7 @@ final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
     func bulkIn(maxLength: Int, timeout: Duration) throws(USBError) -> [UInt8] {
         try state.withLock { (s: inout State) throws(USBError) -> [UInt8] in
             s.log.append(.bulkIn(maxLength))
+            s.bulkInTimeouts.append(timeout)
             if s.gone { throw .noDevice(device: deviceDescription, operation: "Bulk-IN") }
             if !s.bulkInFaults.isEmpty { throw fault(s.bulkInFaults.removeFirst(), "Bulk-IN", timeout, 0x81) }
             if s.sendStrayZeroLengthPacket {
@@ -121,8 +134,9 @@ final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
                 }
                 let tag = s.corruptNextTag ? request.tag &+ 1 : request.tag
                 s.corruptNextTag = false
+                defer { s.quirkMsgID = nil; s.quirkInverse = false }
                 let count = UInt32(chunk.bytes.count)
-                var transfer: [UInt8] = [2, tag, ~tag, 0, UInt8(count & 0xFF), UInt8(count >> 8 & 0xFF),
+                var transfer: [UInt8] = [s.quirkMsgID ?? 2, tag, s.quirkInverse ? tag : ~tag, 0, UInt8(count & 0xFF), UInt8(count >> 8 & 0xFF),
                                          UInt8(count >> 16 & 0xFF), UInt8(count >> 24), chunk.isEndOfMessage ? 1 : 0, 0, 0, 0]
                 transfer += chunk.bytes
                 transfer += [UInt8](repeating: 0, count: (4 - transfer.count % 4) % 4)
@@ -159,7 +173,12 @@ final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
                 throw .stall(device: deviceDescription, operation: "control", endpoint: 0)
             }
             s.log.append(.control(r, value: value))
+            s.controlTimeouts.append(timeout)
             if s.gone { throw .noDevice(device: deviceDescription, operation: "\(r)") }
+            if s.controlTimeoutsToInject > 0 {
+                s.controlTimeoutsToInject -= 1
+                throw .timeout(device: deviceDescription, operation: "\(r)", limit: timeout, partial: [])
+            }
             precondition(requestType == r.requestType && length == r.responseLength)
             switch r {
             case .getCapabilities:
@@ -223,10 +242,10 @@ final class FakeUSBTMCDevice: USBTransport, @unchecked Sendable {
 }
 
 /// A power-meter model behind the fake device.
-func makeFake(interruptIn: Bool = true, acceptsTrigger: Bool = true)
+func makeFake(interruptIn: Bool = true, acceptsTrigger: Bool = true, maxPacketSize: Int = 64)
     -> (FakeUSBTMCDevice, SimulatedSCPIDevice<GenericPowerMeterModel>) {
     let device = SimulatedSCPIDevice(model: GenericPowerMeterModel(serialNumber: "FAKE0001"))
-    return (FakeUSBTMCDevice(device: device, interruptIn: interruptIn, acceptsTrigger: acceptsTrigger), device)
+    return (FakeUSBTMCDevice(device: device, interruptIn: interruptIn, acceptsTrigger: acceptsTrigger, maxPacketSize: maxPacketSize), device)
 }
 
 func fastConfiguration() -> USBTMCInstrument.Configuration {

@@ -3,7 +3,7 @@ import InstrumentModels
 import Testing
 
 /// L1: the USBTMC message layer and its recovery state machine (USBTMC 1.0 §4.2.1,
-/// HARDWARE.md §1.7) against an in-memory fake of the USB transport.
+/// docs/hardware.md §1.7) against an in-memory fake of the USB transport.
 @Suite("USBTMCInstrument against an in-memory USB fake")
 struct USBTMCInstrumentTests {
     typealias Op = FakeUSBTMCDevice.Operation
@@ -15,12 +15,12 @@ struct USBTMCInstrumentTests {
     /// the next multiple of wMaxPacketSize above header + payload + alignment.
     private func bulkInBuffer(_ requested: Int = 1 << 20) -> Int { ((requested + 15) / 64 + 1) * 64 }
 
-    @Test("opening reads GET_CAPABILITIES and device-clears")
+    @Test("opening reads GET_CAPABILITIES, device-clears and (T2) asserts REN because the capabilities accept REN_CONTROL")
     func openSequence() async throws {
         let (fake, _) = makeFake()
         let instrument = try await USBTMCInstrument.open(transport: fake, configuration: fastConfiguration())
         #expect(fake.log == [.control(.getCapabilities, value: 0), .control(.initiateClear, value: 0),
-                             .control(.checkClearStatus, value: 0), .clearHalt(0x02)])
+                             .control(.checkClearStatus, value: 0), .clearHalt(0x02), .control(.renControl, value: 1)])
         let caps = try #require(await instrument.capabilities)
         #expect(caps.acceptsTrigger && caps.understandsSCPI)
         #expect(instrument.resourceName == "USBTMC 1313:8072 serial FAKE0001")
@@ -183,6 +183,78 @@ struct USBTMCInstrumentTests {
         #expect(fake.log.contains(.control(.initiateAbortBulkIn, value: 2)))
         #expect(fake.log.contains(.control(.initiateClear, value: 0)))
         #expect(await instrument.recoveryCounters.protocolViolations == 1)
+    }
+
+    @Test("T1: class requests get 5 s (USB_CTRL_GET_TIMEOUT), drain reads 300 ms; a control timeout does not say power-cycle")
+    func controlTimeouts() async throws {
+        #expect(USBTMCInstrument.Configuration().controlTimeout == .seconds(5))
+        #expect(USBTMCInstrument.Configuration().drainTimeout == .milliseconds(300))
+        let (fake, _) = makeFake()
+        var configuration = fastConfiguration()
+        configuration.controlTimeout = .seconds(5)
+        configuration.drainTimeout = .milliseconds(7)
+        let instrument = try await USBTMCInstrument.open(transport: fake, configuration: configuration)
+        #expect(fake.controlTimeouts.allSatisfy { $0 == .seconds(5) } && !fake.controlTimeouts.isEmpty)
+        // A Bulk-IN timeout: the abort's drain reads use the drain timeout, every request 5 s.
+        fake.failBulkIn(.timeout)
+        await #expect(throws: TransportError.self) { _ = try await instrument.query(Array("*IDN?\n".utf8)) }
+        #expect(fake.controlTimeouts.allSatisfy { $0 == .seconds(5) })
+        #expect(fake.bulkInTimeouts.contains(.milliseconds(7)))
+        fake.timeOutControlRequests(1)
+        await #expect {
+            try await instrument.clear(timeout: .seconds(1))
+        } throws: { error in
+            let text = "\(error)"
+            return !text.contains("power-cycle") && text.contains("wait for it to finish and retry") && text.contains("5 s")
+        }
+    }
+
+    @Test("T3: a quirky header (MsgID ≠ 2 or a wrong bTagInverse) is refused by default and read with the lenient quirk switch",
+          arguments: [(UInt8(1), false), (UInt8(2), true)])
+    func quirkyHeader(_ msgID: UInt8, _ wrongInverse: Bool) async throws {
+        let (fake, _) = makeFake()
+        let strict = try await USBTMCInstrument.open(transport: fake, configuration: fastConfiguration())
+        fake.sendQuirkyHeader(msgID: msgID, wrongInverse: wrongInverse)
+        await #expect {
+            _ = try await strict.query(bytes("*IDN?\n"))
+        } throws: { error in
+            guard case .protocolViolation = error as? TransportError else { return false }
+            return "\(error)".contains("usbtmc-quirks: [lenient-bulk-in-header]")
+        }
+        var configuration = fastConfiguration()
+        configuration.bulkInHeaderCheck = .lenient
+        let lenient = try await USBTMCInstrument.open(transport: fake, configuration: configuration)
+        fake.sendQuirkyHeader(msgID: msgID, wrongInverse: wrongInverse)
+        #expect(text(try await lenient.query(bytes("*IDN?\n"))).hasPrefix("BenchSim"))
+        // The bTag itself is still checked.
+        fake.corruptNextTag()
+        await #expect(throws: TransportError.self) { _ = try await lenient.query(bytes("*IDN?\n")) }
+    }
+
+    @Test("T5: an empty message is refused before it reaches the bus (TransferSize must be > 0)")
+    func emptyMessage() async throws {
+        let (fake, _) = makeFake()
+        let instrument = try await USBTMCInstrument.open(transport: fake, configuration: fastConfiguration())
+        fake.clearLog()
+        await #expect {
+            try await instrument.write([])
+        } throws: { error in
+            guard case .unsupported(_, let feature, let hint) = error as? TransportError else { return false }
+            return feature == "an empty message" && hint.contains("Table 3")
+        }
+        #expect(fake.log.isEmpty)
+    }
+
+    @Test("T6: wMaxPacketSize 0 is refused when opening instead of dividing by zero")
+    func zeroPacketSize() async throws {
+        let (fake, _) = makeFake(maxPacketSize: 0)
+        await #expect {
+            _ = try await USBTMCInstrument.open(transport: fake, configuration: fastConfiguration())
+        } throws: { error in
+            guard case .protocolViolation(_, let detail) = error as? TransportError else { return false }
+            return detail.contains("wMaxPacketSize 0")
+        }
+        #expect(fake.log.isEmpty)
     }
 
     @Test("a stray zero-length packet before a transfer is skipped")

@@ -146,7 +146,10 @@ struct SCPIParsingTests {
         #expect(commands[0].arguments == [.token("w1"), .block(Array("\n;\",".utf8))])
         #expect(commands[1].keywords == ["SOUR1", "DATA", "X"])
         #expect(commands[1].arguments == [.string("a;b"), .token("1550NM")])
-        #expect(commands[1].number(at: 1) == 1550)
+        // A suffix counts only where the model's manual allows it (otherwise -131 Invalid suffix).
+        #expect(commands[1].number(at: 1) == nil)
+        #expect(commands[1].number(at: 1, suffixes: ["NM"]) == 1550)
+        #expect(commands[1].suffixError(at: 1, otherwise: .missingParameter) == .invalidSuffix)
     }
 
     @Test("syntax errors carry the code an instrument would queue", arguments: [

@@ -122,7 +122,12 @@ struct USBResourceTests {
     @Test("VISA and usbtmc:// resources select VID, PID and serial",
           arguments: [
             ("USB0::0x1313::0x8072::P2000001::INSTR", USBTMCDeviceMatch(vendorID: 0x1313, productID: 0x8072, serialNumber: "P2000001")),
-            ("USB0::0x0957::0x2807::MY5700::0::INSTR", USBTMCDeviceMatch(vendorID: 0x0957, productID: 0x2807, serialNumber: "MY5700")),
+            ("USB0::0x0957::0x2807::MY5700::0::INSTR", USBTMCDeviceMatch(vendorID: 0x0957, productID: 0x2807, serialNumber: "MY5700", interfaceNumber: 0)),
+            // T4: decimal ids (int(x, 0) semantics, as pyvisa-py), the interface number honoured.
+            ("USB::4883::32847::M00324473::INSTR", USBTMCDeviceMatch(vendorID: 0x1313, productID: 0x804F, serialNumber: "M00324473")),
+            ("USB0::4883::0x804F::M01093719::1::INSTR", USBTMCDeviceMatch(vendorID: 0x1313, productID: 0x804F, serialNumber: "M01093719", interfaceNumber: 1)),
+            ("USB0::0x0957::0x2C07::MY57801381", USBTMCDeviceMatch(vendorID: 0x0957, productID: 0x2C07, serialNumber: "MY57801381")),
+            ("usbtmc://0957:2807?serial=MY1&interface=2", USBTMCDeviceMatch(vendorID: 0x0957, productID: 0x2807, serialNumber: "MY1", interfaceNumber: 2)),
             ("USB0::0x1AB1::0x04CE::INSTR", USBTMCDeviceMatch(vendorID: 0x1AB1, productID: 0x04CE)),
             ("usbtmc://1313:8072?serial=P2000001", USBTMCDeviceMatch(vendorID: 0x1313, productID: 0x8072, serialNumber: "P2000001")),
             ("usbtmc://2a8d:1602", USBTMCDeviceMatch(vendorID: 0x2A8D, productID: 0x1602)),
@@ -131,7 +136,20 @@ struct USBResourceTests {
         #expect(try USBTMCDeviceMatch(resource: text) == expected)
     }
 
-    @Test("bad resources are rejected with the accepted forms", arguments: ["GPIB0::5::INSTR", "USB0::xyz::0x8072::INSTR", "usbtmc://1313"])
+    @Test("T4: the interface number of a resource picks one of a device's USBTMC interfaces")
+    func interfaceSelection() throws {
+        func info(_ n: UInt8) -> USBTMCDeviceInfo {
+            USBTMCDeviceInfo(id: USBDeviceID(vendorID: 0x1313, productID: 0x804F), busNumber: 1, deviceAddress: 2, serialNumber: "M1",
+                             manufacturer: nil, product: nil, unreadableReason: nil,
+                             interface: USBTMCInterface(number: n, interfaceProtocol: .usb488, bulkOut: USBEndpoint(address: 0x02, maxPacketSize: 64),
+                                                        bulkIn: USBEndpoint(address: 0x81, maxPacketSize: 64), interruptIn: nil))
+        }
+        let match = try USBTMCDeviceMatch(resource: "USB0::4883::32847::M1::1::INSTR")
+        #expect(!match.matches(info(0)) && match.matches(info(1)))
+    }
+
+    @Test("bad resources are rejected with the accepted forms", arguments: ["GPIB0::5::INSTR", "USB0::xyz::0x8072::INSTR", "usbtmc://1313",
+                                                                              "USB0::99999::0x8072::INSTR", "USB0::0x1313::0x8072::S::300::INSTR"])
     func badResources(text: String) {
         #expect {
             _ = try USBTMCDeviceMatch(resource: text)

@@ -4,7 +4,7 @@ import Testing
 /// L0: Bulk-OUT encoders against byte fixtures (USBTMC 1.0 Tables 1, 3, 4; USB488 1.0 Table 2).
 @Suite("USBTMC Bulk-OUT headers")
 struct BulkOutMessageTests {
-    @Test("DEV_DEP_MSG_OUT for *IDN?\\n with bTag 1 (HARDWARE.md §1.9 fixture)")
+    @Test("DEV_DEP_MSG_OUT for *IDN?\\n with bTag 1 (docs/hardware.md §1.9 fixture)")
     func idnFixture() {
         let bytes = USBTMCBulkOut.devDepMsgOut(tag: 1, payload: Array("*IDN?\n".utf8), endOfMessage: true)
         #expect(hexBytes(bytes) == "01 01 FE 00 06 00 00 00 01 00 00 00 2A 49 44 4E 3F 0A 00 00")

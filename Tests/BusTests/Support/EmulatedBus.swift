@@ -115,17 +115,18 @@ final class EmulatedBus: @unchecked Sendable {
     deinit { bm_testbed_free(testbed) }
 
     func addInstrument(serialNumber: String, bus: UInt8, productID: UInt16 = 0x8072, maxPacketSize: UInt16 = 512,
-                       interruptIn: Bool = true, kernelDriverBound: Bool = false,
+                       interruptIn: Bool = true, kernelDriverBound: Bool = false, interfaceBusy: Bool = false,
                        model: GenericPowerMeterModel? = nil) throws -> EmulatedInstrument<GenericPowerMeterModel> {
         try addInstrument(model ?? GenericPowerMeterModel(manufacturer: "Thorlabs", model: "PM100USB", serialNumber: serialNumber, firmware: "1.7.0"),
                           vendorID: 0x1313, productID: productID, manufacturer: "Thorlabs", product: "PM100USB", serialNumber: serialNumber,
-                          bus: bus, maxPacketSize: maxPacketSize, interruptIn: interruptIn, kernelDriverBound: kernelDriverBound)
+                          bus: bus, maxPacketSize: maxPacketSize, interruptIn: interruptIn, kernelDriverBound: kernelDriverBound,
+                          interfaceBusy: interfaceBusy)
     }
 
     /// An instrument answering with `model`, enumerating as `vendorID:productID` with these strings.
     func addInstrument<Model: SCPIInstrumentModel>(_ model: Model, vendorID: UInt16, productID: UInt16, manufacturer: String, product: String,
                                                    serialNumber: String, bus: UInt8, maxPacketSize: UInt16 = 512, interruptIn: Bool = true,
-                                                   kernelDriverBound: Bool = false) throws -> EmulatedInstrument<Model> {
+                                                   kernelDriverBound: Bool = false, interfaceBusy: Bool = false) throws -> EmulatedInstrument<Model> {
         let device = SimulatedSCPIDevice(model: model)
         let bridge = DeviceBridge(device: device)
         bridges.append(bridge)
@@ -138,7 +139,7 @@ final class EmulatedBus: @unchecked Sendable {
                         vendor_id: vendorID, product_id: productID, manufacturer: manufacturer, product: product,
                         serial_number: serial, bus_number: bus, interface_protocol: 1, max_packet_size: maxPacketSize,
                         max_transfer_size: 0, has_interrupt_in: interruptIn ? 1 : 0,
-                        kernel_driver_bound: kernelDriverBound ? 1 : 0, interface_busy: 0)
+                        kernel_driver_bound: kernelDriverBound ? 1 : 0, interface_busy: interfaceBusy ? 1 : 0)
                     return bm_usbtmc_add(testbed, &config, &callbacks, &error, error.count)
                 }
             }
@@ -156,7 +157,7 @@ final class EmulatedBus: @unchecked Sendable {
 }
 
 /// Short timeouts: the emulated device fd always polls ready, so libusb spins while it waits
-/// (HARDWARE.md §5.4).
+/// (docs/hardware.md §5.4).
 func emulatedConfiguration() -> USBTMCInstrument.Configuration {
     var configuration = USBTMCInstrument.Configuration()
     configuration.timeout = .milliseconds(200)

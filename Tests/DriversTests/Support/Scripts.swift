@@ -60,3 +60,25 @@ func expectDeviceError(_ kind: DeviceError.Kind, _ fragments: [String], sourceLo
         Issue.record("expected a DeviceError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
     }
 }
+
+/// A transport into a simulated instrument that records the timeout of every write and read, to
+/// check that long transfers get timeouts scaled to their size.
+final class TimeoutRecordingTransport: MessageTransport, @unchecked Sendable {
+    let inner: SimulatedTransport
+    private let lock = NSLock()
+    private var log: [(String, Duration)] = []
+    init(_ inner: SimulatedTransport) { self.inner = inner }
+    var resourceName: String { inner.resourceName }
+    /// (the first 24 bytes of the message written, or "read"), with its timeout.
+    var timeouts: [(String, Duration)] { lock.withLock { log } }
+    private func record(_ what: String, _ timeout: Duration) { lock.withLock { log.append((what, timeout)) } }
+    func write(_ message: [UInt8], timeout: Duration) throws(TransportError) {
+        record(String(decoding: message.prefix(24), as: UTF8.self), timeout)
+        try inner.write(message, timeout: timeout)
+    }
+    func readChunk(maxLength: Int, timeout: Duration) throws(TransportError) -> MessageChunk {
+        record("read", timeout)
+        return try inner.readChunk(maxLength: maxLength, timeout: timeout)
+    }
+    func clear(timeout: Duration) throws(TransportError) { try inner.clear(timeout: timeout) }
+}
