@@ -158,6 +158,9 @@ public final class ProtocolRun: @unchecked Sendable {
     }
 
     func execute(resuming: Bool) async throws -> RunResult {
+        // The run spreads shots over the cores itself; OpenBLAS's own threads only spin after each
+        // small product, and their reduction order would make ε̂ depend on the core count.
+        setLinearAlgebraThreads(1)
         env.observer.started(runId: runId, plan: plan)
         var status = RunStatus.completed
         var failure: Error?
