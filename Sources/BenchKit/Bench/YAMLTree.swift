@@ -121,7 +121,7 @@ public indirect enum YAMLTree: Sendable, Equatable {
                 if nodeStart {
                     switch b {
                     case 0x26, 0x2A:   // & or *
-                        throw BenchFileError(file: file, line: lineNumber, message: "uses a YAML \(b == 0x26 ? "anchor (&)" : "alias (*)"); qbench files allow neither: write the value out in full (quote a text that starts with '\(b == 0x26 ? "&" : "*")')")
+                        throw BenchFileError(file: file, line: lineNumber, message: "uses a YAML \(b == 0x26 ? "anchor (&)" : "alias (*)"); qbench files allow no anchors or aliases: write the value out in full (quote a text that starts with '\(b == 0x26 ? "&" : "*")')")
                     case 0x22: inDouble = true; nodeStart = false
                     case 0x27: inSingle = true; nodeStart = false
                     case 0x5B, 0x7B: flowDepth += 1

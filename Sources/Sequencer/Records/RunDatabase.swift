@@ -86,19 +86,47 @@ public final class RunDatabase: Sendable {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         do {
-            queue = try DatabaseQueue(path: url.path, configuration: config)
+            queue = try Self.open(path: url.path, configuration: config, existed: existed, readOnly: readOnly, reportedPath: url.path)
+        } catch let error as DatabaseError where readOnly && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode) {
+            // A WAL database in a directory this user cannot write (a read-only QBENCH_HOME):
+            // SQLite cannot create the -shm file it needs even to read. Read a snapshot copy.
+            let copy = try Self.snapshot(of: url)
+            queue = try Self.open(path: copy.path, configuration: config, existed: true, readOnly: true, reportedPath: url.path)
+        }
+    }
+
+    static func open(path: String, configuration: Configuration, existed: Bool, readOnly: Bool, reportedPath: String) throws -> DatabaseQueue {
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
         } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
-            throw RunDatabaseError.notARunDatabase(path: url.path, reason: "SQLite: \(error.message ?? "\(error.resultCode)")")
+            throw RunDatabaseError.notARunDatabase(path: reportedPath, reason: "SQLite: \(error.message ?? "\(error.resultCode)")")
         }
         do {
-            if existed { try Self.checkIntact(queue, path: url.path) }
+            if existed { try checkIntact(queue, path: reportedPath) }
             if !readOnly {
                 try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
-                try Self.migrator.migrate(queue)
+                try migrator.migrate(queue)
             }
+        } catch let error as DatabaseError where readOnly && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode) {
+            throw error
         } catch let error as DatabaseError {
-            throw Self.translate(error, path: url.path)
+            throw translate(error, path: reportedPath)
         }
+        return queue
+    }
+
+    /// A private copy of the database (and its WAL, whose committed transactions belong to it)
+    /// in a temporary directory, for reading where the database's own directory is read-only.
+    static func snapshot(of url: URL) throws -> URL {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("qbench-readonly-\(UUID().uuidString)")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let copy = dir.appendingPathComponent("runs.sqlite")
+        try fm.copyItem(at: url, to: copy)
+        let wal = URL(fileURLWithPath: url.path + "-wal")
+        if fm.fileExists(atPath: wal.path) { try fm.copyItem(at: wal, to: URL(fileURLWithPath: copy.path + "-wal")) }
+        return copy
     }
 
     /// SQLite files start with this 16-byte header; an empty or foreign file is refused before

@@ -39,9 +39,8 @@ extension RunConfiguration {
         public var description: String { "\(option): \(problem)" }
     }
 
-    /// The most images a run may ask for (the MNIST test set holds 10,000; a training-set run
-    /// 60,000). The data set's actual size is checked when the images are taken from it.
-    public static let maximumImages = 100_000
+    /// The most images a run may ask for: the MNIST test set's 10,000 (`--images 1–10000`).
+    public static let maximumImages = 10_000
     /// The most vacuum slots per row (the default is one per signal mode, 392).
     public static let maximumVacuumSlotsPerRow = 100_000
 
