@@ -82,9 +82,17 @@ let package = Package(
             swiftSettings: optimised
         ),
 
+        // Fuzz targets for every parser of outside data (scripts/fuzz.sh builds them with libFuzzer
+        // and -DFUZZING into .build-fuzz; an ordinary build is a corpus replayer).
+        .executableTarget(
+            name: "QBenchFuzz",
+            dependencies: ["BenchIO", "BenchKit", "BenchSim", "Calibrate", "Drivers", "SecureInference"],
+            path: "Fuzz/QBenchFuzz"
+        ),
+
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
-        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "BenchSim", "SecureInference", "Calibrate"], swiftSettings: optimised),
+        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "BenchSim", "SecureInference", "Calibrate", "NumericsKit", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),

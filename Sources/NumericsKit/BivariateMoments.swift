@@ -14,6 +14,7 @@ public struct BivariateMoments: Sendable, Equatable, Codable {
 
     /// Adds a block of pairs in two passes (block mean, then centred sums) and merges it.
     public mutating func add(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>) {
+        // Blocks built by the caller from one frame: internal invariant.
         precondition(x.count == y.count, "x and y blocks differ in length: \(x.count) vs \(y.count)")
         guard !x.isEmpty else { return }
         var block = BivariateMoments()

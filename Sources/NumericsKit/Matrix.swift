@@ -7,6 +7,8 @@ public struct Matrix: Sendable, Equatable {
     public var values: [Float]
 
     public init(rows: Int, cols: Int, values: [Float]) {
+        // Files never reach this unchecked: ModelFile.decode and MNISTSet.parse compute the count
+        // with overflow checks and from the bytes present. A mismatch is a programming error.
         precondition(values.count == rows * cols, "Matrix \(rows)×\(cols) needs \(rows * cols) values, got \(values.count)")
         self.rows = rows; self.cols = cols; self.values = values
     }
@@ -37,6 +39,8 @@ public func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB:
     let k = transposeA ? a.rows : a.cols
     let kb = transposeB ? b.cols : b.rows
     let n = transposeB ? b.rows : b.cols
+    // Shapes are checked where they come from outside (ModelFile.decode: layer chaining;
+    // ModelFile.checkInputs: model against images): a mismatch here is a programming error.
     precondition(k == kb, "gemm inner dimensions differ: \(k) vs \(kb)")
     precondition(c.rows == m && c.cols == n, "gemm output is \(c.rows)×\(c.cols), needs \(m)×\(n)")
     a.values.withUnsafeBufferPointer { pa in

@@ -8,8 +8,24 @@ public enum Normal {
     /// 1 − Φ(x), accurate far into the upper tail.
     public static func survival(_ x: Double) -> Double { 0.5 * erfc(x / 2.0.squareRoot()) }
 
+    /// A probability outside (0, 1) given where one inside was needed.
+    public struct ProbabilityError: Error, CustomStringConvertible, Equatable {
+        public let p: Double
+        public var description: String {
+            "the normal quantile needs a probability strictly between 0 and 1, got \(p): check the confidence parameter (e.g. δ = 1e-6 gives p = 1 − δ)"
+        }
+    }
+
+    /// Φ⁻¹(p), refusing p outside (0, 1) (and NaN) with a typed error: for probabilities that
+    /// come from outside (an option, a file, a run record).
+    public static func quantile(checked p: Double) throws(ProbabilityError) -> Double {
+        guard p > 0 && p < 1 else { throw ProbabilityError(p: p) }
+        return quantile(p)
+    }
+
     /// Φ⁻¹(p) for p in (0, 1): Acklam's rational approximation refined by one Halley step on
-    /// erfc, accurate to ~1e-15 relative.
+    /// erfc, accurate to ~1e-15 relative. The caller guarantees p in (0, 1) (constants, or values
+    /// validated first); probabilities from outside go through `quantile(checked:)`.
     public static func quantile(_ p: Double) -> Double {
         precondition(p > 0 && p < 1, "Normal.quantile needs p in (0, 1), got \(p)")
         let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,

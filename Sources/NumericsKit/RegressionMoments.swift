@@ -17,6 +17,7 @@ public struct RegressionMoments: Sendable, Equatable, Codable {
 
     /// Adds a block in two passes (block means, then centred sums) and merges it.
     public mutating func add(x1: UnsafeBufferPointer<Float>, x2: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>) {
+        // Blocks built by the caller from one frame: internal invariant.
         precondition(x1.count == y.count && x2.count == y.count, "regressors and samples differ in length")
         guard !y.isEmpty else { return }
         var a = 0.0, b = 0.0, c = 0.0

@@ -7,6 +7,7 @@ import CBLAS
 public func gemm(rows: Int, cols: Int, inner: Int,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+    // Leading dimensions are chosen by the calling kernel, never read from outside.
     precondition(lda >= inner && ldb >= cols && ldc >= cols, "gemm leading dimensions are too small for \(rows)×\(inner)·\(inner)×\(cols)")
     guard rows > 0, cols > 0 else { return }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(inner), alpha,

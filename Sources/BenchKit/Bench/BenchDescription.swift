@@ -60,10 +60,13 @@ public struct BenchDescription: Sendable {
     public var roles: [Role] { bindings.keys.sorted() }
 
     public static func load(_ url: URL) throws(BenchFileError) -> BenchDescription {
-        guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
-            throw BenchFileError(file: url.path, line: 0, message: "cannot be read: check the path (benches live in Devices/benches/)")
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            let exists = FileManager.default.fileExists(atPath: url.path)
+            throw BenchFileError(file: url.path, line: 0, message: exists
+                ? "cannot be read: check its permissions (`ls -l \(url.path)`)"
+                : "does not exist: check the path (benches live in Devices/benches/)")
         }
-        return try parse(text, file: url.path)
+        return try parse(try YAMLTree.text(of: data, file: url.path), file: url.path)
     }
 
     public static func parse(_ text: String, file: String) throws(BenchFileError) -> BenchDescription {
@@ -112,11 +115,16 @@ public struct BenchDescription: Sendable {
         } else {
             safeState = defaultSafeState(for: Set(bindings.keys))
         }
+        try checkSafeStateCovers(bindings: bindings, safeState: safeState, root: root)
         let symbolRate = try root.optional("symbol-rate")?.quantity(Frequency.self) ?? .gigahertz(1)
-        guard symbolRate.hertz > 0 else { throw root.fail("symbol-rate must be positive", line: try root.optional("symbol-rate")?.tree.line) }
+        guard symbolRateRange.contains(symbolRate.hertz) else {
+            throw root.fail("symbol-rate \(symbolRate) is outside \(Frequency(si: symbolRateRange.lowerBound)) … \(Frequency(si: symbolRateRange.upperBound)): give the AWG's sample rate, e.g. '1 GBd'",
+                            line: try root.optional("symbol-rate")?.tree.line)
+        }
         var validity: [String: Duration] = [:]
-        for e in try root.optional("calibration-validity")?.entries ?? [] {
-            validity[e.key] = try parseDuration(e.value)
+        if let section = try root.optional("calibration-validity") {
+            try section.onlyKeys(calibrationKinds, in: "calibration-validity (one duration per calibration kind)")
+            for e in try section.entries { validity[e.key] = try parseDuration(e.value) }
         }
         return BenchDescription(name: name, summary: summary, file: file, bindings: bindings, constraints: constraints,
                                 safeState: safeState, simulation: try root.optional("simulation"), symbolRate: symbolRate,
@@ -156,7 +164,14 @@ public struct BenchDescription: Sendable {
         return RoleBinding(role: role, driver: driver, address: address, limits: limits, options: try r.optional("options"), line: line)
     }
 
-    /// "90 s", "30 min", "8 h", "30 d".
+    /// The calibration kinds a bench may set a validity for (Calibrate's `CalibrationKind`, which
+    /// BenchKit cannot import; `CalibrationKindNamesTests` keeps the two lists equal).
+    public static let calibrationKinds = ["laser", "modulator", "attenuation", "homodyne", "back-to-back", "link"]
+
+    /// The symbol rates a bench may declare: 1 Hz … 1 THz (the AWG's sample rate).
+    public static let symbolRateRange: ClosedRange<Double> = 1...1e12
+
+    /// "90 s", "30 min", "8 h", "30 d"; at most `Duration.maximumFileSeconds` (about 31 years).
     static func parseDuration(_ r: YAMLReader) throws(BenchFileError) -> Duration {
         let text = try r.string
         let parts = text.split(separator: " ")
@@ -164,7 +179,29 @@ public struct BenchDescription: Sendable {
         guard parts.count == 2, let v = Double(parts[0]), v > 0, let f = factors[String(parts[1])] else {
             throw r.fail("'\(text)' is not a duration: write e.g. '90 s', '30 min', '8 h' or '30 d'")
         }
-        return .seconds(v * f)
+        guard let duration = Duration(checkedSeconds: v * f) else {
+            throw r.fail("'\(text)' is longer than any calibration stays valid: write at most \(Int(Duration.maximumFileSeconds / 86400)) d, e.g. '3650 d'")
+        }
+        return duration
+    }
+
+    /// The families whose devices emit light or drive something that does (laser, the
+    /// modulator's AWG outputs, the shutter that lets light out): the safe state must cover each.
+    public static let emittingFamilies: Set<DeviceFamily> = [.laser, .modulator, .shutter]
+
+    /// Refuses a safe state that leaves an emitting device as it was: every bound laser,
+    /// modulator and shutter needs a step (its specific action or `safe`).
+    static func checkSafeStateCovers(bindings: [Role: RoleBinding], safeState: [SafeStateStep], root: YAMLReader) throws(BenchFileError) {
+        let covered = Set(safeState.map(\.role))
+        let missing = bindings.keys.sorted().filter { emittingFamilies.contains($0.family) && !covered.contains($0) }
+        guard !missing.isEmpty else { return }
+        let sectionLine = try root.entries.first { $0.key == "safe-state" }?.keyLine
+        let add = missing.map { role -> String in
+            let action: SafeStateStep.Action = switch role.family { case .laser: .rampDown; case .shutter: .close; default: .zeroDrive }
+            return "'- \(role.rawValue): \(action.rawValue)'"
+        }
+        throw root.fail("safe-state leaves \(missing.map(\.rawValue).joined(separator: ", ")) as \(missing.count == 1 ? "it is" : "they are"), but \(missing.count == 1 ? "it emits" : "they emit") light or drive it: add \(add.joined(separator: " and ")) (lasers first), or leave 'safe-state' out for the default order",
+                        line: sectionLine)
     }
 
     /// Lasers down first, then shutters closed, modulator drives zeroed, everything else to its own safe state.

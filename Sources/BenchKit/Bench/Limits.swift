@@ -10,7 +10,7 @@ public struct Parameter: Sendable, Hashable, Codable, CustomStringConvertible {
             case .power: return try? Power.parse(text).si
             case .temperature: return try? Temperature.parse(text).si
             case .decibels: return try? Decibels.parse(text).dB
-            case .ratio: return Double(text)
+            case .ratio: return Double(text).flatMap { $0.isFinite ? $0 : nil }
             case .flag:
                 switch text { case "open", "true", "on", "1": return 1; case "closed", "false", "off", "0": return 0; default: return nil }
             }

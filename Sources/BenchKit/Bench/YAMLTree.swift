@@ -22,7 +22,50 @@ public indirect enum YAMLTree: Sendable, Equatable {
         switch self { case let .scalar(_, l), let .mapping(_, l), let .sequence(_, l): l }
     }
 
+    /// The largest file qbench reads as YAML (bench and instrument files are a few kB).
+    public static let maximumBytes = 256 * 1024
+    /// The deepest nesting of mappings and lists accepted (bench files nest about 5 deep).
+    public static let maximumDepth = 64
+    /// The most values (scalars, mappings, lists) one document may hold.
+    public static let maximumNodes = 100_000
+
+    /// Reads a YAML file's bytes as UTF-8 text, refusing what is not (with the byte offset and
+    /// line of the first bad byte) and what is too large to be a qbench file.
+    public static func text(of data: Data, file: String) throws(BenchFileError) -> String {
+        guard data.count <= maximumBytes else {
+            throw BenchFileError(file: file, line: 0, message: "is \(data.count) bytes; qbench reads YAML files of at most \(maximumBytes / 1024) KiB: is this the right file?")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let bytes = [UInt8](data)
+            let offset = firstInvalidUTF8Offset(bytes)
+            let line = bytes[0..<offset].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            throw BenchFileError(file: file, line: line, message: "is not UTF-8 text (byte \(offset), 0x\(String(bytes[min(offset, bytes.count - 1)], radix: 16)), is not valid UTF-8): save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`")
+        }
+        return text
+    }
+
+    /// The offset of the first byte that does not decode as UTF-8.
+    static func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case let .valid(encoded): offset += encoded.count
+            case .error: return offset
+            case .emptyInput: return offset
+            }
+        }
+    }
+
     public static func parse(_ text: String, file: String) throws(BenchFileError) -> YAMLTree {
+        guard text.utf8.count <= maximumBytes else {
+            throw BenchFileError(file: file, line: 0, message: "is \(text.utf8.count) bytes; qbench reads YAML files of at most \(maximumBytes / 1024) KiB: is this the right file?")
+        }
+        // Refused before Yams composes anything: anchors and aliases (an alias is expanded into
+        // a copy of its anchor's value, so a few kB can stand for billions of values) and
+        // nesting deep enough to exhaust the stack of a recursive composer.
+        try screen(text, file: file)
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch {
             if case let .duplicatedKeysInMapping(keys, context)? = error as? YamlError {
@@ -33,7 +76,83 @@ public indirect enum YAMLTree: Sendable, Equatable {
             throw BenchFileError(file: file, line: line, message: "is not valid YAML (\(error))")
         }
         guard let node else { throw BenchFileError(file: file, line: 1, message: "is empty") }
-        return try convert(node, file: file)
+        var budget = maximumNodes
+        return try convert(node, file: file, depth: 0, budget: &budget)
+    }
+
+    /// A lexical pass over the text, outside comments, quoted scalars and block scalars (`|`, `>`):
+    /// refuses an anchor (`&name`) or alias (`*name`) where a YAML node starts, and bounds the
+    /// nesting depth (block indentation levels, `- `/`? ` indicators on a line, open `[`/`{`).
+    /// It errs on the side of refusing: a plain scalar starting with `&` or `*` must be quoted.
+    static func screen(_ text: String, file: String) throws(BenchFileError) {
+        var indents: [Int] = []
+        var flowDepth = 0
+        var inDouble = false, inSingle = false
+        var blockScalarParent: Int?   // indentation of the line that opened a `|` or `>` scalar
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            let line = Array(rawLine.utf8)
+            let indent = line.prefix { $0 == 0x20 }.count
+            let content = line.dropFirst(indent)
+            let blank = content.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+            if let parent = blockScalarParent {
+                if blank || indent > parent { continue }
+                blockScalarParent = nil
+            }
+            if !blank && content.first != 0x23 && !inDouble && !inSingle && flowDepth == 0 {
+                while let last = indents.last, last >= indent { indents.removeLast() }
+                indents.append(indent)
+            }
+            var nodeStart = !inDouble && !inSingle
+            var indicators = 0
+            var previous: UInt8 = 0x20
+            var escaped = false
+            for b in content {
+                defer { previous = b }
+                if inDouble {
+                    if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inDouble = false }
+                    continue
+                }
+                if inSingle {
+                    if b == 0x27 { inSingle = false }
+                    continue
+                }
+                if b == 0x23 && (previous == 0x20 || previous == 0x09) { break }   // a comment
+                if nodeStart {
+                    switch b {
+                    case 0x26, 0x2A:   // & or *
+                        throw BenchFileError(file: file, line: lineNumber, message: "uses a YAML \(b == 0x26 ? "anchor (&)" : "alias (*)"); qbench files allow no anchors or aliases: write the value out in full (quote a text that starts with '\(b == 0x26 ? "&" : "*")')")
+                    case 0x22: inDouble = true; nodeStart = false
+                    case 0x27: inSingle = true; nodeStart = false
+                    case 0x5B, 0x7B: flowDepth += 1
+                    case 0x5D, 0x7D: flowDepth = max(0, flowDepth - 1); nodeStart = false
+                    case 0x2D, 0x3F: indicators += 1   // "- " or "? "; "-5" counts too, which only errs high
+                    case 0x20, 0x09, 0x2C, 0x3A, 0x21: break   // spaces, separators, a tag's '!'
+                    default: nodeStart = false
+                    }
+                } else {
+                    switch b {
+                    case 0x5B where flowDepth > 0, 0x7B where flowDepth > 0: flowDepth += 1; nodeStart = true
+                    case 0x5D where flowDepth > 0, 0x7D where flowDepth > 0: flowDepth -= 1
+                    case 0x2C where flowDepth > 0: nodeStart = true
+                    case 0x20 where previous == 0x3A, 0x09 where previous == 0x3A: nodeStart = true   // after "key: "
+                    default: break
+                    }
+                }
+                if indents.count + indicators + flowDepth > maximumDepth {
+                    throw BenchFileError(file: file, line: lineNumber, message: "nests mappings and lists more than \(maximumDepth) deep; a qbench file nests a few levels: is this the right file?")
+                }
+            }
+            // "key: |" or "- >-": the following more-indented lines are the scalar's text.
+            if !inDouble && !inSingle && flowDepth == 0 {
+                let tail = String(decoding: content, as: UTF8.self).split(separator: " #").first.map(String.init) ?? ""
+                let trimmed = tail.trimmingCharacters(in: .whitespaces)
+                if let last = trimmed.split(separator: " ").last, let first = last.first, first == "|" || first == ">",
+                   last.dropFirst().allSatisfy({ "+-0123456789".contains($0) }), trimmed.count == last.count || trimmed.dropLast(last.count).hasSuffix(" ") {
+                    blockScalarParent = indent
+                }
+            }
+        }
     }
 
     /// The line of the second `key:` in the text (1-based), where a duplicated key is reported.
@@ -50,13 +169,20 @@ public indirect enum YAMLTree: Sendable, Equatable {
         }
     }
 
-    static func convert(_ node: Node, file: String) throws(BenchFileError) -> YAMLTree {
+    static func convert(_ node: Node, file: String, depth: Int, budget: inout Int) throws(BenchFileError) -> YAMLTree {
         let line = node.mark?.line ?? 0
+        budget -= 1
+        guard budget >= 0 else {
+            throw BenchFileError(file: file, line: line, message: "holds more than \(maximumNodes) values; a qbench file holds a few hundred: is this the right file?")
+        }
+        guard depth <= maximumDepth else {
+            throw BenchFileError(file: file, line: line, message: "nests mappings and lists more than \(maximumDepth) deep; a qbench file nests a few levels: is this the right file?")
+        }
         switch node {
         case let .scalar(s): return .scalar(s.string, line: line)
         case let .sequence(seq): 
             var items: [YAMLTree] = []
-            for n in seq { items.append(try convert(n, file: file)) }
+            for n in seq { items.append(try convert(n, file: file, depth: depth + 1, budget: &budget)) }
             return .sequence(items, line: line)
         case let .mapping(map):
             var items: [(key: String, keyLine: Int, value: YAMLTree)] = []
@@ -65,7 +191,7 @@ public indirect enum YAMLTree: Sendable, Equatable {
                 if items.contains(where: { $0.key == ks.string }) {
                     throw BenchFileError(file: file, line: k.mark?.line ?? line, message: "repeats the key '\(ks.string)'")
                 }
-                items.append((ks.string, k.mark?.line ?? line, try convert(v, file: file)))
+                items.append((ks.string, k.mark?.line ?? line, try convert(v, file: file, depth: depth + 1, budget: &budget)))
             }
             return .mapping(items, line: line)
         case let .alias(a):
@@ -136,7 +262,7 @@ public struct YAMLReader: Sendable {
     }
 
     public func double() throws(BenchFileError) -> Double {
-        guard let v = Double(try string) else { throw fail("'\(try string)' is not a number") }
+        guard let v = Double(try string), v.isFinite else { throw fail("'\(try string)' is not a finite number: write e.g. '0.5' or '1e-3'") }
         return v
     }
 

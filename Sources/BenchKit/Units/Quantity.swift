@@ -91,12 +91,18 @@ public struct Quantity<D: PhysicalDimension>: Sendable, Hashable, Comparable, Co
         }
         guard let value = Double(s[..<numberEnd]) else { throw UnitParseError(text: text, dimension: D.name, unit: D.unit) }
         let unit = s[numberEnd...].trimmingCharacters(in: .whitespaces)
-        if D.self == PowerDimension.self, unit == "dBm" { return Self(si: 1e-3 * pow(10, value / 10)) }
-        if D.self == PowerDimension.self, unit == "dBW" { return Self(si: pow(10, value / 10)) }
-        for alias in D.aliases where alias.symbol == unit { return Self(si: value * alias.factor + alias.offset) }
-        if unit == D.unit { return Self(si: value) }
+        // Every value read from a file must be a finite number: "1e400 GBd" is +∞ after Double(),
+        // "1e306 GHz" after the prefix; neither is a setting any device or the twin can honour.
+        func finite(_ si: Double) throws(UnitParseError) -> Self {
+            guard si.isFinite else { throw UnitParseError(text: text, dimension: D.name, unit: D.unit, notFinite: true) }
+            return Self(si: si)
+        }
+        if D.self == PowerDimension.self, unit == "dBm" { return try finite(1e-3 * pow(10, value / 10)) }
+        if D.self == PowerDimension.self, unit == "dBW" { return try finite(pow(10, value / 10)) }
+        for alias in D.aliases where alias.symbol == unit { return try finite(value * alias.factor + alias.offset) }
+        if unit == D.unit { return try finite(value) }
         if D.acceptsPrefixes, unit.hasSuffix(D.unit), let factor = SIPrefix.factor(String(unit.dropLast(D.unit.count))) {
-            return Self(si: value * factor)
+            return try finite(value * factor)
         }
         throw UnitParseError(text: text, dimension: D.name, unit: D.unit)
     }
@@ -106,7 +112,16 @@ public struct UnitParseError: Error, CustomStringConvertible, Equatable {
     public let text: String
     public let dimension: String
     public let unit: String
-    public var description: String { "'\(text)' is not a \(dimension): expected a number with a unit such as '3.5 \(unit)' or 'm\(unit)'" }
+    /// The number parsed but is not finite (inf, nan, or beyond ±1.8e308 once scaled to SI).
+    public let notFinite: Bool
+    public init(text: String, dimension: String, unit: String, notFinite: Bool = false) {
+        self.text = text; self.dimension = dimension; self.unit = unit; self.notFinite = notFinite
+    }
+    public var description: String {
+        notFinite
+            ? "'\(text)' is not a finite \(dimension): write an ordinary number with a unit such as '3.5 \(unit)'"
+            : "'\(text)' is not a \(dimension): expected a number with a unit such as '3.5 \(unit)' or 'm\(unit)'"
+    }
 }
 
 enum SIPrefix {
@@ -181,7 +196,7 @@ public struct Decibels: Sendable, Hashable, Comparable, Codable, CustomStringCon
 
     public static func parse(_ text: String) throws(UnitParseError) -> Decibels {
         let s = text.trimmingCharacters(in: .whitespaces)
-        guard s.hasSuffix("dB"), let v = Double(s.dropLast(2).trimmingCharacters(in: .whitespaces)) else {
+        guard s.hasSuffix("dB"), let v = Double(s.dropLast(2).trimmingCharacters(in: .whitespaces)), v.isFinite else {
             throw UnitParseError(text: text, dimension: "ratio in decibels", unit: "dB")
         }
         return Decibels(v)

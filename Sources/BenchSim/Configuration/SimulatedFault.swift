@@ -81,7 +81,10 @@ public struct SimulatedFault: Sendable, Equatable, CustomStringConvertible {
             guard let r = try item.optional(key) else { return nil }
             let t = try r.quantity(Time.self)
             guard t.si >= 0 else { throw r.fail("'\(key)' must not be negative (a simulated time such as '2 ms')") }
-            return t.duration
+            guard let d = t.duration else {
+                throw r.fail("'\(key)' is \(try r.string), beyond the simulated clock's range: give at most \(Int(Duration.maximumFileSeconds)) s (about 31 years), e.g. '2 ms'")
+            }
+            return d
         }
         func only(_ allowed: [String]) throws(BenchFileError) {
             let common = ["role", "kind", "at", "after-calls", "count", "duration"]

@@ -54,7 +54,9 @@ public struct SimulationConfiguration: Sendable {
         }
         if let r = try reader.optional("symbol-rate") {
             let rate = try r.quantity(Frequency.self)
-            guard rate.si > 0 else { throw r.fail("the symbol rate must be positive, e.g. '1 GBd'") }
+            guard BenchDescription.symbolRateRange.contains(rate.si) else {
+                throw r.fail("the symbol rate \(rate) is outside \(Frequency(si: BenchDescription.symbolRateRange.lowerBound)) … \(Frequency(si: BenchDescription.symbolRateRange.upperBound)): give the simulated AWG's rate, e.g. '1 GBd'")
+            }
             config.symbolRate = rate
         }
         if let c = try reader.optional("client") {

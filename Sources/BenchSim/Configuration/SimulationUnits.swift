@@ -41,7 +41,9 @@ public typealias PhaseWalk = Quantity<PhaseWalkDimension>
 extension Quantity where D == TimeDimension {
     public static func seconds(_ s: Double) -> Self { Self(si: s) }
     public var seconds: Double { si }
-    public var duration: Duration { .nanoseconds(Int64((si * 1e9).rounded())) }
+    /// The span as a `Duration`, or nil when it is not finite or beyond ±`Duration.maximumFileSeconds`
+    /// (about 31 years), where converting to Int64 nanoseconds would trap.
+    public var duration: Duration? { Duration(checkedSeconds: si) }
     public init(_ duration: Duration) { self.init(si: duration.inSeconds) }
 }
 

@@ -88,7 +88,8 @@ public final class SimulationEngine: @unchecked Sendable {
 
     /// Simulated time since the bench was opened. It advances with every shot (slots / symbol
     /// rate), every free-running capture and every power-meter averaging interval.
-    public var time: Duration { Time(si: locked { clock }).duration }
+    /// The simulated clock (never beyond ~31 years: the twin advances it by shot times only).
+    public var time: Duration { Time(si: locked { clock }).duration ?? .seconds(Duration.maximumFileSeconds) }
 
     /// Lets simulated time pass (drifts move, scheduled faults come due).
     public func advanceClock(by span: Duration) {

@@ -162,6 +162,8 @@ public struct TwinWorkload: Sendable {
                 result.physicsSeconds += (clock.now - physics).inSeconds
                 let samples = try await server.fetch(timeout: .seconds(60))
                 let readings = try await client.fetch(timeout: .seconds(60)).volts
+                // The twin's own receiver records exactly what was armed: an internal invariant of
+                // `qbench bench twin`, not reachable from a file or an option.
                 precondition(samples.volts.count == count * layer.layout.slotsPerShot, "server samples missing")
                 result.modes += count * rows * layer.layout.modesPerRow
                 result.readings += readings.count

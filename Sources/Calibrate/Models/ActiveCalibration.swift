@@ -36,6 +36,7 @@ public struct ActiveCalibration: Sendable {
             let identity = try await bench.device(role).identify()
             byKey["\(role.rawValue)/\(kind.rawValue)"] = try store.active(bench: bench.description.name, role: role.rawValue, kind: kind, device: identity, now: now)
         }
+        // Every (role, kind) of `required` was stored by the loop above.
         func r(_ role: Role, _ kind: CalibrationKind) -> CalibrationRecord { byKey["\(role.rawValue)/\(kind.rawValue)"]! }
         func v(_ record: CalibrationRecord, _ name: String) throws -> CalibratedValue {
             guard let x = record[name] else { throw CalibrationError.corrupt(path: record.id, reason: "it has no value '\(name)'") }

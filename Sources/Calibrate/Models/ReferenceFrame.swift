@@ -17,6 +17,7 @@ public struct MeasurementFrame: Sendable {
     public let patternShots: Int
 
     public init(layout: FrameLayout, re: [Float], im: [Float], pattern: [SlotKind], patternShots: Int) {
+        // Frames are built by the routines and the engine from one layout: internal invariant.
         precondition(re.count == layout.slotsPerShot && im.count == layout.slotsPerShot, "amplitudes must cover one shot")
         precondition(pattern.count == layout.slotsPerShot * patternShots, "the pattern must cover \(patternShots) shots")
         self.layout = layout; self.re = re; self.im = im; self.pattern = pattern; self.patternShots = patternShots
@@ -51,6 +52,28 @@ public struct MeasurementFrame: Sendable {
     /// Adds the receiver's samples of `shots` consecutive shots (starting at shot `firstShot` of the
     /// pattern) to `stats`: X and P slots with their intended amplitudes, vacuum slots as the in-band
     /// reference. Shots are spread over the cores; the result does not depend on how.
+    /// A receiver delivered fewer samples than the shots it was armed for (a misbehaving
+    /// instrument or driver).
+    public struct ShortRecord: Error, CustomStringConvertible, Equatable {
+        public let samples: Int
+        public let shots: Int
+        public let slotsPerShot: Int
+        public var description: String {
+            "the receiver returned \(samples) samples for \(shots) shots of \(slotsPerShot) slots (\(shots * slotsPerShot) expected): check the receiver's record length and trigger count (`qbench devices`), then retry"
+        }
+    }
+
+    /// `accumulate`, refusing a record shorter than the shots (samples from an instrument).
+    public func accumulate(checked samples: [Float], shots: Int, firstShot: Int = 0, into stats: inout ReturnedLightStatistics) throws(ShortRecord) {
+        let (needed, overflow) = shots.multipliedReportingOverflow(by: layout.slotsPerShot)
+        guard shots >= 0, !overflow, samples.count >= needed else {
+            throw ShortRecord(samples: samples.count, shots: shots, slotsPerShot: layout.slotsPerShot)
+        }
+        accumulate(samples: samples, shots: shots, firstShot: firstShot, into: &stats)
+    }
+
+    /// Samples of `shots` shots; the caller guarantees the count (instrument data goes through
+    /// `accumulate(checked:)`).
     public func accumulate(samples: [Float], shots: Int, firstShot: Int = 0, into stats: inout ReturnedLightStatistics) {
         let n = layout.slotsPerShot
         precondition(samples.count >= shots * n, "\(samples.count) samples for \(shots) shots of \(n) slots")

@@ -23,12 +23,12 @@ public struct AttenuationCalibration: Sendable {
         try await bench.patchPanel.connect(.serverTap, to: .tap)
         try await ModulatorCalibration.prepareLight(bench, current: laserRecord["operating-current"]?.value ?? 0.05)
         // Unit field: I arm at its peak through the bias (null ± Vπ, whichever is inside the range), Q at null.
-        let vpiI = modRecord["vpi.i"]!.value, nullI = modRecord["bias.i"]!.value
+        let vpiI = (try modRecord.required("vpi.i")).value, nullI = (try modRecord.required("bias.i")).value
         let range = bench.description.bindings[.serverModulator]?.limits["bias"]
         let peakI = [nullI - vpiI, nullI + vpiI].first { (range?.min ?? -.infinity) <= $0 && $0 <= (range?.max ?? .infinity) } ?? nullI - vpiI
         try await modulator.setStaticDrive(i: .zero, q: .zero)
-        try await modulator.setBias(.q, .volts(modRecord["bias.q"]!.value))
-        try await modulator.setBias(.phase, .volts(modRecord["bias.phase"]!.value))
+        try await modulator.setBias(.q, .volts((try modRecord.required("bias.q")).value))
+        try await modulator.setBias(.phase, .volts((try modRecord.required("bias.phase")).value))
         try await modulator.setBias(.i, .volts(peakI))
 
         let limits = bench.description.bindings[.serverAttenuator]?.limits["attenuation"]
@@ -90,7 +90,7 @@ public struct AttenuationCalibration: Sendable {
         // The unit field's tap power comes from the modulator's fit of the I arm (its cos² scale at
         // the modulator sweep's VOA setting): a single "I at peak" reading would include the Q arm's
         // residual field at null, which interferes at the level of 2/√ER (6 % at 30 dB).
-        let armPower = modRecord["power.i"]!, sweepAttenuation = modRecord["attenuation"]?.value ?? aMin
+        let armPower = (try modRecord.required("power.i")), sweepAttenuation = modRecord["attenuation"]?.value ?? aMin
         let unitTapAtZero = armPower.value * pow(10, slope * sweepAttenuation / 10)
         let n0 = unitTapAtZero * ratio * tau / hnu
         // Relative uncertainty: the arm's power scale, the ratio, and the meter's certificate.

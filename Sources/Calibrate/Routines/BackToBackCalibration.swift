@@ -28,13 +28,13 @@ public struct BackToBackCalibration: Sendable {
         let meter = try bench.powerMeter()
         try await ModulatorCalibration.prepareLight(bench, current: laserRecord["operating-current"]?.value ?? 0.05)
         for (ch, name) in [(ModulatorChannel.i, "bias.i"), (.q, "bias.q"), (.phase, "bias.phase")] {
-            try await modulator.setBias(ch, .volts(modRecord[name]!.value))
+            try await modulator.setBias(ch, .volts((try modRecord.required(name)).value))
         }
         try await bench.opticalSwitch().route(.backToBack)
         let shutter = bench.has(.shutter) ? try bench.shutter() : nil
         try await voa.setAttenuation(Decibels(max(try await voa.attenuation().dB, bench.attenuationFloor(shutterOpen: true))))
         try await shutter?.setOpen(true)
-        try await receiver.setLocalOscillatorPower(.watts(rxRecord["lo-power"]!.value))
+        try await receiver.setLocalOscillatorPower(.watts((try rxRecord.required("lo-power")).value))
         try await receiver.setInputBlocked(false)
         try await receiver.setLocalOscillatorPhase(.zero)
         let trusted = try TrustedReceiver(homodyne: rxRecord, backToBack: nil)
@@ -56,7 +56,7 @@ public struct BackToBackCalibration: Sendable {
             while done < shots {
                 let n = min(16, shots - done)
                 let samples = try await ctx.shots(n, layout: layout, receivers: [receiver])[0]
-                frame.accumulate(samples: samples, shots: n, into: &stats)
+                try frame.accumulate(checked: samples, shots: n, into: &stats)
                 fit.add(samples: samples, frame: frame, shots: n)
                 done += n
             }
@@ -88,7 +88,7 @@ public struct BackToBackCalibration: Sendable {
         // 3. Efficiency: the reference meter at the client input and at the receiver input, same
         //    setting (unit field, the lowest attenuation allowed with the shutter open): η = R²·P_client/P_rx.
         try await modulator.zeroDrive()
-        let vpiI = modRecord["vpi.i"]!.value, nullI = modRecord["bias.i"]!.value
+        let vpiI = (try modRecord.required("vpi.i")).value, nullI = (try modRecord.required("bias.i")).value
         try await modulator.setBias(.i, .volts(nullI - vpiI))
         try await voa.setAttenuation(Decibels(bench.attenuationFloor(shutterOpen: true)))
         try await bench.opticalSwitch().route(.client)
@@ -103,7 +103,7 @@ public struct BackToBackCalibration: Sendable {
         let eta = response * response * clientPower / rxPower
         // R is relative to the intended μ, so η carries μ's uncertainty (the meter's certificate
         // and the attenuation chain); the two readings' ratio adds 0.1 % for reconnection.
-        let muRel = (attRecord["photons.unit-field.0dB"]?.uncertainty ?? 0) / attRecord["photons.unit-field.0dB"]!.value
+        let muRel = (attRecord["photons.unit-field.0dB"]?.uncertainty ?? 0) / (try attRecord.required("photons.unit-field.0dB")).value
         let etaRel = (4 * pow(responseUncertainty / response, 2) + muRel * muRel + 1e-6).squareRoot()
         try await bench.opticalSwitch().route(.client)
 

@@ -40,11 +40,11 @@ public struct LinkCalibration: Sendable {
         let shutter = bench.has(.shutter) ? try bench.shutter() : nil
         try await ModulatorCalibration.prepareLight(bench, current: laserRecord["operating-current"]?.value ?? 0.05)
         for (ch, name) in [(ModulatorChannel.i, "bias.i"), (.q, "bias.q"), (.phase, "bias.phase")] {
-            try await modulator.setBias(ch, .volts(modRecord[name]!.value))
+            try await modulator.setBias(ch, .volts((try modRecord.required(name)).value))
         }
 
         // 1. Powers at high power, unit field on the I arm.
-        let nullI = modRecord["bias.i"]!.value, vpiI = modRecord["vpi.i"]!.value
+        let nullI = (try modRecord.required("bias.i")).value, vpiI = (try modRecord.required("vpi.i")).value
         try await modulator.zeroDrive()
         try await modulator.setBias(.i, .volts(nullI - vpiI))
         try await voa.setAttenuation(Decibels(bench.attenuationFloor(shutterOpen: true)))
@@ -65,10 +65,10 @@ public struct LinkCalibration: Sendable {
 
         // The round trips, one mode per row (U_x = identity).
         try await sw.route(.client)
-        try await receiver.setLocalOscillatorPower(.watts(rxRecord["lo-power"]!.value))
-        try await receiver.setLocalOscillatorPhase(.radians(b2bRecord["lo-phase"]!.value))
+        try await receiver.setLocalOscillatorPower(.watts((try rxRecord.required("lo-power")).value))
+        try await receiver.setLocalOscillatorPhase(.radians((try b2bRecord.required("lo-phase")).value))
         try await receiver.setInputBlocked(false)
-        try await clientReceiver.setLocalOscillatorPower(.watts(clientRxRecord["lo-power"]!.value))
+        try await clientReceiver.setLocalOscillatorPower(.watts((try clientRxRecord.required("lo-power")).value))
         try await clientReceiver.setInputBlocked(false)
         let layout = FrameLayout(rows: 4 * s.referenceRows * s.referenceModesPerRow / 8, modesPerRow: 1, vacuumSlotsPerRow: 1)
         let frame = MeasurementFrame.gaussian(layout: layout, photons: s.photonsPerMode, patternShots: 1, seed: 0x11E)
@@ -91,7 +91,7 @@ public struct LinkCalibration: Sendable {
                 let n = min(16, shots - done)
                 try await processor.program(Array(repeating: [ComplexSymbol(1, 0)], count: n), layout: layout)
                 let out = try await ctx.shots(n, layout: layout, receivers: fitClient ? [receiver, clientReceiver] : [receiver])
-                frame.accumulate(samples: out[0], shots: n, into: &stats)
+                try frame.accumulate(checked: out[0], shots: n, into: &stats)
                 if fitClient { clientFit.add(readings: out[1], frame: frame, shots: n) }
                 done += n
             }

@@ -77,6 +77,8 @@ public enum ClientEncoding {
 
     /// β = Σ_j conj(ξ_j) α_j: what the client's interferometer puts into mode 1.
     public static func projection(symbols xi: [Complex<Double>], amplitudes alpha: [Complex<Double>]) -> Complex<Double> {
+        // ξ and the row come from the same layer shape; a model of another input size is refused
+        // at load (`ModelFile.checkInputs`), so this is a programming error only.
         precondition(xi.count == alpha.count, "ξ has \(xi.count) modes, the row \(alpha.count)")
         var re = 0.0, im = 0.0
         for j in xi.indices {

@@ -1,18 +1,34 @@
 import CZlib
 import Foundation
 
-public enum GunzipError: Error, CustomStringConvertible {
+public enum GunzipError: Error, CustomStringConvertible, Equatable {
     case corrupt(file: String, zlibCode: Int32, message: String)
+    /// The stream inflates beyond what its trailer or the caller allows (a "zip bomb", or a damaged file).
+    case tooLarge(file: String, limit: Int)
     public var description: String {
         switch self {
         case let .corrupt(file, code, message):
             "\(file) is not a valid gzip stream (zlib error \(code): \(message)): re-copy it from the repository's Data/ folder"
+        case let .tooLarge(file, limit):
+            "\(file) inflates beyond \(limit) bytes, more than its gzip trailer declares or such a file can hold: it is damaged or not the expected file; re-copy it from the repository's Data/ folder"
         }
     }
 }
 
-/// Inflates a gzip (RFC 1952) stream with zlib.
-public func gunzip(_ data: Data, name: String = "data") throws(GunzipError) -> Data {
+/// Inflates a gzip (RFC 1952) stream with zlib. The output is bounded by the size the trailer
+/// declares (ISIZE, the length modulo 2^32), by `maximumOutput`, and by what the inflated data's
+/// own header promises once `promisedSize` can read it from the output so far (it returns nil
+/// until it has enough bytes); inflating stops, with `.tooLarge`, as soon as it would pass any.
+public func gunzip(_ data: Data, name: String = "data", maximumOutput: Int = 1 << 30,
+                   promisedSize: ((Data) -> Int?)? = nil) throws(GunzipError) -> Data {
+    var limit = maximumOutput
+    var promiseRead = promisedSize == nil
+    if data.count >= 18 {
+        let b = [UInt8](data.suffix(4))
+        let declared = Int(b[0]) | Int(b[1]) << 8 | Int(b[2]) << 16 | Int(b[3]) << 24
+        // ISIZE is exact for streams under 4 GiB; a bigger limit is never needed here.
+        limit = min(limit, declared)
+    }
     var stream = z_stream()
     var status = inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
     guard status == Z_OK else { throw .corrupt(file: name, zlibCode: status, message: "inflateInit2 failed") }
@@ -30,7 +46,15 @@ public func gunzip(_ data: Data, name: String = "data") throws(GunzipError) -> D
                 stream.next_out = out.baseAddress
                 stream.avail_out = uInt(chunk)
                 status = inflate(&stream, Z_NO_FLUSH)
-                output.append(out.baseAddress!, count: chunk - Int(stream.avail_out))
+                if let base = out.baseAddress { output.append(base, count: chunk - Int(stream.avail_out)) }
+            }
+            if !promiseRead, let promised = promisedSize?(output) {
+                limit = min(limit, promised)
+                promiseRead = true
+            }
+            if output.count > limit {
+                failure = .tooLarge(file: name, limit: limit)
+                return
             }
             if status != Z_OK && status != Z_STREAM_END {
                 let message = stream.msg.map { String(cString: $0) } ?? "truncated or corrupt stream"

@@ -9,6 +9,8 @@ public struct MNISTSet: Sendable {
     public let labels: [UInt8]
     public var count: Int { labels.count }
 
+    /// Callers pass images and labels of one count (`parse` and `subset` build them so); an
+    /// unequal pair is a programming error, never the content of a file.
     public init(images: Matrix, labels: [UInt8]) {
         precondition(images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
         self.images = images; self.labels = labels
@@ -32,14 +34,34 @@ public struct MNISTSet: Sendable {
         let prefix = split == .train ? "train" : "t10k"
         let imageURL = directory.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz")
         let labelURL = directory.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz")
-        let imageBytes = try readGzip(imageURL)
-        let labelBytes = try readGzip(labelURL)
+        let imageBytes = try readGzip(imageURL, maximumBytes: maximumImageFileBytes) { head in
+            // "count × rows × cols pixels follow": the file may not inflate beyond that.
+            guard head.count >= 16 else { return nil }
+            let b = [UInt8](head.prefix(16))
+            let n = bigEndian32(b, 4), rows = bigEndian32(b, 8), cols = bigEndian32(b, 12)
+            guard n <= maximumImages, rows <= maximumPixels, cols <= maximumPixels else { return nil }
+            return 16 + n * rows * cols
+        }
+        let labelBytes = try readGzip(labelURL, maximumBytes: maximumLabelFileBytes) { head in
+            head.count >= 8 ? 8 + min(bigEndian32([UInt8](head.prefix(8)), 4), maximumImages) : nil
+        }
         return try parse(images: imageBytes, labels: labelBytes, imagePath: imageURL.path, labelPath: labelURL.path, limit: limit)
     }
 
-    static func readGzip(_ url: URL) throws -> [UInt8] {
+    /// Pixels of an MNIST image (28 × 28): the input size every qbench model must take.
+    public static let standardPixels = 28 * 28
+    /// The most images an idx file may hold (MNIST's training set has 60,000).
+    public static let maximumImages = 100_000
+    /// The most pixels per image (MNIST's are 28 × 28).
+    public static let maximumPixels = 4096
+    /// Bounds on the inflated files, from the two limits above: a gzip stream that inflates beyond
+    /// them is refused while inflating, not after.
+    static let maximumImageFileBytes = 16 + maximumImages * maximumPixels
+    static let maximumLabelFileBytes = 8 + maximumImages
+
+    static func readGzip(_ url: URL, maximumBytes: Int, promisedSize: @escaping (Data) -> Int?) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw LoadError.missing(path: url.path) }
-        return [UInt8](try gunzip(data, name: url.lastPathComponent))
+        return [UInt8](try gunzip(data, name: url.lastPathComponent, maximumOutput: maximumBytes, promisedSize: promisedSize))
     }
 
     static func bigEndian32(_ b: [UInt8], _ offset: Int) -> Int {
@@ -59,6 +81,13 @@ public struct MNISTSet: Sendable {
         let n = bigEndian32(img, 4), rows = bigEndian32(img, 8), cols = bigEndian32(img, 12)
         let nl = bigEndian32(lab, 4)
         guard n == nl else { throw LoadError.malformed(path: labelPath, reason: "\(nl) labels for \(n) images") }
+        // Header counts are up to 2^32 − 1 each: bound them before multiplying.
+        guard n <= maximumImages else {
+            throw LoadError.malformed(path: imagePath, reason: "header claims \(n) images; at most \(maximumImages) are read: is this an MNIST file?")
+        }
+        guard rows >= 1, cols >= 1, rows <= maximumPixels, cols <= maximumPixels, rows * cols <= maximumPixels else {
+            throw LoadError.malformed(path: imagePath, reason: "header claims \(rows)×\(cols)-pixel images; expected 1 … \(maximumPixels) pixels (MNIST's are 28×28)")
+        }
         guard img.count == 16 + n * rows * cols else {
             throw LoadError.malformed(path: imagePath, reason: "expected \(16 + n * rows * cols) bytes, found \(img.count)")
         }
@@ -72,8 +101,28 @@ public struct MNISTSet: Sendable {
         return MNISTSet(images: Matrix(rows: count, cols: pixels, values: values), labels: labels)
     }
 
-    /// The images with indices `indices`, in that order.
+    public struct SubsetError: Error, CustomStringConvertible, Equatable {
+        public let index: Int
+        public let count: Int
+        public var description: String {
+            "image \(index) was asked for, but the MNIST file holds \(count) images (0…\(count - 1)): ask for at most \(count) images (--images) or use the full data set in Data/mnist/"
+        }
+    }
+
+    /// The images with indices `indices`, in that order, refusing an index outside the set: for
+    /// counts that come from outside (an option, a run record, a file).
+    public func subset(checked indices: some Collection<Int>) throws(SubsetError) -> MNISTSet {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) { throw SubsetError(index: bad, count: count) }
+        return subset(indices)
+    }
+
+    /// The images with indices `indices`, in that order. Every index must be within the set (the
+    /// training and inference loops derive theirs from `count`); indices from outside go through
+    /// `subset(checked:)`.
     public func subset(_ indices: some Collection<Int>) -> MNISTSet {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+            preconditionFailure(SubsetError(index: bad, count: count).description)
+        }
         let cols = images.cols
         var values = [Float](); values.reserveCapacity(indices.count * cols)
         var labs = [UInt8](); labs.reserveCapacity(indices.count)

@@ -8,6 +8,8 @@ public struct MNISTNetwork: Sendable, Equatable {
     public var layers: [Matrix]
 
     public init(layers: [Matrix]) {
+        // Programming errors only: ModelFile.decode checks both conditions on a file before
+        // building a network, and training builds it from sizes it chose.
         precondition(!layers.isEmpty, "a network needs at least one layer")
         for k in 1..<layers.count {
             precondition(layers[k].cols == layers[k - 1].rows, "layer \(k) takes \(layers[k].cols) inputs, layer \(k - 1) gives \(layers[k - 1].rows)")

@@ -105,8 +105,8 @@ public struct ModelFile: Sendable {
         func u32(_ o: Int) -> UInt32 { UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24 }
         let version = u32(4)
         guard version == formatVersion else { throw FormatError.unsupportedVersion(path: path, version: version) }
-        let headerLength = Int(u32(8))
-        guard bytes.count >= 12 + headerLength else { throw FormatError.malformed(path: path, reason: "header runs past the end of the file") }
+        let headerLength = Int(u32(8))   // ≤ 2^32 − 1: no overflow in 12 + headerLength on 64-bit
+        guard bytes.count - 12 >= headerLength else { throw FormatError.malformed(path: path, reason: "header runs past the end of the file") }
         let header: Header
         do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[12..<(12 + headerLength)])) } catch {
             throw FormatError.malformed(path: path, reason: "header is not valid JSON: \(error)")
@@ -115,9 +115,14 @@ public struct ModelFile: Sendable {
         var offset = 12 + headerLength
         var layers: [Matrix] = []
         for (k, l) in header.layers.enumerated() {
-            let count = l.rows * l.cols
-            guard l.rows > 0, l.cols > 0, bytes.count >= offset + 4 * count else {
-                throw FormatError.malformed(path: path, reason: "layer \(k) (\(l.rows)×\(l.cols)) is truncated")
+            guard l.rows > 0, l.cols > 0 else {
+                throw FormatError.malformed(path: path, reason: "layer \(k) is \(l.rows)×\(l.cols); every layer needs at least one row and one column")
+            }
+            // rows·cols·4 from the header is checked against the bytes left before any
+            // arithmetic that could overflow (a header may claim 2^62 rows).
+            let (count, overflow) = l.rows.multipliedReportingOverflow(by: l.cols)
+            guard !overflow, count <= (bytes.count - offset) / 4 else {
+                throw FormatError.malformed(path: path, reason: "layer \(k) (\(l.rows)×\(l.cols)) needs more weight bytes than the file's \(bytes.count - offset) remaining: the file is truncated or its header is wrong; restore it from git or retrain with `qbench train`")
             }
             var values = [Float](repeating: 0, count: count)
             for i in 0..<count { values[i] = Float(bitPattern: u32(offset + 4 * i)) }
@@ -128,6 +133,7 @@ public struct ModelFile: Sendable {
             layers.append(Matrix(rows: l.rows, cols: l.cols, values: values))
         }
         guard offset == bytes.count else { throw FormatError.malformed(path: path, reason: "\(bytes.count - offset) trailing bytes after the weights") }
+        // MNISTNetwork's preconditions (non-empty, matching shapes) hold: both are checked above.
         let network = MNISTNetwork(layers: layers)
         let crc = checksum(network)
         guard crc == header.weightsCRC32 else { throw FormatError.checksum(path: path, expected: header.weightsCRC32, found: crc) }
@@ -135,4 +141,22 @@ public struct ModelFile: Sendable {
     }
 
     init(header: Header, network: MNISTNetwork) { self.header = header; self.network = network }
+
+    /// A model whose first layer does not take one input per pixel of the images.
+    public struct InputMismatch: Error, CustomStringConvertible, Equatable {
+        public let modelID: String
+        public let modelInputs: Int
+        public let imagePixels: Int
+        public var description: String {
+            "model \(modelID) takes \(modelInputs) inputs but the images have \(imagePixels) pixels: use a model trained on these images (the shipped one is Models/mnist-784-784-10.qbm) or retrain with `qbench train`"
+        }
+    }
+
+    /// Refuses images of `pixels` pixels if this model cannot take them (before any matrix
+    /// product or encoder would trap on the shapes).
+    public func checkInputs(pixels: Int) throws(InputMismatch) {
+        guard network.inputSize == pixels else {
+            throw InputMismatch(modelID: modelID, modelInputs: network.inputSize, imagePixels: pixels)
+        }
+    }
 }

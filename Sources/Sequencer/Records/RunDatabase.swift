@@ -12,23 +12,174 @@ public enum QBenchHome {
     }
 }
 
+/// Why the run database cannot be opened or read: each case says what to do.
+public enum RunDatabaseError: Error, CustomStringConvertible, Equatable {
+    /// The file exists but is not a qbench run database (empty, another file, another schema).
+    case notARunDatabase(path: String, reason: String)
+    /// SQLite's integrity check failed: pages are damaged.
+    case damaged(path: String, detail: String)
+    /// A row of the database does not decode (a flipped byte, a hand edit).
+    case damagedRecord(path: String, what: String, detail: String)
+    /// A run's stored configuration is out of range (`images = 1e9`, `blockImages = 0`, …).
+    case invalidConfiguration(path: String, runId: String, problem: String)
+    /// A checkpoint's checksum does not match its bytes.
+    case damagedCheckpoint(path: String, runId: String, sequence: Int)
+    /// Read-only commands found no database.
+    case missing(path: String)
+    /// Another process held the database locked longer than the busy timeout.
+    case busy(path: String, seconds: Double)
+
+    public var description: String {
+        switch self {
+        case let .notARunDatabase(p, r):
+            "\(p) is not a qbench run database (\(r)); qbench leaves it untouched: move it aside (`mv \(p) \(p).bad`) to start a new database, or point QBENCH_HOME at the right directory"
+        case let .damaged(p, d):
+            "the run database \(p) is damaged (SQLite integrity check: \(d)); qbench leaves it untouched: copy it aside, try `sqlite3 \(p) .recover > recovered.sql`, then move it away (`mv \(p) \(p).damaged`) to start a new one"
+        case let .damagedRecord(p, w, d):
+            "the run database \(p) has a damaged \(w) (\(d)); other runs are unaffected: inspect it with `sqlite3 \(p)`, or start a new run"
+        case let .invalidConfiguration(p, id, problem):
+            "run \(id) in \(p) has a damaged configuration (\(problem)); it cannot be resumed or reported: start a new run with `qbench run`"
+        case let .damagedCheckpoint(p, id, seq):
+            "run \(id) in \(p): the checkpoint of journal entry \(seq) fails its checksum (damaged on disk); resuming from it would give wrong results: start a new run with `qbench run`"
+        case let .missing(p):
+            "no run database at \(p) yet: `qbench run` creates it (set QBENCH_HOME to use another directory)"
+        case let .busy(p, s):
+            "the run database \(p) stayed locked by another qbench process for \(s) s: wait for it to finish, or check for a hung process (`fuser \(p)`)"
+        }
+    }
+}
+
 /// The run database (SQLite through GRDB, WAL, synchronous = FULL: a journaled step survives a
-/// SIGKILL the instant its transaction commits).
+/// SIGKILL the instant its transaction commits). Opening checks that an existing file is an
+/// intact qbench database and never re-initialises one that is not. Concurrent writers (two runs
+/// on one QBENCH_HOME) wait up to `busyTimeout` for each other's transactions.
 public final class RunDatabase: Sendable {
     public let url: URL
     let queue: DatabaseQueue
+    public let readOnly: Bool
 
-    public init(directory: URL = QBenchHome.directory) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    /// How long a write waits for another process's transaction before failing.
+    public static let busyTimeout: TimeInterval = 30
+
+    /// Opens (and creates, unless `readOnly`) the run database in `directory`. Read-only opens
+    /// neither create nor migrate anything, so `runs`, `journal` and `report` work on a
+    /// read-only QBENCH_HOME.
+    public init(directory: URL = QBenchHome.directory, readOnly: Bool = false) throws {
         url = directory.appendingPathComponent("runs.sqlite")
+        self.readOnly = readOnly
+        let fm = FileManager.default
+        let existed = fm.fileExists(atPath: url.path)
+        if existed {
+            try Self.checkHeader(url)
+        } else if readOnly {
+            throw RunDatabaseError.missing(path: url.path)
+        } else {
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
         var config = Configuration()
+        config.busyMode = .timeout(Self.busyTimeout)
+        config.readonly = readOnly
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        queue = try DatabaseQueue(path: url.path, configuration: config)
-        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
-        try Self.migrator.migrate(queue)
+        do {
+            queue = try Self.open(path: url.path, configuration: config, existed: existed, readOnly: readOnly, reportedPath: url.path)
+        } catch let error as DatabaseError where readOnly && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode) {
+            // A WAL database in a directory this user cannot write (a read-only QBENCH_HOME):
+            // SQLite cannot create the -shm file it needs even to read. Read a snapshot copy.
+            let copy = try Self.snapshot(of: url)
+            queue = try Self.open(path: copy.path, configuration: config, existed: true, readOnly: true, reportedPath: url.path)
+        }
+    }
+
+    static func open(path: String, configuration: Configuration, existed: Bool, readOnly: Bool, reportedPath: String) throws -> DatabaseQueue {
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            throw RunDatabaseError.notARunDatabase(path: reportedPath, reason: "SQLite: \(error.message ?? "\(error.resultCode)")")
+        }
+        do {
+            if existed { try checkIntact(queue, path: reportedPath) }
+            if !readOnly {
+                try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+                try migrator.migrate(queue)
+            }
+        } catch let error as DatabaseError where readOnly && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode) {
+            throw error
+        } catch let error as DatabaseError {
+            throw translate(error, path: reportedPath)
+        }
+        return queue
+    }
+
+    /// A private copy of the database (and its WAL, whose committed transactions belong to it)
+    /// in a temporary directory, for reading where the database's own directory is read-only.
+    static func snapshot(of url: URL) throws -> URL {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("qbench-readonly-\(UUID().uuidString)")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let copy = dir.appendingPathComponent("runs.sqlite")
+        try fm.copyItem(at: url, to: copy)
+        let wal = URL(fileURLWithPath: url.path + "-wal")
+        if fm.fileExists(atPath: wal.path) { try fm.copyItem(at: wal, to: URL(fileURLWithPath: copy.path + "-wal")) }
+        return copy
+    }
+
+    /// SQLite files start with this 16-byte header; an empty or foreign file is refused before
+    /// SQLite would treat it as a new, empty database.
+    static let sqliteMagic = Array("SQLite format 3\u{0}".utf8)
+
+    static func checkHeader(_ url: URL) throws {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw RunDatabaseError.notARunDatabase(path: url.path, reason: "cannot be opened for reading: check its permissions")
+        }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        if head.isEmpty {
+            throw RunDatabaseError.notARunDatabase(path: url.path, reason: "the file is empty (0 bytes), perhaps cut short by a full disk or a copy")
+        }
+        guard [UInt8](head) == sqliteMagic else {
+            throw RunDatabaseError.notARunDatabase(path: url.path, reason: "the file does not start with the SQLite header")
+        }
+    }
+
+    /// `PRAGMA quick_check` and the qbench schema (the migrations table and the run table).
+    static func checkIntact(_ queue: DatabaseQueue, path: String) throws {
+        try queue.read { db in
+            let results = try String.fetchAll(db, sql: "PRAGMA quick_check")
+            guard results == ["ok"] else {
+                throw RunDatabaseError.damaged(path: path, detail: results.prefix(3).joined(separator: "; "))
+            }
+            let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+            guard tables.contains("grdb_migrations"), tables.isSuperset(of: ["run", "block", "journal", "rawSamples"]) else {
+                throw RunDatabaseError.notARunDatabase(path: path, reason: tables.isEmpty
+                    ? "an SQLite file without tables"
+                    : "an SQLite file with tables \(tables.sorted().joined(separator: ", ")), not qbench's run, block, journal, rawSamples")
+            }
+        }
+    }
+
+    static func translate(_ error: DatabaseError, path: String) -> Error {
+        switch error.resultCode {
+        case .SQLITE_NOTADB: RunDatabaseError.notARunDatabase(path: path, reason: "SQLite: \(error.message ?? "not a database")")
+        case .SQLITE_CORRUPT: RunDatabaseError.damaged(path: path, detail: error.message ?? "corrupt")
+        case .SQLITE_BUSY, .SQLITE_LOCKED: RunDatabaseError.busy(path: path, seconds: busyTimeout)
+        default: error
+        }
+    }
+
+    /// A write, with SQLite's damage and lock errors turned into `RunDatabaseError`.
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        do { return try queue.write(updates) } catch let error as DatabaseError { throw Self.translate(error, path: url.path) }
+    }
+
+    /// A read, with SQLite's damage and lock errors turned into `RunDatabaseError`.
+    func read<T>(_ value: (Database) throws -> T) throws -> T {
+        do { return try queue.read(value) } catch let error as DatabaseError { throw Self.translate(error, path: url.path) }
     }
 
     static var migrator: DatabaseMigrator {

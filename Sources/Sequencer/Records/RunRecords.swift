@@ -1,4 +1,5 @@
 import Foundation
+import NumericsKit
 
 /// Everything that defines a run; stored with it so `--resume` continues exactly this run.
 public struct RunConfiguration: Sendable, Codable, Equatable {
@@ -26,6 +27,53 @@ public struct RunConfiguration: Sendable, Codable, Equatable {
         self.images = images; self.gain = gain; self.photonsPerMode = photonsPerMode; self.blockImages = blockImages
         self.client = client; self.budgetBitsPerMode = budgetBitsPerMode; self.delta = delta
         self.vacuumSlotsPerRow = vacuumSlotsPerRow; self.keepRawSamples = keepRawSamples; self.rawSampleLimit = rawSampleLimit
+    }
+}
+
+extension RunConfiguration {
+    /// A configuration value out of range, with the option that sets it.
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public let option: String
+        public let problem: String
+        public var description: String { "\(option): \(problem)" }
+    }
+
+    /// The most images a run may ask for: the MNIST test set's 10,000 (`--images 1–10000`).
+    public static let maximumImages = 10_000
+    /// The most vacuum slots per row (the default is one per signal mode, 392).
+    public static let maximumVacuumSlotsPerRow = 100_000
+
+    /// Checks every value against the range the engine handles, so neither an option nor a run
+    /// record read back from the database (a flipped byte, a hand edit) reaches a trap or a
+    /// nonsense run. Each problem names the option that sets the value.
+    public func validate() throws(Invalid) {
+        func fail(_ option: String, _ problem: String) -> Invalid { Invalid(option: option, problem: problem) }
+        guard (1...Self.maximumImages).contains(images) else {
+            throw fail("--images", "\(images) images; give 1 … \(Self.maximumImages)")
+        }
+        guard (1...images).contains(blockImages) else {
+            throw fail("--block-images", "\(blockImages) images per block; give 1 … the number of images (\(images))")
+        }
+        guard gain.isFinite, gain >= 1, gain <= 1e6 else {
+            throw fail("--gain", "gain G = \(gain); the client's amplifier needs 1 ≤ G ≤ 1e6")
+        }
+        guard photonsPerMode.isFinite, photonsPerMode > 0, photonsPerMode <= 1e6 else {
+            throw fail("--photons", "μ = \(photonsPerMode) photons per mode; give a number above 0 and at most 1e6")
+        }
+        guard budgetBitsPerMode.isFinite, budgetBitsPerMode > 0 else {
+            throw fail("--budget", "a leakage budget of \(budgetBitsPerMode) bit/mode; give a positive number, e.g. 0.1")
+        }
+        // δ must leave 1 − δ strictly inside (0, 1) in floating point (δ = 1e-20 rounds to 1).
+        guard delta.isFinite, delta > 0, delta < 1, (try? Normal.quantile(checked: 1 - delta)) != nil else {
+            throw fail("--delta", "δ = \(delta); give an error probability with 1e-15 ≤ δ < 1, e.g. 1e-6")
+        }
+        guard (0...Self.maximumVacuumSlotsPerRow).contains(vacuumSlotsPerRow) else {
+            throw fail("--vacuum-slots", "\(vacuumSlotsPerRow) vacuum slots per row; give 0 … \(Self.maximumVacuumSlotsPerRow), e.g. 392")
+        }
+        guard rawSampleLimit >= 0, rawSampleLimit <= 1 << 31 else {
+            throw fail("raw sample limit", "\(rawSampleLimit) samples; give 0 … \(1 << 31)")
+        }
+        guard !client.isEmpty else { throw fail("--client", "no client behaviour; give honest, greedy-tap:R, over-amplify:G2 or intercept-resend") }
     }
 }
 

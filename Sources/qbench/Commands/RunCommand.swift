@@ -133,12 +133,13 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// SIGINT/SIGTERM stop the run at the next safe point (the engine then enters the safe state).
+/// SIGINT/SIGTERM/SIGHUP (a closed terminal or SSH session) stop the run at the next safe point
+/// (the engine then enters the safe state).
 func installSignalHandlers(_ stop: StopRequest) -> [DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { sig in
+    [SIGINT, SIGTERM, SIGHUP].map { sig in
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler { stop.request(sig == SIGINT ? "SIGINT" : "SIGTERM") }
+        source.setEventHandler { stop.request(sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP") }
         source.resume()
         return source
     }

@@ -10,13 +10,21 @@ struct RunsCommand: ParsableCommand {
     @Option(help: "Show at most this many runs, newest first.") var limit = 50
     @Flag(help: "One JSON object on stdout.") var json = false
 
-    struct Output: Encodable { let database: String; let runs: [RunSummary] }
+    struct Damaged: Encodable { let id: String; let problem: String }
+    struct Output: Encodable { let database: String; let runs: [RunSummary]; let damaged: [Damaged] }
 
     func run() throws {
-        let db = try RunDatabase()
-        let runs = try db.runs(limit: limit)
-        if json { try printJSON(Output(database: db.url.path, runs: runs)); return }
-        if runs.isEmpty { printLine("no runs in \(db.url.path): start one with `qbench run`"); return }
+        let db: RunDatabase
+        do { db = try RunDatabase(readOnly: true) } catch RunDatabaseError.missing(let path) {
+            if json { try printJSON(Output(database: path, runs: [], damaged: [])); return }
+            printLine("no runs in \(path): start one with `qbench run`"); return
+        }
+        let listing = try db.listRuns(limit: limit)
+        let runs = listing.compactMap { if case let .run(r) = $0 { r } else { nil } }
+        let damaged = listing.compactMap { if case let .damaged(id, problem) = $0 { Damaged(id: id, problem: problem) } else { nil } }
+        if json { try printJSON(Output(database: db.url.path, runs: runs, damaged: damaged)); return }
+        for d in damaged { FileHandle.standardError.write(Data("qbench: run \(d.id): \(d.problem)\n".utf8)) }
+        if runs.isEmpty { printLine("no \(damaged.isEmpty ? "" : "readable ")runs in \(db.url.path): start one with `qbench run`"); return }
         printLine("run id                    status       images  accuracy  certified  I_w ≤ (bit/mode)  bench")
         for r in runs {
             let res = r.result
@@ -39,7 +47,7 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (default: qbench-report-RUN_ID.html).") var output: String?
 
     func run() throws {
-        let report = try RunReport(database: try RunDatabase(), runId: runId)
+        let report = try RunReport(database: try RunDatabase(readOnly: true), runId: runId)
         let path = output ?? "qbench-report-\(runId).html"
         try report.html.write(toFile: path, atomically: true, encoding: .utf8)
         printLine("wrote \(path)")
@@ -57,7 +65,7 @@ struct JournalCommand: ParsableCommand {
     struct Output: Encodable { let runId: String; let status: String; let entries: [JournalEntry] }
 
     func run() throws {
-        let db = try RunDatabase()
+        let db = try RunDatabase(readOnly: true)
         let summary = try db.run(runId)
         let entries = try db.journalEntries(runId)
         if json { try printJSON(Output(runId: runId, status: summary.status.rawValue, entries: entries)); return }

@@ -8,12 +8,22 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Model file (default: the shipped Models/mnist-784-784-10.qbm).") var model: String?
     @Option(help: "Directory holding the MNIST .gz files (default: the repository's Data/mnist).") var data: String?
 
+    /// The model, refused unless it takes MNIST's 28 × 28 pixels (another shape would trap in
+    /// the encoder or the matrix products).
     func loadModel() throws -> ModelFile {
-        try ModelFile.read(from: model.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultModel)
+        let file = try ModelFile.read(from: model.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultModel)
+        try file.checkInputs(pixels: MNISTSet.standardPixels)
+        return file
     }
 
+    /// The images, refused unless they have MNIST's 28 × 28 pixels.
     func loadSet(_ split: MNISTSet.Split, limit: Int?) throws -> MNISTSet {
-        try MNISTSet.load(split, directory: data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist, limit: limit)
+        let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
+        let set = try MNISTSet.load(split, directory: dir, limit: limit)
+        guard set.images.cols == MNISTSet.standardPixels else {
+            throw MNISTSet.LoadError.malformed(path: dir.path, reason: "its images have \(set.images.cols) pixels, not 28 × 28 = \(MNISTSet.standardPixels): pass --data with the MNIST files")
+        }
+        return set
     }
 }
 
