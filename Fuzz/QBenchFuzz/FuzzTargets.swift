@@ -36,6 +36,11 @@ enum FuzzTarget: String, CaseIterable {
             let store = Scratch.shared.store
             try? data.write(to: store.url(of: Scratch.recordID))
             _ = try? store.load(Scratch.recordID)
+            // Past the seal (which random bytes never carry): the value checks on whatever decodes.
+            if let record = try? CalibrationStore.decoder.decode(CalibrationRecord.self, from: data) {
+                _ = record.valueProblems
+                _ = record.sealProblem(with: store.key)
+            }
         case .calibrationIndex:
             let store = Scratch.shared.store
             try? data.write(to: store.root.appendingPathComponent("fz/index.json"))
@@ -88,7 +93,7 @@ final class Scratch: Sendable {
     init() {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-fuzz-\(getpid())")
         try? FileManager.default.createDirectory(at: root.appendingPathComponent("fz/r"), withIntermediateDirectories: true)
-        store = CalibrationStore(root: root)
+        store = CalibrationStore(root: root, key: .generate())
     }
 }
 

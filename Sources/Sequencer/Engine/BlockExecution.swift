@@ -41,7 +41,7 @@ extension ProtocolRun {
                 let returned = acquired.volts
                 clipped += acquired.clippedSamples; samples += returned.count
                 let readings = try await crx.fetch(timeout: .seconds(60)).volts
-                m.accumulate(samples: returned, shots: n, into: &client)
+                try m.accumulate(checked: returned, shots: n, into: &client)
                 env.returnedLightTap?.returned(block: index, layer: l, firstImage: firstImage + done, frame: m, samples: returned, shots: n)
                 try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
                 for s in 0..<n {
@@ -63,7 +63,7 @@ extension ProtocolRun {
                 try await trigger.fire(shots: n)
                 let acquired = try await rx.fetch(timeout: .seconds(60))
                 clipped += acquired.clippedSamples; samples += acquired.volts.count
-                m.accumulate(samples: acquired.volts, shots: n, into: &reference)
+                try m.accumulate(checked: acquired.volts, shots: n, into: &reference)
                 refDone += n
             }
             try await sw.route(.client)

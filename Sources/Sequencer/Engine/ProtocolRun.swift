@@ -48,7 +48,8 @@ public enum RunError: Error, CustomStringConvertible {
         case let .stopped(why): "stopped: \(why); the bench is in its safe state; continue with `qbench run --resume <run id>`"
         case let .interlock(s): s
         case let .notResumable(s): s
-        case let .invalidOption(name, value, expected): "\(name) \(value) is refused before any light: expected \(expected)"
+        case let .invalidOption(name, value, expected):
+            value.isEmpty ? "\(name) is refused before any light: \(expected)" : "\(name) \(value) is refused before any light: expected \(expected)"
         case let .saturated(s): "the server's receiver is saturated: \(s); the session stops (a clipped receiver hides excess noise). Lower the LO power or the digitiser gain, recalibrate `homodyne`, and start a new session"
         case let .check(s): s
         }
@@ -88,7 +89,7 @@ public final class ProtocolRun: @unchecked Sendable {
         try env.database.createRun(id: id, configuration: configuration, bench: env.bench.description.name,
                                    benchSnapshot: try encoder.encode(snapshot), calibrationIds: [], modelId: model.modelID,
                                    codeVersion: env.codeVersion, arguments: env.arguments)
-        let run = ProtocolRun(runId: id, configuration: configuration, model: model, images: testSet.subset(0..<configuration.images),
+        let run = ProtocolRun(runId: id, configuration: configuration, model: model, images: try testSet.subset(checked: 0..<configuration.images),
                               env: env, checkpoint: .initial())
         return try await run.execute(resuming: false)
     }
@@ -118,7 +119,7 @@ public final class ProtocolRun: @unchecked Sendable {
         }
         try env.database.setStatus(runId, .running)
         let c = summary.configuration
-        let run = ProtocolRun(runId: runId, configuration: c, model: model, images: testSet.subset(0..<c.images), env: env, checkpoint: checkpoint)
+        let run = ProtocolRun(runId: runId, configuration: c, model: model, images: try testSet.subset(checked: 0..<c.images), env: env, checkpoint: checkpoint)
         return try await run.execute(resuming: true)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import NumericsKit
+import SecureInference
 
 /// Everything that defines a run; stored with it so `--resume` continues exactly this run.
 public struct RunConfiguration: Sendable, Codable, Equatable {
@@ -40,40 +41,47 @@ extension RunConfiguration {
 
     /// The most images a run may ask for: the MNIST test set's 10,000 (`--images 1–10000`).
     public static let maximumImages = 10_000
-    /// The most vacuum slots per row (the default is one per signal mode, 392).
-    public static let maximumVacuumSlotsPerRow = 100_000
+    public static let gainRange: ClosedRange<Double> = 1.000001...100
+    public static let photonsRange: ClosedRange<Double> = 1e-4...1e4
+    /// Vacuum slots per row: at least one (the in-band shot-noise reference); the default is one
+    /// per signal mode, 392.
+    public static let vacuumSlotRange = 1...65_536
+    public static let rawSampleLimitRange = 0...100_000_000
 
     /// Checks every value against the range the engine handles, so neither an option nor a run
-    /// record read back from the database (a flipped byte, a hand edit) reaches a trap or a
-    /// nonsense run. Each problem names the option that sets the value.
+    /// record read back from the database (a flipped byte, a hand edit) reaches a trap, a
+    /// nonsense run or a check that cannot mean anything. Each problem names the option that sets
+    /// the value. What needs the model and the test set is `validate(model:testImages:)`.
     public func validate() throws(Invalid) {
         func fail(_ option: String, _ problem: String) -> Invalid { Invalid(option: option, problem: problem) }
         guard (1...Self.maximumImages).contains(images) else {
             throw fail("--images", "\(images) images; give 1 … \(Self.maximumImages)")
         }
-        guard (1...images).contains(blockImages) else {
-            throw fail("--block-images", "\(blockImages) images per block; give 1 … the number of images (\(images))")
+        guard (1...Self.maximumImages).contains(blockImages) else {
+            throw fail("--block-images", "\(blockImages) images per block; give 1 … \(Self.maximumImages) (a block larger than the run is the whole run)")
         }
-        guard gain.isFinite, gain >= 1, gain <= 1e6 else {
-            throw fail("--gain", "gain G = \(gain); the client's amplifier needs 1 ≤ G ≤ 1e6")
+        guard gain.isFinite, Self.gainRange.contains(gain) else {
+            throw fail("--gain", "gain G = \(gain); the client's amplifier needs 1 < G ≤ 100")
         }
-        guard photonsPerMode.isFinite, photonsPerMode > 0, photonsPerMode <= 1e6 else {
-            throw fail("--photons", "μ = \(photonsPerMode) photons per mode; give a number above 0 and at most 1e6")
+        guard photonsPerMode.isFinite, Self.photonsRange.contains(photonsPerMode) else {
+            throw fail("--photons", "μ = \(photonsPerMode) photons per mode; give a finite μ in [\(Self.photonsRange.lowerBound), \(Self.photonsRange.upperBound)]")
         }
-        guard budgetBitsPerMode.isFinite, budgetBitsPerMode > 0 else {
-            throw fail("--budget", "a leakage budget of \(budgetBitsPerMode) bit/mode; give a positive number, e.g. 0.1")
+        // The server's check refuses what it cannot make a statement with (LeakageCheck's ranges).
+        guard budgetBitsPerMode.isFinite, LeakageCheck.budgetRange.contains(budgetBitsPerMode) else {
+            throw fail("--budget", "a leakage budget of \(budgetBitsPerMode) bit/mode; give a finite budget in [\(LeakageCheck.budgetRange.lowerBound), \(LeakageCheck.budgetRange.upperBound)], e.g. 0.1")
         }
-        // δ must leave 1 − δ strictly inside (0, 1) in floating point (δ = 1e-20 rounds to 1).
-        guard delta.isFinite, delta > 0, delta < 1, (try? Normal.quantile(checked: 1 - delta)) != nil else {
-            throw fail("--delta", "δ = \(delta); give an error probability with 1e-15 ≤ δ < 1, e.g. 1e-6")
+        guard delta.isFinite, LeakageCheck.deltaRange.contains(delta) else {
+            throw fail("--delta", "δ = \(delta); give an error probability in [\(LeakageCheck.deltaRange.lowerBound), \(LeakageCheck.deltaRange.upperBound)], e.g. 1e-6 (looser is not a security statement)")
         }
-        guard (0...Self.maximumVacuumSlotsPerRow).contains(vacuumSlotsPerRow) else {
-            throw fail("--vacuum-slots", "\(vacuumSlotsPerRow) vacuum slots per row; give 0 … \(Self.maximumVacuumSlotsPerRow), e.g. 392")
+        guard Self.vacuumSlotRange.contains(vacuumSlotsPerRow) else {
+            throw fail("--vacuum-slots", "\(vacuumSlotsPerRow) vacuum slots per row; give \(Self.vacuumSlotRange.lowerBound) … \(Self.vacuumSlotRange.upperBound), e.g. 392")
         }
-        guard rawSampleLimit >= 0, rawSampleLimit <= 1 << 31 else {
-            throw fail("raw sample limit", "\(rawSampleLimit) samples; give 0 … \(1 << 31)")
+        guard Self.rawSampleLimitRange.contains(rawSampleLimit) else {
+            throw fail("raw sample limit", "\(rawSampleLimit) samples; give 0 … \(Self.rawSampleLimitRange.upperBound)")
         }
-        guard !client.isEmpty else { throw fail("--client", "no client behaviour; give honest, greedy-tap:R, over-amplify:G2 or intercept-resend") }
+        guard ClientBehaviour(argument: client) != nil else {
+            throw fail("--client", "'\(client)'; give honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
+        }
     }
 }
 
