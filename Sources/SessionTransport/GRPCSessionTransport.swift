@@ -120,8 +120,12 @@ public final class GRPCSessionChannel: SessionChannel {
         await outbox.finish(.closed)
     }
 
+    /// Finished once the pump has written everything (or failed).
+    let pumpDone = SessionMailbox()
+
     /// Writes queued envelopes to the stream until the channel closes.
     func pump(into writer: RPCWriter<SessionEnvelope>) async throws {
+        defer { Task { await pumpDone.finish(.closed) } }
         while true {
             let envelope: SessionEnvelope
             do { envelope = try await outbox.next(timeout: nil) } catch { return }
@@ -166,12 +170,17 @@ struct SessionServiceImpl: Qbench_Session_V1_SessionService.SimpleServiceProtoco
             }
         }
         let channel = GRPCSessionChannel(peer: PeerIdentity(certificate: requireCertificate ? leaf : nil, remoteAddress: context.remotePeer))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await channel.drain(request, who: "client") }
-            group.addTask { try await channel.pump(into: response) }
-            await handler(IncomingSession(peer: channel.peer, channel: channel))
-            await channel.close()
-            group.cancelAll()
+        await withTaskGroup(of: Void.self) { reader in
+            reader.addTask { await channel.drain(request, who: "client") }
+            try? await withThrowingTaskGroup(of: Void.self) { writer in
+                writer.addTask { try await channel.pump(into: response) }
+                await handler(IncomingSession(peer: channel.peer, channel: channel))
+                // Closing queues the end after what the handler sent (an Error reply, say): the pump
+                // delivers everything, then the response stream ends.
+                await channel.close()
+                try await writer.waitForAll()
+            }
+            reader.cancelAll()
             await channel.inbox.finish(.closed)
         }
     }
@@ -366,7 +375,12 @@ public enum SessionClient {
                         } catch {
                             box.set(.failure(error))
                         }
+                        // Deliver what the body queued (its last End, say) before the stream goes, then give the
+                        // server a moment to end its side cleanly; both bounded.
                         await channel.close()
+                        _ = try? await channel.pumpDone.next(timeout: .seconds(5))
+                        group.addTask { try? await Task.sleep(for: .seconds(2)) }
+                        _ = try? await group.next()
                         group.cancelAll()
                     }
                 }

@@ -35,7 +35,8 @@ struct StateMachineTests {
     }
 
     /// Every state of the canonical session × every message kind × both senders: the expected next message
-    /// is accepted, abort and error always are, pause whenever light may flow, everything else is refused
+    /// is accepted, abort and error always are, pause whenever light may flow, deny instead of accept;
+    /// everything else is refused
     /// by the receiver (with an Error reply, the session closed as failed) and cannot be sent either.
     @Test(arguments: 0..<canonicalScript().count)
     func messageStateMatrix(position: Int) throws {
@@ -49,13 +50,16 @@ struct StateMachineTests {
             for candidate in catalog {
                 let isExpected = sender == script[position].sender && candidate.kind == expected.kind
                 let message = isExpected ? expected : candidate
-                let anyTime: Bool
+                // Also valid besides the script's next message: abort and error at any time, pause while
+                // light may flow, and a deny instead of the accept.
+                let alsoValid: Bool
                 switch message {
-                case .abort, .error: anyTime = true
-                case .pause: anyTime = phase != .clientHello && phase != .serverHello && phase != .request && phase != .answer
-                default: anyTime = false
+                case .abort, .error: alsoValid = true
+                case .pause: alsoValid = phase != .clientHello && phase != .serverHello && phase != .request && phase != .answer
+                case .deny: alsoValid = phase == .answer && sender == .client
+                default: alsoValid = false
                 }
-                let shouldAccept = isExpected || anyTime
+                let shouldAccept = isExpected || alsoValid
                 var sending = pair[sender]
                 var receiving = pair[sender.peer]
                 let sent = Result { try sending.send(message) }
@@ -238,9 +242,20 @@ struct StateMachineTests {
         _ = client.receive(try server.send(server.hello))
         var other = testParameters
         other.gain = 3
-        let request = try server.send(.request(sessionID: "s", parameters: other))
+        // The server's own machine knows the client's agreed hash and will not send other parameters...
+        #expect(throws: SessionUsageError.self) { try server.send(.request(sessionID: "s", parameters: other)) }
+        // ...and a server that sends them anyway is refused by the client.
+        var request = SessionEnvelope()
+        request.sequence = 1
+        request.body = .request(sessionID: "s", parameters: other)
         guard case let .refused(v, _) = client.receive(request) else { Issue.record("other parameters accepted"); return }
         #expect(v.code == .parametersMismatch)
+        // The agreed parameters themselves pass.
+        var fresh = SessionStateMachine(side: .client, softwareVersion: "c", agreedParametersSHA256: testParameters.sha256)
+        var s2 = SessionStateMachine(side: .server, softwareVersion: "s")
+        _ = s2.receive(try fresh.send(fresh.hello))
+        _ = fresh.receive(try s2.send(s2.hello))
+        #expect(fresh.receive(try s2.send(.request(sessionID: "s", parameters: testParameters))) == .accepted(.request(sessionID: "s", parameters: testParameters)))
     }
 
     @Test func transcriptHashDependsOnEveryMessageAndItsDirection() {
