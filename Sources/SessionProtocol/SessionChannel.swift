@@ -69,6 +69,8 @@ public actor SessionMailbox {
     }
 
     public var isFinished: Bool { terminal != nil }
+    /// The error the mailbox was finished with (queued envelopes may still be waiting before it).
+    public var finishedWith: SessionChannelError? { terminal }
 
     public func next(timeout: Duration?) async throws(SessionChannelError) -> SessionEnvelope {
         if head < items.count {

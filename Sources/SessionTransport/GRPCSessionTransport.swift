@@ -102,11 +102,8 @@ public final class GRPCSessionChannel: SessionChannel {
 
     public func send(_ envelope: SessionEnvelope) async throws(SessionChannelError) {
         guard await !closedFlag.isFinished else { throw .closed }
-        guard await !inbox.isFinished else {
-            // The inbound side already failed: the peer is gone; report it instead of queuing into the void.
-            do { _ = try await inbox.next(timeout: .zero) } catch { if case .peerLost = error { throw error } }
-            throw .peerLost("the stream to the peer has ended")
-        }
+        // The peer's stream already ended: it is gone; say so instead of queuing into the void.
+        if case let .peerLost(why)? = await inbox.finishedWith { throw .peerLost(why) }
         await outbox.push(envelope)
     }
 

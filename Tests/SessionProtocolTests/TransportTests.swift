@@ -125,7 +125,7 @@ struct TransportTests {
     }
 
     enum BadClient: String, CaseIterable, Sendable {
-        case unknownCertificate, expiredCertificate, otherCA, plaintext, serverCertificateAsClient
+        case unknownCertificate, expiredCertificate, notYetValidCertificate, otherCA, plaintext, serverCertificateAsClient
     }
 
     /// Each bad client is refused at the handshake, no session starts, and the server then serves a good client.
@@ -144,6 +144,10 @@ struct TransportTests {
                 let expired = try lab.ca.issue(name: "client-1", role: .client, days: 1, notBefore: Date().addingTimeInterval(-2 * 86_400))
                 configuration = lab.clientConfiguration(port: port, credentials: expired)
                 reason = .expired
+            case .notYetValidCertificate:
+                let future = try lab.ca.issue(name: "client-1", role: .client, days: 10, notBefore: Date().addingTimeInterval(86_400))
+                configuration = lab.clientConfiguration(port: port, credentials: future)
+                reason = .notYetValid
             case .otherCA:
                 configuration = lab.clientConfiguration(port: port, credentials: try otherCA.issue(name: "client-1", role: .client))
                 reason = .untrustedIssuer
