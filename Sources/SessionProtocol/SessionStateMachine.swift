@@ -252,7 +252,23 @@ public struct SessionStateMachine: Sendable {
     }
 
     /// Checks `message` from `sender` against the phase and applies it (called on a copy: all or nothing).
+    /// Longest free text (reasons, messages, summaries) a message may carry; journals store them.
+    public static let maximumTextBytes = 4096
+
     private mutating func apply(_ envelope: SessionEnvelope, _ message: SessionMessage, from sender: SessionSide, local: Bool) throws(SessionViolation) {
+        let texts: [String]
+        switch message {
+        case let .deny(m): texts = [m.reason]
+        case let .verdict(m): texts = [m.reason]
+        case let .pause(m): texts = [m.reason]
+        case let .abort(m): texts = [m.reason]
+        case let .end(m): texts = [m.summary]
+        case let .error(m): texts = [m.message, m.remedy]
+        default: texts = []
+        }
+        if texts.contains(where: { $0.utf8.count > Self.maximumTextBytes }) {
+            throw invalid("\(message.kind) carries text longer than \(Self.maximumTextBytes) bytes")
+        }
         switch message {
         case let .abort(abort):
             phase = .closed(.aborted(by: sender, reason: abort.reason))
@@ -392,7 +408,6 @@ public struct SessionStateMachine: Sendable {
             let last = b + 1 >= (parameters?.blockCount ?? 0)
             phase = (lastVerdict?.decision == .abort || last) ? .end : .layerReady(block: b + 1, layer: 0)
         case let (.end, .end(e)):
-            guard e.summary.utf8.count <= 4096 else { throw invalid("end summary longer than 4096 bytes") }
             endSummary = e.summary
             phase = .endReply
         case (.endReply, .end):

@@ -126,6 +126,7 @@ struct StateMachineTests {
             WrongField(name: "verdict without decision", position: index("verdict"), message: verdict(block: 0, decision: .unspecified), code: .invalidValue),
             WrongField(name: "verdict with NaN", position: index("verdict"),
                        message: .verdict(.with { $0.block = 0; $0.transmittance = .nan; $0.decision = .collecting }), code: .invalidValue),
+            WrongField(name: "pause with a 5000-byte reason", position: index("fired"), message: .pause(reason: String(repeating: "x", count: 5000)), code: .invalidValue),
             WrongField(name: "commit with a wrong transcript hash", position: index("verdict") + 1,
                        message: .commit(.with { $0.block = 0; $0.transcriptSha256 = Data(repeating: 0, count: 32); $0.clientMessages = 1; $0.serverMessages = 1 }),
                        code: .transcriptMismatch),
