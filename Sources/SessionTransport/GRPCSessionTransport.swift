@@ -331,7 +331,7 @@ public enum SessionClient {
     ) async throws -> Result {
         let target: any ResolvableTarget
         if LabPKI.ipAddressBytes(configuration.host) != nil, !configuration.host.contains(":") {
-            let ipv4: ResolvableTargets.IPv4 = .ipv4(host: configuration.host, port: configuration.port)
+            let ipv4: ResolvableTargets.IPv4 = .ipv4(address: configuration.host, port: configuration.port)
             target = ipv4
         } else {
             let dns: ResolvableTargets.DNS = .dns(host: configuration.host, port: configuration.port)
@@ -365,7 +365,7 @@ public enum SessionClient {
                     case .success:
                         break
                     }
-                    try await withThrowingTaskGroup(of: Void.self) { group in
+                    await withTaskGroup(of: Void.self) { group in
                         group.addTask { await channel.drain(response.messages, who: "server") }
                         do {
                             box.set(.success(try await body(channel)))
@@ -377,7 +377,7 @@ public enum SessionClient {
                         await channel.close()
                         _ = try? await channel.pumpDone.next(timeout: .seconds(5))
                         group.addTask { try? await Task.sleep(for: .seconds(2)) }
-                        _ = try? await group.next()
+                        _ = await group.next()
                         group.cancelAll()
                     }
                 }

@@ -126,7 +126,7 @@ public struct PeerVerifier: Sendable {
         }
         if now < leaf.notValidBefore { return refusal(.notYetValid, "certificate of \(leaf.subject) is valid only from \(leaf.notValidBefore)") }
         if now > leaf.notValidAfter { return refusal(.expired, "certificate of \(leaf.subject) expired on \(leaf.notValidAfter)") }
-        var verifier = Verifier(rootCertificates: CertificateStore(trustRoots)) { RFC5280Policy(validationTime: now) }
+        var verifier = Verifier(rootCertificates: CertificateStore(trustRoots)) { RFC5280Policy() }
         let validated: [Certificate]
         switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst())) {
         case let .validCertificate(c): validated = Array(c)
