@@ -18,7 +18,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Sealing (calibration records, the secret basis) and the classical channel between the stations.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (installed by scripts/bootstrap.sh).
@@ -71,12 +80,37 @@ let package = Package(
         .target(name: "BenchMockHW", dependencies: ["CUMockdev"]),
         // Real-instrument drivers, one file per model (Devices/instruments/*.yaml), `qbench scan`'s logic.
         .target(name: "Drivers", dependencies: ["BenchIO", "BenchKit"]),
+        // The session between the stations, pure: typed messages (protobuf), per-side state machines,
+        // transcript hash chain, the channel protocol and its in-process implementation.
+        .target(
+            name: "SessionProtocol",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Proto"]
+        ),
+        // The session over gRPC (HTTP/2) with mutual TLS, the lab PKI. The only home of grpc and nio-ssl.
+        .target(
+            name: "SessionTransport",
+            dependencies: [
+                "SessionProtocol",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ],
+            exclude: ["Proto"]
+        ),
 
         .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .executableTarget(
             name: "qbench",
             dependencies: [
                 "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim", "Calibrate", "Sequencer", "Drivers", "TwinValidation",
+                "SessionProtocol", "SessionTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised
@@ -101,6 +135,16 @@ let package = Package(
         // Needs LD_PRELOAD=libumockdev-preload.so.0 (scripts/test.sh sets it).
         .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD", "Drivers", "BenchKit"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "BenchIO", "BenchKit", "InstrumentModels"]),
+        .testTarget(
+            name: "SessionProtocolTests",
+            dependencies: [
+                "SessionProtocol", "SessionTransport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
     ]
 )

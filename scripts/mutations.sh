@@ -12,6 +12,9 @@ mkdir -p "$work/src"
 find "$work/src" -mindepth 1 -maxdepth 1 ! -name '.build' -exec rm -rf {} +
 tar -cf - --exclude='./.build*' --exclude='./.git' . | tar -xf - -C "$work/src"
 cd "$work/src"
+# Fresh modification times: the compiler skips files older than its last build, and a copy made
+# after a previous mutant would otherwise keep that mutant's object code.
+find Sources Tests Fuzz -name '*.swift' -exec touch {} +
 tests='ServerCheckTests|LeakageBoundTests|DegenerateModelTests|ServerCheckIntegrityTests|ServerCheckSensitivityTests|MarginalAttackTests|StoreTests'
 
 # name | file | python expression applied to the file's text (s) | what the defect is
@@ -50,10 +53,11 @@ PY
   elif swift test --skip-build --filter "$tests" >"$work/$name.test.log" 2>&1; then
     verdict="SURVIVED"; survivors=$((survivors + 1))
   else
-    failing=$(grep -E '^✘ Test [^ ]+' "$work/$name.test.log" | sed -E 's/^✘ Test ([^ (]+).*/\1/' | sort -u | head -4 | paste -sd, -)
+    failing=$(grep -E '^✘ Test [^ ]+' "$work/$name.test.log" | grep -v '^✘ Test run with' | sed -E 's/^✘ Test ([^ (]+).*/\1/' | sort -u | head -4 | paste -sd, -)
     verdict="killed by ${failing:-the suite}"
   fi
   mv "$file.orig" "$file"
+  touch "$file"   # newer than the mutant's build, so the next build compiles the original again
   echo "$name ($what): $verdict [$(( $(date +%s) - started )) s]"
 done
 echo "$survivors mutant(s) survived"

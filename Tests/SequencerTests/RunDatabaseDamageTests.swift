@@ -132,13 +132,16 @@ struct RunDatabaseDamageTests {
     @Test func concurrentWritersWaitForEachOther() async throws {
         let (a, id) = try populated()
         let b = try RunDatabase(directory: a.url.deletingLastPathComponent())
+        // The holder says when it has the write lock (a fixed sleep is not enough on a loaded machine).
+        let acquired = DispatchSemaphore(value: 0)
         let holding = Task.detached {
             try a.queue.write { db in
                 try db.execute(sql: "UPDATE run SET bench = 'held' WHERE id = ?", arguments: [id])
+                acquired.signal()
                 Thread.sleep(forTimeInterval: 1.0)
             }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        await Task.detached { acquired.wait() }.value
         let started = ContinuousClock.now
         try b.journal(id, kind: .event, step: "second writer")
         #expect(ContinuousClock.now - started > .milliseconds(300))
