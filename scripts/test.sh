@@ -6,7 +6,7 @@
 # timers of threads on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-timing='DriversTests|BenchIOTests'
+timing='DriversTests|BenchIOTests|SessionProtocolTests'
 swift build --build-tests
 swift test --skip-build --filter "$timing"
 swift test --skip-build --skip "BusTests|$timing"
