@@ -129,23 +129,26 @@ struct RunDatabaseDamageTests {
 
     /// Two writers on one QBENCH_HOME: the second waits for the first's transaction instead of
     /// failing at once with "database is locked".
-    @Test func concurrentWritersWaitForEachOther() async throws {
+    @Test func concurrentWritersWaitForEachOther() throws {
         let (a, id) = try populated()
         let b = try RunDatabase(directory: a.url.deletingLastPathComponent())
-        // The holder says when it has the write lock (a fixed sleep is not enough on a loaded machine).
-        let acquired = DispatchSemaphore(value: 0)
-        let holding = Task.detached {
-            try a.queue.write { db in
+        // The holder is a thread of its own (not a task: on a busy 2-core machine the concurrency
+        // pool may not run it for seconds) and says when it holds the write lock.
+        let acquired = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? a.queue.write { db in
                 try db.execute(sql: "UPDATE run SET bench = 'held' WHERE id = ?", arguments: [id])
                 acquired.signal()
                 Thread.sleep(forTimeInterval: 1.0)
             }
+            finished.signal()
         }
-        await Task.detached { acquired.wait() }.value
+        holder.start()
+        acquired.wait()
         let started = ContinuousClock.now
         try b.journal(id, kind: .event, step: "second writer")
         #expect(ContinuousClock.now - started > .milliseconds(300))
-        try await holding.value
+        finished.wait()
         #expect(try b.journalEntries(id).map(\.step) == ["block 0", "second writer"])
     }
 
