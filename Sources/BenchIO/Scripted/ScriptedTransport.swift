@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A `MessageTransport` that plays a script, for byte-exact protocol tests of drivers in the
-/// style of PyMeasure's and InstrumentKit's `expected_protocol` (ANCHORS.md §2, §8): a list of
+/// style of PyMeasure's and InstrumentKit's `expected_protocol`: a list of
 /// the exact bytes the code under test must write, each with the reply the instrument gives.
 ///
 /// It fails, with a message that shows expected and actual bytes, on

@@ -1,4 +1,4 @@
-/// The roles of a secure-inference bench (PROTOCOL.md §8, DESIGN.md): each is bound in a bench
+/// The roles of a secure-inference bench (docs/PROTOCOL.md §8, docs/ARCHITECTURE.md): each is bound in a bench
 /// file to a driver and an address.
 public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     case serverLaser = "server.laser"

@@ -19,7 +19,7 @@ extension ProtocolRun {
         guard let basis else { throw RunError.check("no secret basis was drawn before the first block") }
         var clipped = 0, samples = 0
         for (l, frame) in frames.enumerated() {
-            let drives = frame.drives!
+            guard let drives = frame.drives else { throw RunError.check("layer \(l) has no drive waveforms: preflight did not encode it") }
             try await modulator.loadDrive(i: drives.i, q: drives.q)
             var outputs = Matrix(rows: count, cols: frame.layout.rows)
             var rng = basis.generator(stream: UInt64(index) << 8 | UInt64(l))

@@ -192,7 +192,7 @@ public final class ProtocolRun: @unchecked Sendable {
                         try await warmUp()
                     }
                 }
-                let record = attempt!
+                guard let record = attempt else { continue }
                 checkpoint.nextBlock = index + 1
                 checkpoint.drivers = try await env.bench.checkpoint()
                 checkpoint.wallSeconds = wallAtStart + Date().timeIntervalSince(started)

@@ -49,7 +49,8 @@ extension ProtocolRun {
         try await crx.setInputBlocked(false)
         try await bench.amplifier().setGain(configuration.gain)
         try await bench.splitter().setKeptFraction(1 - 1 / configuration.gain)
-        try await bench.attenuator().setAttenuation(frames[0].drives!.attenuation)
+        guard let attenuation = frames.first?.drives?.attenuation else { throw RunError.check("no encoded frame to set the attenuation from: preflight did not encode the model") }
+        try await bench.attenuator().setAttenuation(attenuation)
         try await bench.opticalSwitch().route(.client)
         if bench.has(.shutter) { try await bench.shutter().setOpen(true) }
     }

@@ -6,7 +6,7 @@ import NumericsKit
 /// How a run draws the server's secret X/P basis (PROTOCOL.md §3.5: unknown to the client).
 public enum BasisPolicy: Sendable, Equatable {
     /// Production: a fresh 256-bit key per session from the operating system's CSPRNG, expanded
-    /// with AES-CTR; the key is kept only in the server's run records, sealed with the station key.
+    /// with HMAC-SHA256 in counter mode; the key is kept only in the server's run records, sealed with the station key.
     case secret
     /// Tests only: a reproducible xoshiro stream. Never reachable from the command line.
     case deterministicForTests(seed: UInt64)
@@ -54,7 +54,7 @@ struct SecretBasis: Sendable {
 
     func generator(stream: UInt64) -> BasisGenerator {
         switch source {
-        case let .key(k): BasisGenerator(kind: .keystream(AESKeystream(key: SymmetricKey(data: k), stream: stream)))
+        case let .key(k): BasisGenerator(kind: .keystream(HMACKeystream(key: SymmetricKey(data: k), stream: stream)))
         case let .deterministic(seed): BasisGenerator(kind: .xoshiro(Xoshiro256(seed: seed, stream: stream)))
         }
     }
@@ -71,7 +71,7 @@ struct SealedBasis: Sendable, Codable, Equatable {
 /// Random words for the pattern generator: the secret keystream, or the test stream.
 struct BasisGenerator: RandomNumberGenerator {
     enum Kind {
-        case keystream(AESKeystream)
+        case keystream(HMACKeystream)
         case xoshiro(Xoshiro256)
     }
     var kind: Kind
@@ -90,17 +90,17 @@ struct BasisGenerator: RandomNumberGenerator {
     }
 }
 
-/// AES-256 in counter mode as a deterministic random bit generator: the ciphertext of zeros under
-/// AES-GCM with nonce (stream id, refill counter) is the AES-CTR keystream of that nonce; distinct
-/// nonces under one key give independent-looking streams (a PRF), and without the key the bits
-/// cannot be predicted.
-struct AESKeystream {
+/// HMAC-SHA256 in counter mode as a deterministic random bit generator (a PRF keyed by the session
+/// key): block c of stream s is HMAC(key, s ‖ c). Without the key the bits cannot be predicted;
+/// with it (on resume) they are the same. Nothing here can fail, so nothing traps.
+struct HMACKeystream {
     let key: SymmetricKey
     let stream: UInt64
-    private var refill: UInt32 = 0
+    private var counter: UInt64 = 0
     private var words: [UInt64] = []
     private var position = 0
-    static let refillBytes = 1 << 16
+    /// HMAC blocks per refill (32 bytes each).
+    static let blocksPerRefill = 256
 
     init(key: SymmetricKey, stream: UInt64) { self.key = key; self.stream = stream }
 
@@ -111,19 +111,16 @@ struct AESKeystream {
     }
 
     private mutating func refillWords() {
-        var nonceBytes = [UInt8](repeating: 0, count: 12)
-        withUnsafeBytes(of: stream.littleEndian) { for k in 0..<8 { nonceBytes[k] = $0[k] } }
-        withUnsafeBytes(of: refill.littleEndian) { for k in 0..<4 { nonceBytes[8 + k] = $0[k] } }
-        refill &+= 1
-        // A nonce of 12 bytes and a plaintext far below 2^32 blocks cannot fail; should the
-        // library refuse anyway, stop rather than measure a predictable basis.
-        guard let nonce = try? AES.GCM.Nonce(data: nonceBytes),
-              let box = try? AES.GCM.seal(Data(count: Self.refillBytes), using: key, nonce: nonce) else {
-            fatalError("AES-GCM refused a fixed-size keystream request: the secret basis cannot be drawn")
-        }
-        let ciphertext = box.ciphertext
-        words = ciphertext.withUnsafeBytes { raw in
-            (0..<(Self.refillBytes / 8)).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
+        words.removeAll(keepingCapacity: true)
+        var message = [UInt8](repeating: 0, count: 16)
+        withUnsafeBytes(of: stream.littleEndian) { for k in 0..<8 { message[k] = $0[k] } }
+        for _ in 0..<Self.blocksPerRefill {
+            withUnsafeBytes(of: counter.littleEndian) { for k in 0..<8 { message[8 + k] = $0[k] } }
+            counter &+= 1
+            let mac = HMAC<SHA256>.authenticationCode(for: message, using: key)
+            mac.withUnsafeBytes { raw in
+                for w in 0..<4 { words.append(raw.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) }
+            }
         }
         position = 0
     }
