@@ -63,7 +63,7 @@ let package = Package(
         // Plans, the engine that runs them on a bench, the journal, the run database, reports.
         .target(
             name: "Sequencer",
-            dependencies: ["BenchKit", "SecureInference", "Calibrate", "NumericsKit", "Plots", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["BenchKit", "SecureInference", "Calibrate", "NumericsKit", "Plots", "SessionProtocol", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimised
         ),
@@ -126,7 +126,7 @@ let package = Package(
 
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
-        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "BenchKit", "BenchSim", "SecureInference", "Calibrate", "NumericsKit", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimised),
+        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "SessionProtocol", "BenchKit", "BenchSim", "SecureInference", "Calibrate", "NumericsKit", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),

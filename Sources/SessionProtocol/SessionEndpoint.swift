@@ -45,6 +45,7 @@ public actor SessionEndpoint {
     public var transcript: SessionTranscript { machine.transcript }
     public var parameters: SessionParameters? { machine.parameters }
     public var sessionID: String? { machine.sessionID }
+    public var firstBlock: Int { machine.firstBlock }
     public var lastVerdict: SessionVerdict? { machine.lastVerdict }
     public var lastCommit: SessionCommit? { machine.lastCommit }
     public var isPaused: Bool { machine.isPaused }

@@ -43,8 +43,8 @@ extension SessionMessage {
     public static func hello(softwareVersion: String, parametersSHA256: [UInt8] = [], protocolVersion: UInt32 = sessionProtocolVersion) -> Self {
         .hello(.with { $0.protocolVersion = protocolVersion; $0.softwareVersion = softwareVersion; $0.parametersSha256 = Data(parametersSHA256) })
     }
-    public static func request(sessionID: String, parameters: SessionParameters) -> Self {
-        .request(.with { $0.sessionID = sessionID; $0.parameters = parameters })
+    public static func request(sessionID: String, parameters: SessionParameters, firstBlock: UInt32 = 0) -> Self {
+        .request(.with { $0.sessionID = sessionID; $0.parameters = parameters; $0.firstBlock = firstBlock })
     }
     public static func accept(parameters: SessionParameters) -> Self {
         .accept(.with { $0.parametersSha256 = Data(parameters.sha256) })

@@ -120,6 +120,8 @@ public struct SessionStateMachine: Sendable {
     public private(set) var serverHello: SessionHello?
     public private(set) var sessionID: String?
     public private(set) var parameters: SessionParameters?
+    /// The first block of this connection (0, or the block after the last commit on a resumed session).
+    public private(set) var firstBlock = 0
     /// Sides that have paused (interlock) and not yet resumed: no light while non-empty.
     public private(set) var pausedBy: Set<SessionSide> = []
     public private(set) var lastVerdict: SessionVerdict?
@@ -328,6 +330,10 @@ public struct SessionStateMachine: Sendable {
             guard !request.sessionID.isEmpty, request.sessionID.utf8.count <= 128 else { throw invalid("session id must be 1...128 bytes") }
             guard request.hasParameters else { throw invalid("request without parameters") }
             if let problem = request.parameters.problem { throw invalid("parameters: \(problem)") }
+            // first block = block count: a session killed after its last commit, resumed to its end.
+            guard Int(request.firstBlock) <= request.parameters.blockCount else {
+                throw invalid("first block \(request.firstBlock) of a session of \(request.parameters.blockCount) blocks")
+            }
             let hash = Data(request.parameters.sha256)
             for agreed in [clientHello?.parametersSha256, serverHello?.parametersSha256].compactMap({ $0 }) where !agreed.isEmpty {
                 guard agreed == hash else {
@@ -337,13 +343,14 @@ public struct SessionStateMachine: Sendable {
             }
             sessionID = request.sessionID
             parameters = request.parameters
+            firstBlock = Int(request.firstBlock)
             phase = .answer
         case let (.answer, .accept(accept)):
             guard let parameters, accept.parametersSha256 == Data(parameters.sha256) else {
                 throw SessionViolation(.parametersMismatch, "the client accepted other parameters than requested",
                                        remedy: "accept exactly the requested parameters")
             }
-            phase = .layerReady(block: 0, layer: 0)
+            phase = firstBlock < parameters.blockCount ? .layerReady(block: firstBlock, layer: 0) : .end
         case let (.answer, .deny(deny)):
             phase = .closed(.denied(reason: deny.reason))
         case let (.layerReady(b, l), .layerReady(m)):

@@ -130,12 +130,13 @@ extension CuriousServer {
         settings.photonsPerMode = photons
         settings.gain = gain
         _ = try await CalibrationRunner.all(CalibrationContext(bench: bench, store: store, settings: settings, codeVersion: "validation"))
-        let calibration = try await ActiveCalibration.load(bench: bench, store: store)
+        let calibration = try await ServerCalibration.load(bench: bench, store: store)
         let inputs = testSet.images
         let tap = CuriousServer(gain: gain, receiver: calibration.serverReceiver) { k in
             ClientEncoding.symbols(Array(inputs.row(k))).map(\.lengthSquared)
         }
-        var env = RunEnvironment(bench: bench, store: store, database: try RunDatabase(directory: scratch), codeVersion: "validation", arguments: [])
+        var env = RunEnvironment(bench: bench, store: store, database: try RunDatabase(directory: scratch),
+                                 clientDatabase: try RunDatabase(directory: scratch.appendingPathComponent("client")), codeVersion: "validation", arguments: [])
         env.returnedLightTap = tap
         let config = RunConfiguration(benchFile: benchFile.path, modelFile: model.modelID, dataDirectory: "", images: images,
                                       gain: gain, photonsPerMode: photons, blockImages: min(images, 100))

@@ -60,11 +60,12 @@ public enum ServerCheckValidation {
         let calibrationBench = try await Bench.open(description, registry: SimulatedBench.registry())
         _ = try await CalibrationRunner.all(CalibrationContext(bench: calibrationBench, store: store, codeVersion: "validation"))
         let db = try RunDatabase(directory: scratch)
+        let clientDB = try RunDatabase(directory: scratch.appendingPathComponent("client"))
         var trials: [Trial] = []
         for client in clients {
             let bench = try await Bench.open(description, registry: SimulatedBench.registry())
             try await SimulatedBench.engine(of: bench).setClientBehaviour(client)
-            let env = RunEnvironment(bench: bench, store: store, database: db, codeVersion: "validation", arguments: [])
+            let env = RunEnvironment(bench: bench, store: store, database: db, clientDatabase: clientDB, codeVersion: "validation", arguments: [])
             let config = RunConfiguration(benchFile: benchFile.path, modelFile: model.modelID, dataDirectory: "", images: images,
                                           blockImages: blockImages, client: client.description, vacuumSlotsPerRow: 392)
             let started = Date()
@@ -74,7 +75,7 @@ public enum ServerCheckValidation {
             let firstCertified = blocks.first { $0.decision == LeakageCheck.Decision.certified.rawValue }
             trials.append(Trial(seed: seed, client: client.description, images: r.images, aborted: r.aborted,
                                 abortBlock: abortBlock?.blockIndex, imagesAtAbort: abortBlock?.imagesDone, certified: r.certified,
-                                firstCertifiedAtModes: firstCertified?.modes, imagesAtFirstCertified: firstCertified?.imagesDone, accuracy: r.accuracy, transmittance: r.transmittanceEstimate,
+                                firstCertifiedAtModes: firstCertified?.modes, imagesAtFirstCertified: firstCertified?.imagesDone, accuracy: r.accuracy ?? .nan, transmittance: r.transmittanceEstimate,
                                 excessNoise: r.excessNoiseEstimate, weightLeakageUpperBound: r.weightLeakageUpperBoundBitsPerMode,
                                 seconds: Date().timeIntervalSince(started)))
         }

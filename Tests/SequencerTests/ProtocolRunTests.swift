@@ -55,25 +55,28 @@ struct Harness {
     let bench: Bench
     let engine: SimulationEngine
     let env: RunEnvironment
+    /// The server station's and the client station's run databases.
     let db: RunDatabase
+    let clientDb: RunDatabase
 
-    static func make(store: CalibrationStore? = nil, db: RunDatabase? = nil, stopAfterBlock: Int? = nil,
+    static func make(store: CalibrationStore? = nil, db: RunDatabase? = nil, clientDb: RunDatabase? = nil, stopAfterBlock: Int? = nil,
                      basis: BasisPolicy = .deterministicForTests(seed: 3), benchFile: URL = simBench,
                      onFirstProgress: (@Sendable (SimulationEngine) -> Void)? = nil) async throws -> Harness {
         let bench = try await SimulatedBench.open(benchFile)
         let engine = try await SimulatedBench.engine(of: bench)
         let database = try db ?? RunDatabase(directory: scratchDirectory())
+        let clientDatabase = try clientDb ?? RunDatabase(directory: scratchDirectory().appendingPathComponent("client"))
         let stop = StopRequest()
         var hook: (@Sendable () -> Void)?
         if let onFirstProgress { hook = { onFirstProgress(engine) } }
         let observer = TestObserver(stop: stop, stopAfterBlock: stopAfterBlock, onFirstProgress: hook)
         let calibration: CalibrationStore
         if let store { calibration = store } else { calibration = try await TwinFixture.shared.calibratedStore() }
-        var env = RunEnvironment(bench: bench, store: calibration, database: database,
+        var env = RunEnvironment(bench: bench, store: calibration, database: database, clientDatabase: clientDatabase,
                                  codeVersion: "test", arguments: ["test"], stop: stop, observer: observer)
         env.interlockTimeout = .seconds(5)
         env.basis = basis
-        return Harness(bench: bench, engine: engine, env: env, db: database)
+        return Harness(bench: bench, engine: engine, env: env, db: database, clientDb: clientDatabase)
     }
 }
 
@@ -89,13 +92,24 @@ struct ProtocolRunTests {
         let f = TwinFixture.shared
         let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
         #expect(r.images == 40 && r.blocks == 2)
-        #expect(r.accuracy >= 0.85)
+        #expect((r.accuracy ?? 0) >= 0.85)
         #expect(!r.aborted && r.abortReason == nil)
         #expect(r.modes == 40 * 311_248)
         #expect(abs(r.transmittanceEstimate - 1) < 0.01)
         #expect(abs(r.excessNoiseEstimate - 1.0 / 392) < 0.01)
         let summary = try h.db.run(r.runId)
-        #expect(summary.status == .completed && summary.calibrationIds.count == 7 && summary.result == r)
+        // The server's record: its five calibration records, its result without the accuracy.
+        var serverView = r
+        serverView.accuracy = nil
+        #expect(summary.status == .completed && summary.calibrationIds.count == 5 && summary.result == serverView)
+        #expect(try h.db.blocks(r.runId).allSatisfy { $0.accuracy == nil && $0.correct == nil })
+        // The client's record: its accuracy, its two calibration records, the verdicts it received.
+        let client = try h.clientDb.run(r.runId)
+        #expect(client.status == .completed && client.calibrationIds.count == 2 && client.result?.accuracy == r.accuracy)
+        #expect(client.result?.excessNoiseEstimate == r.excessNoiseEstimate && client.result?.images == 40)
+        #expect(try h.clientDb.blocks(r.runId).map(\.decision) == h.db.blocks(r.runId).map(\.decision))
+        let clientSteps = try h.clientDb.journalEntries(r.runId).map(\.step)
+        #expect(clientSteps.contains("client.processor: safe") && !clientSteps.contains("server.laser: ramp-down"))
         let steps = try h.db.journalEntries(r.runId).map(\.step)
         #expect(Array(steps.prefix(3)) == ["preflight", "block 0 layer 0", "block 0 layer 1"] || steps.contains("warm-up"))
         #expect(steps.contains("preflight") && steps.contains("warm-up") && steps.contains("block 1 (images 20…39)"))
@@ -137,7 +151,8 @@ struct ProtocolRunTests {
         let f = TwinFixture.shared
         let whole = try await ProtocolRun.start(configuration(images: 60, block: 20), model: f.model, testSet: f.testSet, env: try await Harness.make().env)
         let db = try RunDatabase(directory: scratchDirectory())
-        let first = try await Harness.make(db: db, stopAfterBlock: 1)
+        let clientDb = try RunDatabase(directory: scratchDirectory())
+        let first = try await Harness.make(db: db, clientDb: clientDb, stopAfterBlock: 1)
         var runId = ""
         do {
             _ = try await ProtocolRun.start(configuration(images: 60, block: 20), model: f.model, testSet: f.testSet, env: first.env)
@@ -148,7 +163,8 @@ struct ProtocolRunTests {
         }
         #expect(try db.run(runId).status == .interrupted)
         #expect(try await first.bench.laser().isEmitting() == false)
-        let second = try await Harness.make(db: db)
+        #expect(try clientDb.run(runId).status == .interrupted)
+        let second = try await Harness.make(db: db, clientDb: clientDb)
         let resumed = try await ProtocolRun.resume(runId: runId, model: f.model, testSet: f.testSet, env: second.env)
         #expect(resumed.images == 60 && resumed.blocks == 3)
         #expect(resumed.accuracy == whole.accuracy)

@@ -82,7 +82,7 @@ struct ServerCheckIntegrityTests {
         #expect(run.status == .aborted)
         #expect(try h.db.abortDecision(run.id) != nil)
         try h.db.setStatus(run.id, .running)
-        let again = try await Harness.make(db: h.db)
+        let again = try await Harness.make(db: h.db, clientDb: h.clientDb)
         do {
             _ = try await ProtocolRun.resume(runId: run.id, model: f.model, testSet: f.testSet, env: again.env)
             Issue.record("an aborted session was resumed")
@@ -100,7 +100,7 @@ struct ServerCheckIntegrityTests {
         let f = TwinFixture.shared
         let first = try await ProtocolRun.start(configuration(images: 20, block: 10), model: f.model, testSet: f.testSet, env: h.env)
         try h.db.setStatus(first.runId, .running)
-        let again = try await Harness.make(db: h.db)
+        let again = try await Harness.make(db: h.db, clientDb: h.clientDb)
         let resumed = try await ProtocolRun.resume(runId: first.runId, model: f.model, testSet: f.testSet, env: again.env)
         #expect(resumed.transmittanceEstimate.isFinite && resumed.excessNoiseEstimate.isFinite)
         #expect(resumed.transmittanceEstimate == first.transmittanceEstimate)
@@ -165,7 +165,7 @@ struct ServerCheckIntegrityTests {
         var keys: [Data] = []
         for r in [r1, r2] {
             let saved = try #require(try h.db.latestCheckpoint(r.runId))
-            let c = try RunDatabase.decoder.decode(RunCheckpoint.self, from: saved.data)
+            let c = try RunDatabase.decoder.decode(ServerCheckpoint.self, from: saved.data)
             let sealed = try #require(c.basis)
             #expect(sealed.testSeed == nil)
             keys.append(try #require(sealed.sealedKey))

@@ -37,6 +37,16 @@ public final class Bench: Sendable {
         return out
     }
 
+    /// The hidden state of the drivers bound to `station`'s roles.
+    public func checkpoint(of station: Station) async throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        let names = Set(description.bindings.filter { $0.key.station == station }.map(\.value.driver))
+        for name in names.sorted() {
+            if let f = registry.factories[name], let data = try await f.checkpoint(shared) { out[name] = data }
+        }
+        return out
+    }
+
     /// Restores what `checkpoint()` saved.
     public func restore(_ checkpoint: [String: Data]) async throws {
         for (name, data) in checkpoint.sorted(by: { $0.key < $1.key }) { try await registry.factories[name]?.restore(data, shared) }
@@ -135,10 +145,12 @@ public final class Bench: Sendable {
     /// Runs the bench's safe-state sequence in its declared order. Never throws: every step is
     /// attempted even if an earlier one failed, and each outcome is returned (and journaled by the
     /// caller through `onStep`).
+    /// With `station`, only the steps of that station's roles (each station makes its own
+    /// instruments safe).
     @discardableResult
-    public func enterSafeState(onStep: (SafeStateRecord) -> Void = { _ in }) async -> [SafeStateRecord] {
+    public func enterSafeState(of station: Station? = nil, onStep: (SafeStateRecord) -> Void = { _ in }) async -> [SafeStateRecord] {
         var records: [SafeStateRecord] = []
-        for step in description.safeState {
+        for step in description.safeState where station == nil || step.role.station == station {
             var failure: String?
             do {
                 let d = try device(step.role)
@@ -181,9 +193,10 @@ public final class Bench: Sendable {
         public let benchFile: String
     }
 
-    public func snapshot() async -> Snapshot {
+    /// With `station`, only that station's roles.
+    public func snapshot(of station: Station? = nil) async -> Snapshot {
         var entries: [Snapshot.Entry] = []
-        for role in roles {
+        for role in roles where station == nil || role.station == station {
             let b = description.bindings[role]!
             let d = devices[role]!
             do {

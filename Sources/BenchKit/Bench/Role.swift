@@ -53,5 +53,24 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
         }
     }
 
+    /// The station that owns the role's instrument (nil: the fibre between them, nobody's).
+    /// The trigger, the shutter and the interlock of a one-table bench are the server's: it emits
+    /// the light; on a two-site testbed each site file has its own.
+    public var station: Station? {
+        switch self {
+        case .serverLaser, .serverModulator, .serverAttenuator, .serverTap, .serverSwitch, .serverReceiver, .trigger, .shutter, .interlock: .server
+        case .clientProcessor, .clientAmplifier, .clientSplitter, .clientReceiver: .client
+        case .link: nil
+        }
+    }
+
     public static func < (a: Role, b: Role) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+}
+
+/// The two parties of the protocol, each a station with its own PC, instruments and secrets.
+public enum Station: String, Sendable, Codable, CaseIterable {
+    case server, client
+
+    /// The roles this station's code may touch.
+    public var roles: Set<Role> { Set(Role.allCases.filter { $0.station == self }) }
 }

@@ -6,12 +6,18 @@ extension RunConfiguration {
     /// holds): the ranges of `validate()`, then what needs the model and the test set. Throws
     /// `RunError.invalidOption` naming the option, its value and what is expected.
     public func validate(model: ModelFile, testImages: Int) throws {
+        try validate(model: model)
+        guard images <= testImages else {
+            throw RunError.invalidOption(name: "--images", value: "\(images)", expected: "at most the \(testImages) images the test set holds")
+        }
+    }
+
+    /// The server station's checks: the ranges, the model servable, the budget above an honest
+    /// client's leakage. (How many images the client holds is the client's check.)
+    public func validate(model: ModelFile) throws {
         do { try validate() } catch { throw RunError.invalidOption(name: error.option, value: "", expected: error.problem) }
         func refuse(_ name: String, _ value: Any, _ expected: String) -> RunError {
             .invalidOption(name: name, value: "\(value)", expected: expected)
-        }
-        guard images <= testImages else {
-            throw refuse("--images", images, "at most the \(testImages) images the test set holds")
         }
         // The model must be servable (no NaN, zero or constant rows) and the budget must admit an
         // honest client at this operating point, or every honest session would be aborted.

@@ -92,6 +92,15 @@ extension RunDatabase {
         return (sequence, step, data)
     }
 
+    /// Every intact checkpoint of a run, newest first (a damaged one is skipped: an older one may
+    /// still be the one a resume needs).
+    public func checkpoints(_ runId: String) throws -> [Data] {
+        let rows: [Data] = try read { db in
+            try Data.fetchAll(db, sql: "SELECT checkpoint FROM journal WHERE runId = ? AND checkpoint IS NOT NULL ORDER BY sequence DESC", arguments: [runId])
+        }
+        return rows.compactMap { CheckpointSeal.open($0) }
+    }
+
     /// One run's record; its configuration is validated (a damaged one throws
     /// `.invalidConfiguration` naming the value, so `--resume` never runs it).
     public func run(_ id: String) throws -> RunSummary {

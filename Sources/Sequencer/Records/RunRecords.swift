@@ -95,12 +95,14 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case interrupted
 }
 
-/// The server's view after each block (cumulative over the run so far).
+/// One station's view after each block (cumulative over the run so far): the server's check as
+/// the server measured it (no accuracy: the predictions are the client's), or, in the client's
+/// records, its accuracy beside the server's verdict as received.
 public struct BlockRecord: Sendable, Codable, Equatable {
     public var blockIndex: Int
     public var imagesDone: Int
-    public var correct: Int
-    public var accuracy: Double
+    public var correct: Int?
+    public var accuracy: Double?
     public var modes: Int
     public var vacuumSlots: Int
     public var transmittance: Double
@@ -125,7 +127,8 @@ public struct RunResult: Sendable, Codable, Equatable {
     public var runId: String
     public var bench: String
     public var images: Int
-    public var accuracy: Double
+    /// The client's accuracy (nil in the server's records: it never sees a prediction).
+    public var accuracy: Double?
     public var aborted: Bool
     public var abortReason: String?
     public var certified: Bool
@@ -148,7 +151,8 @@ public struct RunResult: Sendable, Codable, Equatable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(runId, forKey: .runId); try c.encode(bench, forKey: .bench); try c.encode(images, forKey: .images)
-        try c.encode(accuracy, forKey: .accuracy); try c.encode(aborted, forKey: .aborted)
+        if let accuracy { try c.encode(accuracy, forKey: .accuracy) } else { try c.encodeNil(forKey: .accuracy) }
+        try c.encode(aborted, forKey: .aborted)
         if let abortReason { try c.encode(abortReason, forKey: .abortReason) } else { try c.encodeNil(forKey: .abortReason) }
         try c.encode(certified, forKey: .certified); try c.encode(blocks, forKey: .blocks); try c.encode(modes, forKey: .modes)
         try c.encode(transmittanceEstimate, forKey: .transmittanceEstimate); try c.encode(excessNoiseEstimate, forKey: .excessNoiseEstimate)

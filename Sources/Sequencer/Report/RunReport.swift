@@ -29,8 +29,9 @@ public struct RunReport: Sendable {
         func series(_ label: String, _ ys: [Double], _ color: String, _ style: LinePlot.Series.Style = .line) -> LinePlot.Series {
             LinePlot.Series(label: label, points: zip(x, ys).map { (x: $0, y: $1) }, color: color, style: style)
         }
-        var acc = LinePlot(title: "Accuracy so far", xLabel: "returned modes measured", yLabel: "accuracy")
-        acc.series = [series("accuracy", blocks.map(\.accuracy), LinePlot.palette[0], .markers)]
+        // The client's records hold its accuracy; the server's hold none (it never sees a prediction).
+        var acc = LinePlot(title: "Accuracy so far (the client's)", xLabel: "returned modes measured", yLabel: "accuracy")
+        acc.series = [series("accuracy", blocks.map { $0.accuracy ?? .nan }, LinePlot.palette[0], .markers)]
         var t = LinePlot(title: "Transmittance T̂ (± z σ)", xLabel: "returned modes measured", yLabel: "T̂")
         t.logX = true
         t.series = [series("T̂", blocks.map(\.transmittance), LinePlot.palette[0]),
@@ -46,7 +47,8 @@ public struct RunReport: Sendable {
                     series("upper bound", blocks.map(\.weightLeakageUpperBound), LinePlot.palette[1], .dashed),
                     series("lower bound", blocks.map(\.weightLeakageLowerBound), LinePlot.palette[3], .dashed)]
         l.referenceLines = [(run.configuration.budgetBitsPerMode, "budget")]
-        return [acc, t, e, l].map { $0.render().rendered }
+        let hasAccuracy = blocks.contains { $0.accuracy != nil }
+        return (hasAccuracy ? [acc, t, e, l] : [t, e, l]).map { $0.render().rendered }
     }
 
     public var html: String {
@@ -55,7 +57,7 @@ public struct RunReport: Sendable {
         let f = { (v: Double) in String(format: "%.6g", v) }
         var rows = ""
         for b in blocks {
-            rows += "<tr><td>\(b.blockIndex)</td><td>\(b.imagesDone)</td><td>\(String(format: "%.2f %%", 100 * b.accuracy))</td><td>\(b.modes)</td>"
+            rows += "<tr><td>\(b.blockIndex)</td><td>\(b.imagesDone)</td><td>\(b.accuracy.map { String(format: "%.2f %%", 100 * $0) } ?? "— (the client's)")</td><td>\(b.modes)</td>"
             rows += "<td>\(f(b.transmittance)) ± \(f(b.transmittanceStandardError))</td><td>\(f(b.excessNoise)) ± \(f(b.excessNoiseStandardError))</td>"
             rows += "<td>\(f(b.weightLeakageBitsPerMode)) [\(f(b.weightLeakageLowerBound)), \(f(b.weightLeakageUpperBound))]</td><td>\(esc(b.decision))</td></tr>\n"
         }
@@ -69,7 +71,7 @@ public struct RunReport: Sendable {
             <table>
             <tr><th>status</th><td>\(run.status.rawValue)</td></tr>
             <tr><th>images</th><td>\(r.images)</td></tr>
-            <tr><th>accuracy</th><td>\(String(format: "%.2f %%", 100 * r.accuracy))</td></tr>
+            <tr><th>accuracy</th><td>\(r.accuracy.map { String(format: "%.2f %%", 100 * $0) } ?? "— (known to the client only)")</td></tr>
             <tr><th>aborted</th><td>\(r.aborted)\(r.abortReason.map { ": " + esc($0) } ?? "")</td></tr>
             <tr><th>certified</th><td>\(r.certified)</td></tr>
             <tr><th>modes</th><td>\(r.modes) in \(r.blocks) blocks</td></tr>

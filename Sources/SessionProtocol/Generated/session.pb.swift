@@ -382,6 +382,10 @@ public nonisolated struct SessionRequest: Sendable {
   /// Clears the value of `parameters`. Subsequent reads from it will return its default value.
   public mutating func clearParameters() {self._parameters = nil}
 
+  /// The first block of this connection: 0 for a new session, the block after the last commit when
+  /// the same session resumes on a new connection. Both stations hold their state at that commit.
+  public var firstBlock: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1097,7 +1101,7 @@ nonisolated extension SessionParameters: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension SessionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}parameters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}parameters\0\u{3}first_block\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1107,6 +1111,7 @@ nonisolated extension SessionRequest: SwiftProtobuf.Message, SwiftProtobuf._Mess
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._parameters) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.firstBlock) }()
       default: break
       }
     }
@@ -1123,12 +1128,16 @@ nonisolated extension SessionRequest: SwiftProtobuf.Message, SwiftProtobuf._Mess
     try { if let v = self._parameters {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.firstBlock != 0 {
+      try visitor.visitSingularUInt32Field(value: self.firstBlock, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: SessionRequest, rhs: SessionRequest) -> Bool {
     if lhs.sessionID != rhs.sessionID {return false}
     if lhs._parameters != rhs._parameters {return false}
+    if lhs.firstBlock != rhs.firstBlock {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

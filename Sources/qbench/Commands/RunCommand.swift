@@ -26,7 +26,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
     @Option(name: .customLong("block-images"), help: "Images per block (the server's check runs after every block).") var blockImages = 100
     @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
-    @Option(help: "Weight-leakage budget, bit per mode.") var budget = 0.1
+    @Option(help: "Weight-leakage budget, bit per mode (the server's check).") var budget = 0.1
+    @Option(name: .customLong("privacy-budget"), help: "The client's data-leakage budget I_x, bit per symbol: it refuses an operating point above it before any light.") var privacyBudget = 0.01
     @Option(help: "Error probability δ of the abort and certified statements.") var delta = 1e-6
     @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row (the in-band shot-noise reference; as many as modes halves ε̂'s error against a quarter).") var vacuumSlots = 392
     @Option(name: .customLong("resume"), help: "Continue an interrupted or killed run.") var resumeId: String?
@@ -48,7 +49,8 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let model = try modelOptions.loadModel()
         let testSet = try modelOptions.loadSet(.test, limit: nil)
-        let db = try RunDatabase()
+        let db = try RunDatabase(directory: StationOption.directory(.server))
+        let clientDB = try RunDatabase(directory: StationOption.directory(.client))
         var benchPath = bench
         var behaviour = ClientBehaviour(argument: client)!
         if let id = resumeId {
@@ -69,8 +71,9 @@ struct RunCommand: AsyncParsableCommand {
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
         let observer = TerminalObserver(enabled: !json)
-        let env = RunEnvironment(bench: opened, store: store, database: db, codeVersion: QBenchVersion.withCommit,
+        var env = RunEnvironment(bench: opened, store: store, database: db, clientDatabase: clientDB, codeVersion: QBenchVersion.withCommit,
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
+        env.dataLeakageBudgetBits = privacyBudget
         let result: RunResult
         do {
             if let id = resumeId {
@@ -101,7 +104,8 @@ struct RunCommand: AsyncParsableCommand {
     func calibrateTwinIfNeeded(_ bench: Bench, store: CalibrationStore) async throws {
         guard BenchOpening.isSimulated(bench) else { return }
         do {
-            _ = try await ActiveCalibration.load(bench: bench, store: store)
+            _ = try await ServerCalibration.load(bench: bench, store: store)
+            _ = try await ClientCalibration.load(bench: bench, store: store)
             return
         } catch let error as CalibrationError {
             switch error {
@@ -122,12 +126,13 @@ struct RunCommand: AsyncParsableCommand {
         let since = firstCertified.map { " since \($0.modes) modes (\($0.imagesDone) images)" } ?? ""
         printLine("""
             run               \(r.runId) on bench \(r.bench)
-            images            \(r.images), accuracy \(percent(r.accuracy))
+            images            \(r.images), accuracy \(r.accuracy.map(percent) ?? "—") (the client's)
             server's check    \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : (r.certified ? "certified within budget\(since)" : "not certified (not enough modes yet)"))
             channel           T̂ = \(f(r.transmittanceEstimate)), ε̂ = \(f(r.excessNoiseEstimate)) SNU (≤ \(f(r.excessNoiseUpperBound)))
             weight leakage    \(f(r.weightLeakageBitsPerMode)) bit/mode (≤ \(f(r.weightLeakageUpperBoundBitsPerMode)))
             data leakage      \(f(r.dataLeakageBits)) bit/symbol (Cramér–Rao)
             optical modes     \(r.modes) measured in \(r.blocks) blocks, \(String(format: "%.1f", r.seconds)) s (\(String(format: "%.3g", Double(r.modes) / max(r.seconds, 1e-9))) modes/s on \(ProcessInfo.processInfo.activeProcessorCount) cores)
+            records           server: qbench journal \(r.runId) · client: qbench journal \(r.runId) --station client
             report            qbench report \(r.runId)
             """)
     }

@@ -8,6 +8,7 @@ struct RunsCommand: ParsableCommand {
         abstract: "List the recorded runs (run database in $QBENCH_HOME, default ~/.local/share/qbench).")
 
     @Option(help: "Show at most this many runs, newest first.") var limit = 50
+    @OptionGroup var station: StationOption
     @Flag(help: "One JSON object on stdout.") var json = false
 
     struct Damaged: Encodable { let id: String; let problem: String }
@@ -15,7 +16,7 @@ struct RunsCommand: ParsableCommand {
 
     func run() throws {
         let db: RunDatabase
-        do { db = try RunDatabase(readOnly: true) } catch RunDatabaseError.missing(let path) {
+        do { db = try RunDatabase(directory: station.directory, readOnly: true) } catch RunDatabaseError.missing(let path) {
             if json { try printJSON(Output(database: path, runs: [], damaged: [])); return }
             printLine("no runs in \(path): start one with `qbench run`"); return
         }
@@ -30,7 +31,7 @@ struct RunsCommand: ParsableCommand {
             let res = r.result
             printLine(String(format: "%-25@ %-12@ %6d  %@  %-9@  %-16@  %@",
                              r.id as NSString, r.status.rawValue as NSString, res?.images ?? 0,
-                             (res.map { String(format: "%7.2f %%", 100 * $0.accuracy) } ?? "      —") as NSString,
+                             (res?.accuracy.map { String(format: "%7.2f %%", 100 * $0) } ?? "      —") as NSString,
                              (res.map { $0.certified ? "yes" : "no" } ?? "—") as NSString,
                              (res.map { String(format: "%.4f", $0.weightLeakageUpperBoundBitsPerMode) } ?? "—") as NSString,
                              r.bench as NSString))
@@ -45,9 +46,10 @@ struct ReportCommand: ParsableCommand {
 
     @Argument(help: "Run id (see `qbench runs`).") var runId: String
     @Option(name: .shortAndLong, help: "Output file (default: qbench-report-RUN_ID.html).") var output: String?
+    @OptionGroup var station: StationOption
 
     func run() throws {
-        let report = try RunReport(database: try RunDatabase(readOnly: true), runId: runId)
+        let report = try RunReport(database: try RunDatabase(directory: station.directory, readOnly: true), runId: runId)
         let path = output ?? "qbench-report-\(runId).html"
         try report.html.write(toFile: path, atomically: true, encoding: .utf8)
         printLine("wrote \(path)")
@@ -62,10 +64,12 @@ struct JournalCommand: ParsableCommand {
     @Argument(help: "Run id (see `qbench runs`).") var runId: String
     @Flag(help: "One JSON object on stdout.") var json = false
 
+    @OptionGroup var station: StationOption
+
     struct Output: Encodable { let runId: String; let status: String; let entries: [JournalEntry] }
 
     func run() throws {
-        let db = try RunDatabase(readOnly: true)
+        let db = try RunDatabase(directory: station.directory, readOnly: true)
         let summary = try db.run(runId)
         let entries = try db.journalEntries(runId)
         if json { try printJSON(Output(runId: runId, status: summary.status.rawValue, entries: entries)); return }

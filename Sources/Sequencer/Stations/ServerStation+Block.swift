@@ -3,76 +3,70 @@ import Calibrate
 import Foundation
 import NumericsKit
 import SecureInference
+import SessionProtocol
 
-extension ProtocolRun {
-    /// One block of images through every layer, then the server's check on everything so far.
-    func runBlock(index: Int, firstImage: Int, images count: Int) async throws -> BlockRecord {
+extension ServerStation {
+    /// One block on the server's side: per layer, the weight frames loaded and announced, every
+    /// burst the client armed fired and its returned light measured in the secret basis, then the
+    /// interleaved back-to-back reference; finally the check on everything so far.
+    func runBlock(_ endpoint: SessionEndpoint, index: Int, firstImage: Int, images count: Int) async throws -> BlockRecord {
         let blockStart = Date()
-        let bench = env.bench, cal = calibration!
-        let modulator = try bench.modulator(), rx = try bench.receiver(.serverReceiver), crx = try bench.receiver(.clientReceiver)
-        let processor = try bench.clientProcessor(), trigger = try bench.trigger(), sw = try bench.opticalSwitch()
-        let decoder = ClientDecoder(readingGain: cal.clientReadingGain, readingOffset: cal.clientReadingOffset)
-        var inputs = images.subset(firstImage..<(firstImage + count)).images  // rows: images
-        let chunk = max(1, env.chunkShots)
-        // Work on copies: a block that is repeated (interlock) or never finished (kill) leaves no trace.
+        let bench = env.bench
+        let modulator = try bench.modulator(), rx = try bench.receiver(.serverReceiver)
+        let trigger = try bench.trigger(), sw = try bench.opticalSwitch()
+        let parameters = self.parameters
+        // Work on copies: a block that never finished (kill, lost peer) leaves no trace.
         var client = checkpoint.client, reference = checkpoint.reference
         guard let basis else { throw RunError.check("no secret basis was drawn before the first block") }
         var clipped = 0, samples = 0
         for (l, frame) in frames.enumerated() {
             guard let drives = frame.drives else { throw RunError.check("layer \(l) has no drive waveforms: preflight did not encode it") }
             try await modulator.loadDrive(i: drives.i, q: drives.q)
-            var outputs = Matrix(rows: count, cols: frame.layout.rows)
             var rng = basis.generator(stream: UInt64(index) << 8 | UInt64(l))
-            // Client-path shots, one image per shot.
             try await sw.route(.client)
+            try await endpoint.send(.layerReady(block: UInt32(index), layer: UInt32(l)))
             var done = 0
-            while done < count {
+            for burst in 0..<parameters.burstCount(block: index) {
+                let armed = try await receiveFlow(endpoint)
+                guard case let .clientArmed(a) = armed else { throw RunError.peer("expected clientArmed, got \(armed.kind)") }
+                let n = Int(a.shots)
                 try checkStop()
-                try await checkInterlock()
-                let n = min(chunk, count - done)
+                try await checkInterlock(endpoint, drives: drives)
                 let m = frame.measurement(shots: 1, rng: &rng)
-                let symbols = (0..<n).map { ClientDecoder.symbols(inputs.row(done + $0)) }
-                try await processor.program(symbols, layout: frame.layout)
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
-                try await crx.arm(shots: n)
                 try await trigger.fire(shots: n)
-                let acquired = try await rx.fetch(timeout: .seconds(60))
+                try await endpoint.send(.fired(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst)))
+                let measured = try await receiveFlow(endpoint)
+                guard case .clientMeasured = measured else { throw RunError.peer("expected clientMeasured, got \(measured.kind)") }
+                let acquired = try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
                 let returned = acquired.volts
                 clipped += acquired.clippedSamples; samples += returned.count
-                let readings = try await crx.fetch(timeout: .seconds(60)).volts
                 try m.accumulate(checked: returned, shots: n, into: &client)
-                env.returnedLightTap?.returned(block: index, layer: l, firstImage: firstImage + done, frame: m, samples: returned, shots: n)
+                settings.returnedLightTap?.returned(block: index, layer: l, firstImage: firstImage + done, frame: m, samples: returned, shots: n)
                 try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
-                for s in 0..<n {
-                    let est = decoder.innerProducts(readings[(s * frame.layout.rows)..<((s + 1) * frame.layout.rows)])
-                    for r in 0..<frame.layout.rows { outputs[done + s, r] = est[r] }
-                }
+                try await endpoint.send(.returnedLightAcquired(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst)))
                 done += n
                 reportProgress(imagesInBlock: done, layer: l, modes: client.signalSlots)
             }
-            // The interleaved back-to-back reference with the same frame.
+            // The interleaved back-to-back reference with the same frame, the server alone.
             try await sw.route(.backToBack)
-            let refShots = max(1, Int((Double(count) * env.referenceFraction).rounded(.up)))
+            let refShots = max(1, Int((Double(count) * settings.referenceFraction).rounded(.up)))
             var refDone = 0
             while refDone < refShots {
-                let n = min(chunk, refShots - refDone)
+                let n = min(max(1, env.chunkShots), refShots - refDone)
                 let m = frame.measurement(shots: 1, rng: &rng)
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
                 try await trigger.fire(shots: n)
-                let acquired = try await rx.fetch(timeout: .seconds(60))
+                let acquired = try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
                 clipped += acquired.clippedSamples; samples += acquired.volts.count
                 try m.accumulate(checked: acquired.volts, shots: n, into: &reference)
                 refDone += n
             }
             try await sw.route(.client)
             try journal(.step, "block \(index) layer \(l)", detail: "\(count) shots through the client, \(refShots) back-to-back")
-            if l < frames.count - 1 { relu(&outputs) }
-            inputs = outputs
         }
-        let predictions = MNISTNetwork.predictions(inputs)
-        for (k, p) in predictions.enumerated() where p == Int(images.labels[firstImage + k]) { checkpoint.correct += 1 }
         checkpoint.imagesDone += count
         checkpoint.client = client
         checkpoint.reference = reference
@@ -90,6 +84,13 @@ extension ProtocolRun {
 
     /// Above this fraction of clipped samples in one block the session stops at once.
     static let clippingStopFraction = 1e-4
+
+    /// A burst's acquisition takes shots × slots at the symbol rate; the timeout allows that a
+    /// thousand times over, and never less than 10 s (a twin computes the physics on the CPU).
+    func fetchTimeout(shots: Int, layout: FrameLayout) -> Duration {
+        let seconds = Double(shots * layout.slotsPerShot) / max(env.bench.description.symbolRate.si, 1)
+        return .seconds(max(10, 1000 * seconds))
+    }
 
     /// The server's check on everything accumulated so far (PROTOCOL.md §5b). Any failure to
     /// estimate (too few samples aside) stops the session: nothing certifies from NaN.
@@ -116,8 +117,8 @@ extension ProtocolRun {
         let estimate = a.estimate
         if a.decision == .certified, checkpoint.firstCertifiedAtModes == nil { checkpoint.firstCertifiedAtModes = estimate.signalSlots }
         return BlockRecord(
-            blockIndex: index, imagesDone: checkpoint.imagesDone, correct: checkpoint.correct,
-            accuracy: Double(checkpoint.correct) / Double(checkpoint.imagesDone), modes: estimate.signalSlots, vacuumSlots: estimate.vacuumSlots,
+            blockIndex: index, imagesDone: checkpoint.imagesDone, correct: nil, accuracy: nil,
+            modes: estimate.signalSlots, vacuumSlots: estimate.vacuumSlots,
             transmittance: estimate.transmittance, transmittanceStandardError: estimate.transmittanceStandardError,
             transmittanceLowerBound: a.transmittanceLowerBound, excessNoise: estimate.excessNoise,
             excessNoiseStandardError: estimate.excessNoiseStandardError, excessNoiseUpperBound: a.excessNoiseUpperBound,
@@ -143,14 +144,16 @@ extension ProtocolRun {
                               excessNoise: lastAssessment?.estimate.excessNoise)
     }
 
-    /// A tripped interlock pauses the run (Bluesky's suspenders): safe state, wait for it to clear,
-    /// bring the bench back up, and repeat the block from its start; give up after the timeout.
-    func checkInterlock() async throws {
+    /// A tripped interlock pauses the session (Bluesky's suspenders): Pause to the client, safe
+    /// state, wait for it to clear, bring the server's instruments back up, Resume, and continue
+    /// with the burst the client armed (no light left the server in between); give up after the timeout.
+    func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded) async throws {
         let bench = env.bench
         guard bench.has(.interlock) else { return }
         let line = try bench.interlock()
         guard !(try await line.isClear()) else { return }
         try journal(.event, "interlock tripped", detail: "pausing: safe state until it clears (timeout \(env.interlockTimeout))")
+        try await endpoint.send(.pause(reason: "the server's interlock tripped"))
         await safeState()
         let deadline = ContinuousClock.now + env.interlockTimeout
         while !(try await line.isClear()) {
@@ -160,10 +163,10 @@ extension ProtocolRun {
             }
             _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
         }
-        try journal(.event, "interlock cleared", detail: "warming up and repeating the block")
-        throw InterlockResumed()
+        try journal(.event, "interlock cleared", detail: "warming up and continuing the burst")
+        try await warmUp()
+        // The safe state zeroed the modulator's drive: the layer's frame goes back on.
+        try await env.bench.modulator().loadDrive(i: drives.i, q: drives.q)
+        try await endpoint.send(.resume())
     }
 }
-
-/// Thrown inside a block after the interlock cleared: the engine warms up and repeats the block.
-struct InterlockResumed: Error {}

@@ -1,31 +1,5 @@
 import Calibrate
 import Foundation
-import SecureInference
-
-/// What a run has accumulated at a block boundary: enough to continue exactly from there.
-struct RunCheckpoint: Sendable, Codable, Equatable {
-    var nextBlock: Int
-    var imagesDone: Int
-    var correct: Int
-    /// Returned light through the client, and the interleaved back-to-back reference.
-    var client: ReturnedLightStatistics
-    var reference: ReturnedLightStatistics
-    /// Modes first certified within budget (nil: not yet).
-    var firstCertifiedAtModes: Int?
-    /// The drivers' hidden state (the twin's), by driver name.
-    var drivers: [String: Data]
-    var wallSeconds: Double
-    /// The session's secret basis, sealed with the station key (nil before the warm-up journaled it).
-    var basis: SealedBasis?
-    /// Samples of the server's receiver at the digitiser's rails so far, and the blocks they were in.
-    var clippedSamples = 0
-    var clippedBlocks: [Int] = []
-
-    static func initial() -> RunCheckpoint {
-        RunCheckpoint(nextBlock: 0, imagesDone: 0, correct: 0, client: ReturnedLightStatistics(), reference: ReturnedLightStatistics(),
-                      firstCertifiedAtModes: nil, drivers: [:], wallSeconds: 0, basis: nil)
-    }
-}
 
 /// Set from signal handlers (SIGINT, SIGTERM); the engine stops at the next safe point.
 public final class StopRequest: @unchecked Sendable {

@@ -1,0 +1,28 @@
+import BenchKit
+import Calibrate
+import Foundation
+
+/// What one station needs around it: its open bench (of which it touches only its own roles), its
+/// calibration store, its run database, and the knobs of execution that do not change the result.
+public struct StationEnvironment: Sendable {
+    public let bench: Bench
+    public let store: CalibrationStore
+    public let database: RunDatabase
+    public let codeVersion: String
+    public let arguments: [String]
+    public let stop: StopRequest
+    public let observer: any RunObserver
+    /// Shots per trigger burst (memory per burst ∝ this × slots per shot).
+    public var chunkShots = 8
+    /// How long to wait for a tripped interlock to clear before giving up.
+    public var interlockTimeout: Duration = .seconds(60)
+    /// How long to wait for the peer's next message: its longest step is a burst of shots or a
+    /// block's check, far below this on any bench that works; beyond it the peer counts as lost.
+    public var peerTimeout: Duration = .seconds(300)
+
+    public init(bench: Bench, store: CalibrationStore, database: RunDatabase, codeVersion: String, arguments: [String],
+                stop: StopRequest = StopRequest(), observer: any RunObserver = SilentObserver()) {
+        self.bench = bench; self.store = store; self.database = database; self.codeVersion = codeVersion
+        self.arguments = arguments; self.stop = stop; self.observer = observer
+    }
+}
