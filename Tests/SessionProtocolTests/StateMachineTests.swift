@@ -275,3 +275,39 @@ struct StateMachineTests {
         #expect(a.head.count == 32)
     }
 }
+
+/// A session resumed on a new connection starts at the block after the last commit (Request.first_block).
+struct ResumedSessionTests {
+    /// After the hellos: the server's machine sends the request if it may, and the client receives
+    /// it (a request the server's own machine refuses is crafted, as a broken or hostile server would).
+    static func opened(firstBlock: UInt32) -> (pair: MachinePair, serverSent: Bool, receipt: SessionReceipt) {
+        var pair = MachinePair()
+        for step in canonicalScript().prefix(2) { try? pair.advance(step) }
+        let message = SessionMessage.request(sessionID: "session-1", parameters: testParameters, firstBlock: firstBlock)
+        var envelope = SessionEnvelope()
+        envelope.sequence = 1
+        envelope.body = message
+        var serverSent = false
+        if let sent = try? pair.server.send(message) { envelope = sent; serverSent = true }
+        let receipt = pair.client.receive(envelope)
+        return (pair, serverSent, receipt)
+    }
+
+    /// Block 1 of 2 continues at its first layer; block 2 of 2 (killed after its last commit) goes
+    /// straight to the end; beyond the plan is refused.
+    @Test(arguments: [(UInt32(1), SessionPhase?.some(.layerReady(block: 1, layer: 0))), (2, .some(.end)), (3, nil)])
+    func requestStartsAtItsFirstBlock(firstBlock: UInt32, after: SessionPhase?) throws {
+        var (pair, serverSent, receipt) = Self.opened(firstBlock: firstBlock)
+        guard let after else {
+            #expect(!serverSent)
+            guard case let .refused(violation, _) = receipt else { Issue.record("first block \(firstBlock) accepted"); return }
+            #expect(violation.code == .invalidValue)
+            return
+        }
+        #expect(serverSent)
+        guard case .accepted = receipt else { Issue.record("first block \(firstBlock) refused: \(receipt)"); return }
+        try pair.advance(.message(.client, .accept(parameters: testParameters)))
+        #expect(pair.server.phase == after && pair.client.phase == after)
+        #expect(pair.client.firstBlock == Int(firstBlock))
+    }
+}

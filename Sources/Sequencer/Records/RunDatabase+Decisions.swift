@@ -10,7 +10,7 @@ extension RunDatabase {
             var next = (try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM journal WHERE runId = ?", arguments: [runId]) ?? -1) + 1
             let now = Date()
             try db.execute(sql: "INSERT INTO journal (runId, sequence, at, kind, step, detail, checkpoint) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [runId, next, now, JournalEntry.Kind.step.rawValue, step, "abort: \(reason)", checkpoint])
+                           arguments: [runId, next, now, JournalEntry.Kind.step.rawValue, step, "abort: \(reason)", CheckpointSeal.seal(checkpoint)])
             try db.execute(sql: "INSERT OR REPLACE INTO block (runId, blockIndex, record) VALUES (?, ?, ?)",
                            arguments: [runId, block.blockIndex, try Self.json(block)])
             next += 1

@@ -223,6 +223,18 @@ public final class RunDatabase: Sendable {
                 t.column("samples", .blob).notNull()
             }
         }
+        m.registerMigration("v2-ledger") { db in
+            // The server's per-client ledger of weight leakage served (issue 10): one row per
+            // session, updated at every commit.
+            try db.create(table: "ledger") { t in
+                t.primaryKey("runId", .text)
+                t.column("client", .text).notNull()
+                t.column("at", .datetime).notNull()
+                t.column("images", .integer).notNull()
+                t.column("boundBitsPerMode", .double).notNull()
+                t.column("chargeBitsPerSymbol", .double).notNull()
+            }
+        }
         return m
     }
 

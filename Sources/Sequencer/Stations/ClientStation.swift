@@ -49,13 +49,12 @@ final class ClientStation: @unchecked Sendable {
         var status = RunStatus.completed
         var failure: Error?
         var wallAtStart = 0.0
-        var answered = false
         do {
             try await preflight()
             try await endpoint.send(endpoint.hello)
-            let hello = try await endpoint.receive(timeout: env.peerTimeout)
+            let hello = try await receiveFlow(endpoint)
             guard case .hello = hello else { throw RunError.peer("the server answered the hello with \(hello.kind)") }
-            let request = try await endpoint.receive(timeout: env.peerTimeout)
+            let request = try await receiveFlow(endpoint)
             guard case let .request(r) = request else { throw RunError.peer("the server sent \(request.kind), not a session request") }
             do {
                 try admit(r.parameters)
@@ -68,11 +67,9 @@ final class ClientStation: @unchecked Sendable {
                     checkpoint.drivers = try await env.bench.checkpoint(of: .client)
                 }
             } catch {
-                answered = true
                 try? await endpoint.send(.deny(reason: String("\(error)".utf8.prefix(SessionStateMachine.maximumTextBytes)) ?? "refused"))
                 throw RunError.denied("\(error)")
             }
-            answered = true
             parameters = r.parameters
             try journal(.step, "preflight", detail: "calibration records: \(calibration?.recordIDs.joined(separator: ", ") ?? ""); I_x = \(String(format: "%.4g", dataLeakageBits(r.parameters))) bit/symbol within the budget \(settings.dataLeakageBudgetBits)")
             try journal(.step, "warm-up")
@@ -93,13 +90,14 @@ final class ClientStation: @unchecked Sendable {
             }
             failure = e
         } catch let e as SessionFailure {
-            status = .interrupted
+            // A lost channel is resumable; a refused message or this side's misuse is not.
+            if case .channel = e { status = .interrupted } else { status = .failed }
             failure = RunError.peer("\(e)")
         } catch {
             status = .failed
             failure = error
         }
-        if let failure, answered, await endpoint.outcome == nil {
+        if let failure, await endpoint.outcome == nil {
             try? await endpoint.send(.abort(reason: "client: \(failure)"))
         }
         await endpoint.close()

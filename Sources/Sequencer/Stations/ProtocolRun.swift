@@ -32,6 +32,8 @@ public struct RunEnvironment: Sendable {
     public var returnedLightTap: (any ReturnedLightTap)?
     /// The client's data-leakage budget, bit per symbol.
     public var dataLeakageBudgetBits = 0.01
+    /// The server's lifetime budget of weight leakage per client, bit per weight symbol (nil: unlimited).
+    public var lifetimeBudgetBitsPerSymbol: Double?
 
     public init(bench: Bench, store: CalibrationStore, database: RunDatabase, clientDatabase: RunDatabase, codeVersion: String,
                 arguments: [String], stop: StopRequest = StopRequest(), observer: any RunObserver = SilentObserver()) {
@@ -48,7 +50,8 @@ public struct RunEnvironment: Sendable {
     }
 
     var serverSettings: ServerStation.Settings {
-        ServerStation.Settings(referenceFraction: referenceFraction, basis: basis, returnedLightTap: returnedLightTap)
+        ServerStation.Settings(referenceFraction: referenceFraction, basis: basis, returnedLightTap: returnedLightTap,
+                               lifetimeBudgetBitsPerSymbol: lifetimeBudgetBitsPerSymbol)
     }
 
     func clientSettings(_ configuration: RunConfiguration) -> ClientStation.Settings {
@@ -70,6 +73,8 @@ public enum RunError: Error, CustomStringConvertible {
     case denied(String)
     /// The operating point would leak more of the client's data than its budget allows.
     case privacy(String)
+    /// The client's accumulated weight leakage would exceed the server's lifetime budget.
+    case ledger(String)
 
     public var description: String {
         switch self {
@@ -84,6 +89,7 @@ public enum RunError: Error, CustomStringConvertible {
         case let .peer(s): "the other station: \(s); both stations are in their safe state; continue with `qbench run --resume <run id>`"
         case let .denied(s): "the client refused the session before any light: \(s)"
         case let .privacy(s): s
+        case let .ledger(s): "refused before any light: \(s)"
         }
     }
 }

@@ -22,7 +22,15 @@ final class ServerStation: @unchecked Sendable {
         var basis: BasisPolicy = .secret
         /// Sees every burst of returned light the server measured through the client (its own data).
         var returnedLightTap: (any ReturnedLightTap)?
+        /// Who the client is, for the ledger: its certificate's SHA-256 over gRPC, or the name of
+        /// the client in the same process.
+        var clientIdentity = ServerStation.localClient
+        /// The most weight leakage per weight symbol a client may accumulate over all its
+        /// sessions (nil: unlimited, still recorded).
+        var lifetimeBudgetBitsPerSymbol: Double?
     }
+
+    static let localClient = "local client (same process)"
 
     let configuration: RunConfiguration
     let model: ModelFile
@@ -37,8 +45,6 @@ final class ServerStation: @unchecked Sendable {
     var lastAssessment: LeakageCheck.Assessment?
     /// The session's secret X/P basis (drawn at the first start, or opened from the checkpoint).
     var basis: SecretBasis?
-    /// Whether the session reached the client (then an abort goes to it on failure).
-    var sessionOpen = false
 
     init(runId: String, configuration: RunConfiguration, model: ModelFile, env: StationEnvironment, settings: Settings, checkpoint: ServerCheckpoint) {
         self.runId = runId; self.configuration = configuration; self.model = model; self.env = env; self.settings = settings
@@ -97,7 +103,7 @@ final class ServerStation: @unchecked Sendable {
             gain: configuration.gain, photonsPerMode: configuration.photonsPerMode, modesPerRow: UInt32(n),
             vacuumSlotsPerRow: UInt32(configuration.vacuumSlotsPerRow),
             layers: model.network.layers.map { (rows: UInt32($0.rows), modesPerRow: UInt32(($0.cols + 1) / 2)) },
-            images: UInt32(configuration.images), blockImages: UInt32(configuration.blockImages),
+            images: UInt32(configuration.images), blockImages: UInt32(min(configuration.blockImages, configuration.images)),
             shotsPerBurst: UInt32(max(1, env.chunkShots)),
             weightLeakageBudgetBitsPerMode: configuration.budgetBitsPerMode, delta: configuration.delta)
     }
@@ -148,6 +154,7 @@ final class ServerStation: @unchecked Sendable {
             }
             try await preflight()
             try journal(.step, "preflight", detail: "calibration records: \(calibration?.recordIDs.joined(separator: ", ") ?? "")")
+            try checkLedger()
             try openOrDrawBasis()
             if resuming, checkpoint.client.signalSlots > 0 { lastAssessment = try evaluate() }
             try await openSession(endpoint)
@@ -175,11 +182,13 @@ final class ServerStation: @unchecked Sendable {
                     env.observer.step("server: \(step.description): abort: \(record.reason)")
                     env.observer.block(record)
                     status = .aborted
+                    try env.database.charge(runId, client: settings.clientIdentity, images: checkpoint.imagesDone, boundBitsPerMode: record.weightLeakageUpperBound)
                     try await commit(endpoint, block: index)
                     break
                 }
                 // The commit is the resume point on both sides: journaled once the client echoed it.
                 try await commit(endpoint, block: index)
+                try env.database.charge(runId, client: settings.clientIdentity, images: checkpoint.imagesDone, boundBitsPerMode: record.weightLeakageUpperBound)
                 try journal(.step, step.description, detail: "\(record.decision): \(record.reason)", block: record, checkpoint: true)
                 env.observer.block(record)
             }
@@ -193,13 +202,15 @@ final class ServerStation: @unchecked Sendable {
             }
             failure = e
         } catch let e as SessionFailure {
-            status = .interrupted
+            // A lost channel is resumable; a refused message or this side's misuse is not.
+            if case .channel = e { status = .interrupted } else { status = .failed }
             failure = RunError.peer("\(e)")
         } catch {
             status = .failed
             failure = error
         }
-        if let failure, sessionOpen, await endpoint.outcome == nil {
+        // Abort is allowed at any point of a session: the client learns why, not only that the peer went away.
+        if let failure, await endpoint.outcome == nil {
             try? await endpoint.send(.abort(reason: "server: \(failure)"))
         }
         await endpoint.close()
@@ -211,13 +222,24 @@ final class ServerStation: @unchecked Sendable {
         return ServerOutcome(runId: runId, status: status, result: result, failure: failure)
     }
 
+    /// Leakage is per use: a client's sessions add up. Before light, the session's most (its
+    /// budget per mode over every image it asks for) on top of what the client already holds must
+    /// stay within the lifetime budget.
+    func checkLedger() throws {
+        let held = try env.database.account(settings.clientIdentity, excluding: runId)
+        let planned = configuration.budgetBitsPerMode * Double(configuration.images)
+        try journal(.event, "ledger", detail: "client \(settings.clientIdentity): \(String(format: "%.4g", held.chargeBitsPerSymbol)) bit per weight symbol over \(held.sessions) earlier sessions; this one up to \(String(format: "%.4g", planned))")
+        if let lifetime = settings.lifetimeBudgetBitsPerSymbol, held.chargeBitsPerSymbol + planned > lifetime {
+            throw RunError.ledger("client \(settings.clientIdentity) holds \(String(format: "%.4g", held.chargeBitsPerSymbol)) bit per weight symbol from \(held.sessions) sessions; this session (\(configuration.images) images at ≤ \(configuration.budgetBitsPerMode) bit/mode) could add \(String(format: "%.4g", planned)), beyond the lifetime budget of \(lifetime): serve fewer images, lower the budget, or retrain and serve new weights")
+        }
+    }
+
     /// Hello both ways, the request (from the next uncommitted block), the client's answer.
     func openSession(_ endpoint: SessionEndpoint) async throws {
-        let hello = try await endpoint.receive(timeout: env.peerTimeout)
+        let hello = try await receiveFlow(endpoint)
         guard case .hello = hello else { throw RunError.peer("the client opened with \(hello.kind), not hello") }
         try await endpoint.send(endpoint.hello)
         try await endpoint.send(.request(sessionID: runId, parameters: parameters, firstBlock: UInt32(checkpoint.nextBlock)))
-        sessionOpen = true
         let answer = try await receiveFlow(endpoint)
         switch answer {
         case .accept: try journal(.event, "session accepted", detail: "client accepted the operating point from block \(checkpoint.nextBlock)")

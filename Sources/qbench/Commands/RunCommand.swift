@@ -27,6 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("block-images"), help: "Images per block (the server's check runs after every block).") var blockImages = 100
     @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
     @Option(help: "Weight-leakage budget, bit per mode (the server's check).") var budget = 0.1
+    @Option(name: .customLong("lifetime-budget"), help: "The server's lifetime budget of weight leakage per client, bit per weight symbol, over all its sessions (leakage is per use); a session that could exceed it is refused before light. Default: unlimited (still recorded: `qbench ledger`).") var lifetimeBudget: Double?
     @Option(name: .customLong("privacy-budget"), help: "The client's data-leakage budget I_x, bit per symbol: it refuses an operating point above it before any light.") var privacyBudget = 0.01
     @Option(help: "Error probability δ of the abort and certified statements.") var delta = 1e-6
     @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row (the in-band shot-noise reference; as many as modes halves ε̂'s error against a quarter).") var vacuumSlots = 392
@@ -74,6 +75,7 @@ struct RunCommand: AsyncParsableCommand {
         var env = RunEnvironment(bench: opened, store: store, database: db, clientDatabase: clientDB, codeVersion: QBenchVersion.withCommit,
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
         env.dataLeakageBudgetBits = privacyBudget
+        env.lifetimeBudgetBitsPerSymbol = lifetimeBudget
         let result: RunResult
         do {
             if let id = resumeId {
