@@ -112,6 +112,7 @@ let package = Package(
                 "SecureInference", "NumericsKit", "Plots", "BenchKit", "BenchSim", "Calibrate", "Sequencer", "Drivers", "TwinValidation",
                 "SessionProtocol", "SessionTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: optimised
         ),
@@ -135,6 +136,15 @@ let package = Package(
         // Needs LD_PRELOAD=libumockdev-preload.so.0 (scripts/test.sh sets it).
         .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD", "Drivers", "BenchKit"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "BenchIO", "BenchKit", "InstrumentModels"]),
+        // Both stations' code over the real gRPC transport (mutual TLS on loopback), on one twin.
+        .testTarget(
+            name: "StationNetworkTests",
+            dependencies: [
+                "Sequencer", "SessionProtocol", "SessionTransport", "BenchSim", "BenchKit", "Calibrate", "SecureInference",
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: optimised
+        ),
         .testTarget(
             name: "SessionProtocolTests",
             dependencies: [

@@ -11,18 +11,9 @@ import SessionProtocol
 /// own data-leakage budget and refuses otherwise. It alone computes predictions and accuracy. It
 /// never holds a weight, a returned sample or the server's basis: its records cannot leak them.
 final class ClientStation: @unchecked Sendable {
-    struct Settings: Sendable {
-        /// The most data leakage the client accepts, bit per symbol (Cramér–Rao form, PROTOCOL.md §5).
-        var dataLeakageBudgetBits = 0.01
-        /// Where its images came from (kept in its records).
-        var dataDirectory = ""
-        /// The twin behaviour of its optics (honest unless a test or a demonstration says otherwise).
-        var behaviour = "honest"
-    }
-
     let env: StationEnvironment
     let testSet: MNISTSet
-    let settings: Settings
+    let settings: ClientSettings
     var calibration: ClientCalibration?
     var runId = ""
     var checkpoint = ClientCheckpoint.initial()
@@ -31,7 +22,7 @@ final class ClientStation: @unchecked Sendable {
     var parameters: SessionParameters?
     let started = Date()
 
-    init(env: StationEnvironment, testSet: MNISTSet, settings: Settings) {
+    init(env: StationEnvironment, testSet: MNISTSet, settings: ClientSettings) {
         self.env = env; self.testSet = testSet; self.settings = settings
     }
 

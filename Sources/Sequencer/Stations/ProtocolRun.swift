@@ -49,13 +49,13 @@ public struct RunEnvironment: Sendable {
         return e
     }
 
-    var serverSettings: ServerStation.Settings {
-        ServerStation.Settings(referenceFraction: referenceFraction, basis: basis, returnedLightTap: returnedLightTap,
+    var serverSettings: ServerSettings {
+        ServerSettings(referenceFraction: referenceFraction, basis: basis, returnedLightTap: returnedLightTap,
                                lifetimeBudgetBitsPerSymbol: lifetimeBudgetBitsPerSymbol)
     }
 
-    func clientSettings(_ configuration: RunConfiguration) -> ClientStation.Settings {
-        ClientStation.Settings(dataLeakageBudgetBits: dataLeakageBudgetBits, dataDirectory: configuration.dataDirectory, behaviour: configuration.client)
+    func clientSettings(_ configuration: RunConfiguration) -> ClientSettings {
+        ClientSettings(dataLeakageBudgetBits: dataLeakageBudgetBits, dataDirectory: configuration.dataDirectory, behaviour: configuration.client)
     }
 }
 

@@ -15,27 +15,12 @@ import SessionProtocol
 /// leaves its instruments in their safe state, and a session killed at any point resumes from its
 /// last commit with the same final result.
 final class ServerStation: @unchecked Sendable {
-    struct Settings: Sendable {
-        /// Back-to-back reference shots per client shot, interleaved in every block and layer.
-        var referenceFraction = 0.3
-        /// The secret basis: always `.secret` outside tests.
-        var basis: BasisPolicy = .secret
-        /// Sees every burst of returned light the server measured through the client (its own data).
-        var returnedLightTap: (any ReturnedLightTap)?
-        /// Who the client is, for the ledger: its certificate's SHA-256 over gRPC, or the name of
-        /// the client in the same process.
-        var clientIdentity = ServerStation.localClient
-        /// The most weight leakage per weight symbol a client may accumulate over all its
-        /// sessions (nil: unlimited, still recorded).
-        var lifetimeBudgetBitsPerSymbol: Double?
-    }
-
-    static let localClient = "local client (same process)"
+    static let localClient = ServerSettings.localClient
 
     let configuration: RunConfiguration
     let model: ModelFile
     let env: StationEnvironment
-    let settings: Settings
+    let settings: ServerSettings
     let runId: String
     var checkpoint: ServerCheckpoint
     var calibration: ServerCalibration?
@@ -46,7 +31,7 @@ final class ServerStation: @unchecked Sendable {
     /// The session's secret X/P basis (drawn at the first start, or opened from the checkpoint).
     var basis: SecretBasis?
 
-    init(runId: String, configuration: RunConfiguration, model: ModelFile, env: StationEnvironment, settings: Settings, checkpoint: ServerCheckpoint) {
+    init(runId: String, configuration: RunConfiguration, model: ModelFile, env: StationEnvironment, settings: ServerSettings, checkpoint: ServerCheckpoint) {
         self.runId = runId; self.configuration = configuration; self.model = model; self.env = env; self.settings = settings
         self.checkpoint = checkpoint
         plan = PlanStep.plan(images: configuration.images, blockImages: configuration.blockImages)
@@ -54,7 +39,7 @@ final class ServerStation: @unchecked Sendable {
 
     /// A new session's record in the server's database. The configuration keeps no client data:
     /// the data directory is the client's business.
-    static func create(_ configuration: RunConfiguration, model: ModelFile, env: StationEnvironment, settings: Settings) async throws -> ServerStation {
+    static func create(_ configuration: RunConfiguration, model: ModelFile, env: StationEnvironment, settings: ServerSettings) async throws -> ServerStation {
         try configuration.validate(model: model)
         var stored = configuration
         stored.dataDirectory = ""
@@ -69,7 +54,7 @@ final class ServerStation: @unchecked Sendable {
 
     /// An interrupted, failed or killed session of the server's database, ready to continue from
     /// its last commit.
-    static func reopen(runId: String, model: ModelFile, env: StationEnvironment, settings: Settings) throws -> ServerStation {
+    static func reopen(runId: String, model: ModelFile, env: StationEnvironment, settings: ServerSettings) throws -> ServerStation {
         let summary = try env.database.run(runId)
         guard [.running, .interrupted, .failed].contains(summary.status) else {
             throw RunError.notResumable("run \(runId) is \(summary.status.rawValue): only interrupted, failed or killed runs resume")

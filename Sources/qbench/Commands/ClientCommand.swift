@@ -1,0 +1,62 @@
+import ArgumentParser
+import BenchKit
+import Foundation
+import SecureInference
+import Sequencer
+import SessionTransport
+
+/// `qbench client`: the client station of a two-site testbed. It owns its images, its site's
+/// instruments, its calibration and its run database; it checks the offered operating point
+/// against its data-leakage budget before any light and alone computes predictions.
+struct ClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Run the client station: join (or resume) a session of a server station over mutual TLS with your own images.",
+        discussion: "docs/two-sites.md covers certificates, ports and site bench files.")
+
+    @Option(help: "The client site's bench file (its roles only).") var bench: String
+    @Option(help: "The server station's HOST:PORT.") var connect: String
+    @OptionGroup var site: SiteOptions
+    @Option(name: .customLong("server-allow"), help: "Accept only this server certificate (cert-sha256:HEX or key-sha256:HEX); default: any server the lab CA issued.") var serverAllow: [String] = []
+    @Option(name: .customLong("privacy-budget"), help: "Data-leakage budget I_x, bit per symbol: an operating point above it is refused before any light.") var privacyBudget = 0.01
+    @Option(help: "Directory holding the MNIST test-set .gz files (default: the repository's Data/mnist).") var data: String?
+    @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
+    @Flag(help: "One JSON object on stdout.") var json = false
+
+    func run() async throws {
+        let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
+        let testSet = try MNISTSet.load(.test, directory: dir)
+        let opened = try await BenchOpening.open(bench)
+        try opened.requireSite(of: .client)
+        let (credentials, roots) = try site.credentials()
+        let (host, port) = try SiteOptions.endpoint(connect)
+        let serverList = try serverAllow.map { entry in
+            guard let e = AllowListEntry(entry) else { throw CLIError("--server-allow '\(entry)' is not cert-sha256:HEX or key-sha256:HEX") }
+            return e
+        }
+        let stop = StopRequest()
+        let signals = installSignalHandlers(stop)
+        defer { _ = signals }
+        let env = StationEnvironment(bench: opened, store: try BenchOpening.store(store), database: try RunDatabase(directory: StationOption.directory(.client)),
+                                     codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, stop: stop)
+        let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: dir.path)
+        let config = SessionClientConfiguration(host: host, port: port,
+                                                security: .mutualTLS(credentials: credentials, trustRoots: roots, serverAllowList: serverList.isEmpty ? nil : serverList))
+        let result: RunResult
+        do {
+            result = try await SessionClient.withSession(config) { channel in
+                try await ClientSession.join(testSet: testSet, env: env, settings: settings, channel: channel)
+            }
+        } catch let failure as RunFailure {
+            if json { try printJSON(failure.result) }
+            throw CLIError("\(failure)")
+        }
+        if json { try printJSON(result); return }
+        printLine("""
+            session           \(result.runId)
+            images            \(result.images), accuracy \(result.accuracy.map(percent) ?? "—")
+            server's verdict  \(result.aborted ? "ABORTED: \(result.abortReason ?? "")" : result.certified ? "certified within budget" : "not certified")
+            data leakage      \(String(format: "%.4g", result.dataLeakageBits)) bit/symbol (budget \(privacyBudget))
+            """)
+    }
+}

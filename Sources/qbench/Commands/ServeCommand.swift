@@ -1,0 +1,104 @@
+import ArgumentParser
+import BenchKit
+import Foundation
+import SecureInference
+import Sequencer
+import SessionProtocol
+import SessionTransport
+
+/// `qbench serve`: the server station of a two-site testbed. It owns the model, its site's
+/// instruments, its calibration, its run database and the secret basis; it admits only clients
+/// whose certificate is on its allow-list and serves them one session after another.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the server station: serve secure-inference sessions to admitted client stations over mutual TLS.",
+        discussion: "Each admitted client gets one recorded session (its certificate's SHA-256 in the journal and the ledger). docs/two-sites.md covers certificates, ports and site bench files.")
+
+    @Option(help: "The server site's bench file (its roles only).") var bench: String
+    @Option(help: "HOST:PORT to listen on.") var listen = "0.0.0.0:7443"
+    @OptionGroup var site: SiteOptions
+    @Option(name: .customLong("allow"), help: "An admitted client: cert-sha256:HEX or key-sha256:HEX (`qbench pki fingerprint CLIENT.pem`); repeat per client.") var allow: [String] = []
+    @Option(help: "Sessions to serve before exiting (0: until stopped).") var sessions = 1
+    @Option(help: "Test images per session (1–10000).") var images = 10_000
+    @Option(help: "Client amplifier gain G the server offers.") var gain = 2.0
+    @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
+    @Option(name: .customLong("block-images"), help: "Images per block (the check runs after every block).") var blockImages = 100
+    @Option(help: "Weight-leakage budget, bit per mode.") var budget = 0.1
+    @Option(help: "Error probability δ of the check's statements.") var delta = 1e-6
+    @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row.") var vacuumSlots = 392
+    @Option(name: .customLong("lifetime-budget"), help: "Lifetime weight-leakage budget per client, bit per weight symbol (default: unlimited, recorded).") var lifetimeBudget: Double?
+    @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
+    @Option(help: "Model file (default: the shipped model).") var model: String?
+
+    func run() async throws {
+        let allowList = try allow.map { entry in
+            guard let e = AllowListEntry(entry) else { throw CLIError("--allow '\(entry)' is not cert-sha256:HEX or key-sha256:HEX: see `qbench pki fingerprint`") }
+            return e
+        }
+        guard !allowList.isEmpty else { throw CLIError("no client is admitted: give --allow with each client's fingerprint (`qbench pki fingerprint CLIENT.pem`)") }
+        let modelFile = try ModelFile.read(from: model.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultModel)
+        let opened = try await BenchOpening.open(bench)
+        try opened.requireSite(of: .server)
+        let (credentials, roots) = try site.credentials()
+        let (host, port) = try SiteOptions.endpoint(listen)
+        let db = try RunDatabase(directory: StationOption.directory(.server))
+        let calibration = try BenchOpening.store(store)
+        let stop = StopRequest()
+        let signals = installSignalHandlers(stop)
+        defer { _ = signals }
+        let env = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
+                                     arguments: CommandLine.arguments, stop: stop, observer: TerminalObserver(enabled: true))
+        let config = RunConfiguration(benchFile: try BenchOpening.url(bench).path, modelFile: try model ?? ProjectPaths.defaultModel.path, dataDirectory: "",
+                                      images: images, gain: gain, photonsPerMode: photons, blockImages: blockImages, budgetBitsPerMode: budget,
+                                      delta: delta, vacuumSlotsPerRow: vacuumSlots)
+        try config.validate(model: modelFile)
+        let queue = SessionQueue(limit: sessions)
+        let server = try SessionServer(
+            configuration: SessionServerConfiguration(host: host, port: port, security: .mutualTLS(credentials: credentials, trustRoots: roots, allowList: allowList)),
+            onRefusal: { refusal in printLine("refused a connection: \(refusal)") }
+        ) { incoming in
+            // One session at a time: the bench is one.
+            await queue.serve {
+                var settings = ServerSettings(clientIdentity: incoming.peer.certificateSHA256.map { "cert-sha256:\($0)" } ?? incoming.peer.description)
+                settings.lifetimeBudgetBitsPerSymbol = lifetimeBudget
+                printLine("session with \(incoming.peer)")
+                do {
+                    let r = try await ServerSession.serve(config, model: modelFile, env: env, settings: settings, channel: incoming.channel)
+                    printLine("session \(r.runId): \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : r.certified ? "certified" : "not certified"), \(r.images) images, I_w ≤ \(r.weightLeakageUpperBoundBitsPerMode)")
+                } catch {
+                    printLine("session ended: \(error)")
+                }
+            }
+        }
+        printLine("serving on \(host):\(port) (mutual TLS; \(allowList.count) admitted client(s))")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            group.addTask {
+                while !(await queue.isDone), stop.requested == nil { try await Task.sleep(for: .milliseconds(200)) }
+                server.shutdown()
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// Serves sessions one at a time and counts them.
+actor SessionQueue {
+    let limit: Int
+    private var served = 0
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    init(limit: Int) { self.limit = limit }
+    var isDone: Bool { limit > 0 && served >= limit && !busy }
+
+    func serve(_ body: @Sendable () async -> Void) async {
+        while busy { await withCheckedContinuation { waiting.append($0) } }
+        guard limit == 0 || served < limit else { return }
+        busy = true
+        await body()
+        served += 1
+        busy = false
+        if !waiting.isEmpty { waiting.removeFirst().resume() }
+    }
+}
