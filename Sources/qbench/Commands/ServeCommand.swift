@@ -20,6 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var site: SiteOptions
     @Option(name: .customLong("allow"), help: "An admitted client: cert-sha256:HEX or key-sha256:HEX (`qbench pki fingerprint CLIENT.pem`); repeat per client.") var allow: [String] = []
     @Option(help: "Sessions to serve before exiting (0: until stopped).") var sessions = 1
+    @Option(name: .customLong("resume"), help: "Continue this interrupted session (from its last commit) with the first client that connects; later sessions are new.") var resumeId: String?
     @Option(help: "Test images per session (1–10000).") var images = 10_000
     @Option(help: "Client amplifier gain G the server offers.") var gain = 2.0
     @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
@@ -64,7 +65,12 @@ struct ServeCommand: AsyncParsableCommand {
                 settings.lifetimeBudgetBitsPerSymbol = lifetimeBudget
                 printLine("session with \(incoming.peer)")
                 do {
-                    let r = try await ServerSession.serve(config, model: modelFile, env: env, settings: settings, channel: incoming.channel)
+                    let r: RunResult
+                    if let id = await queue.takeResume(resumeId) {
+                        r = try await ServerSession.resume(runId: id, model: modelFile, env: env, settings: settings, channel: incoming.channel)
+                    } else {
+                        r = try await ServerSession.serve(config, model: modelFile, env: env, settings: settings, channel: incoming.channel)
+                    }
                     printLine("session \(r.runId): \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : r.certified ? "certified" : "not certified"), \(r.images) images, I_w ≤ \(r.weightLeakageUpperBoundBitsPerMode)")
                 } catch {
                     printLine("session ended: \(error)")
@@ -89,7 +95,15 @@ actor SessionQueue {
     private var served = 0
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var resumed = false
     init(limit: Int) { self.limit = limit }
+
+    /// The session to resume, for the first session only.
+    func takeResume(_ id: String?) -> String? {
+        guard let id, !resumed else { return nil }
+        resumed = true
+        return id
+    }
     var isDone: Bool { limit > 0 && served >= limit && !busy }
 
     func serve(_ body: @Sendable () async -> Void) async {
