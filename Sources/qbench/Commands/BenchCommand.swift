@@ -5,84 +5,110 @@ import Foundation
 import NumericsKit
 import SecureInference
 import TwinValidation
+import Calibrate
+import Sequencer
 
 /// `qbench bench …`: performance measurements.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance measurements.",
-        subcommands: [TwinBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self, AttackBenchmark.self, CuriousServerBenchmark.self])
+        subcommands: [RunBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self, AttackBenchmark.self, CuriousServerBenchmark.self])
 }
 
-struct TwinBenchmark: AsyncParsableCommand {
+struct RunBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "twin",
-        abstract: "Measures the digital twin on secure inference of MNIST images (784-784-10, G = 2, μ = 4).",
+        commandName: "run",
+        abstract: "Measures the protocol run itself on the twin: both stations, every device, the server's check (what `qbench run` does).",
         discussion: """
-            Drives the simulated bench the way a protocol run does: for each layer, its frames uploaded to the modulator \
-            once; then for each burst of test images, ξ per image on the client processor, both receivers armed, the \
-            trigger, and the fetch of the server's samples and the client's readings, which become the next layer's input. \
-            It counts every signal mode delivered to the server receiver (vacuum slots run but are not counted) and \
-            times the driving loop (setup excluded). \
-            Until the calibrated encoder exists, the drive voltages, biases, attenuator, LO phases and the client's \
-            reading scale are computed from the twin's hidden constants (its `truth`), which only benchmarks and tests \
-            may read.
+            Calibrates a fresh twin of the bench file into a temporary store and database (not timed), then times one \
+            session through `ProtocolRun` exactly as `qbench run` executes it: signal modes per second of wall time and \
+            per CPU-second (user + system of this process), slots per second (signal, vacuum and back-to-back), the \
+            peak resident memory and the core count, with the session's accuracy, T̂, ε̂ and decision (which must not \
+            depend on --threads).
             """)
 
-    @Option(help: "Test images to classify.") var images = 100
-    @Option(help: "Images per trigger burst (default: as many as keep one burst's server samples within 24 MB).") var batch: Int?
-    @Option(help: "Worker threads for the twin's physics (default: every core).") var threads: Int?
-    @Option(help: "Vacuum slots after the 392 modes of every row (the in-band shot-noise reference).") var vacuumSlots = 8
+    @Option(help: "Test images (1–10000).") var images = 1_000
+    @Option(name: .customLong("block-images"), help: "Images per block.") var blockImages = 100
+    @Option(help: "Worker threads for the twin's physics (default: every core). Results do not depend on it.") var threads: Int?
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @OptionGroup var modelOptions: ModelOptions
-    @Flag(help: "One JSON object on stdout: images, modes, seconds, modesPerSecond, cores.") var json = false
+    @Flag(help: "One JSON object on stdout.") var json = false
 
     struct Output: Encodable {
         let images: Int
-        let modes: Int
+        let signalModes: Int
+        let slots: Int
         let seconds: Double
-        let modesPerSecond: Double
+        let cpuSeconds: Double
+        let signalModesPerSecond: Double
+        let signalModesPerCPUSecond: Double
+        let slotsPerSecond: Double
+        let peakResidentMegabytes: Double
         let cores: Int
+        let threads: Int
+        let accuracy: Double?
+        let certified: Bool
+        let transmittance: Double
+        let excessNoise: Double
     }
 
     func validate() throws {
         guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
-        guard vacuumSlots >= 0 else { throw ValidationError("--vacuum-slots must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    static func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
     }
 
     func run() async throws {
         let model = try modelOptions.loadModel()
-        let set = try modelOptions.loadSet(.test, limit: images)
+        let testSet = try modelOptions.loadSet(.test, limit: images)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-bench-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let url = try BenchOpening.url(bench)
         let opened = try await BenchOpening.open(bench)
+        guard BenchOpening.isSimulated(opened) else { throw CLIError("`qbench bench run` measures the twin: give a bench file whose roles are all simulated") }
         let engine = try await SimulatedBench.engine(of: opened)
-        let cores = threads ?? availableCores
-        engine.setWorkerThreads(cores)
-        // The twin parallelises over its own work units; OpenBLAS's idle threads would spin
-        // (sched_yield) beside them after every small β product and steal their cores.
-        setLinearAlgebraThreads(1)
-        var configuration = TwinWorkload.Configuration()
-        // Bursts whose samples stay below glibc's largest mmap threshold (32 MB) reuse freed heap
-        // memory; larger ones page-fault fresh memory from the kernel every burst.
-        let slotsPerShot = (model.network.layers.map(\.rows).max() ?? 1) * ((model.network.inputSize + 1) / 2 + vacuumSlots)
-        configuration.batch = batch ?? max(1, (24 << 20) / (4 * slotsPerShot))
-        configuration.vacuumSlotsPerRow = vacuumSlots
-        let workload = try await TwinWorkload(bench: opened, network: model.network, configuration: configuration)
-        let bar = ProgressBar(total: set.count * model.network.layers.count, unit: "shots", enabled: !json)
-        let result = try await workload.run(set) { bar.update($0) }
-        await opened.enterSafeState()
-        if json {
-            try printJSON(Output(images: result.images, modes: result.modes, seconds: result.seconds,
-                                 modesPerSecond: result.modesPerSecond, cores: cores))
-            return
+        let workers = threads ?? availableCores
+        engine.setWorkerThreads(workers)
+        let store = CalibrationStore(root: scratch.appendingPathComponent("calibration"), key: .generate())
+        if !json { printLine("calibrating the twin '\(opened.description.name)' (not timed)") }
+        _ = try await CalibrationRunner.all(CalibrationContext(bench: opened, store: store, codeVersion: QBenchVersion.withCommit, log: { _ in }))
+        let env = RunEnvironment(bench: opened, store: store, database: try RunDatabase(directory: scratch),
+                                 clientDatabase: try RunDatabase(directory: scratch.appendingPathComponent("client")),
+                                 codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, observer: TerminalObserver(enabled: !json))
+        let config = RunConfiguration(benchFile: url.path, modelFile: model.modelID, dataDirectory: "", images: images, blockImages: blockImages)
+        let cpu0 = Self.cpuSeconds(), wall0 = ContinuousClock.now
+        let r = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)
+        let wall = (ContinuousClock.now - wall0).inSeconds, cpu = Self.cpuSeconds() - cpu0
+        // Every slot the server measured: signal and vacuum slots of the client shots, the back-to-back shots.
+        let referenceShots = model.network.layers.count * PlanStep.plan(images: images, blockImages: blockImages).reduce(0) {
+            if case let .block(_, _, n) = $1 { return $0 + max(1, Int((Double(n) * env.referenceFraction).rounded(.up))) } else { return $0 }
         }
+        let slotsPerImage = model.network.layers.reduce(0) { $0 + $1.rows * (($1.cols + 1) / 2 + config.vacuumSlotsPerRow) }
+        let slots = slotsPerImage * images + referenceShots * slotsPerImage / model.network.layers.count
+        let out = Output(images: r.images, signalModes: r.modes, slots: slots, seconds: wall, cpuSeconds: cpu,
+                         signalModesPerSecond: Double(r.modes) / wall, signalModesPerCPUSecond: Double(r.modes) / cpu,
+                         slotsPerSecond: Double(slots) / wall, peakResidentMegabytes: Self.peakResidentMegabytes(),
+                         cores: availableCores, threads: workers, accuracy: r.accuracy, certified: r.certified,
+                         transmittance: r.transmittanceEstimate, excessNoise: r.excessNoiseEstimate)
+        if json { try printJSON(out); return }
         printLine("""
-            digital twin      \(opened.description.name) (\(opened.description.file)), \(cores) threads of \(availableCores) cores
-            workload          \(result.images) MNIST test images, \(model.modelID), G = 2, μ = 4, \(vacuumSlots) vacuum slots per row, \(configuration.batch) images per burst
-            signal modes      \(result.modes) in \(String(format: "%.3f", result.seconds)) s: \(format(result.modesPerSecond, 3)) modes/s
-            physics           \(String(format: "%.3f", result.physicsSeconds)) s inside the trigger; the rest is the harness (client arithmetic, transfers)
-            accuracy          \(percent(result.accuracy)) through the twin (client readings clipped: \(result.clippedReadings) of \(result.readings))
+            protocol run      \(r.images) images on the twin '\(opened.description.name)', \(workers) threads of \(availableCores) cores
+            signal modes      \(r.modes) in \(String(format: "%.2f", wall)) s: \(format(out.signalModesPerSecond, 3)) modes/s, \(format(out.signalModesPerCPUSecond, 3)) per CPU-second (\(String(format: "%.2f", cpu)) CPU-s)
+            slots             \(slots) (signal, vacuum, back-to-back): \(format(out.slotsPerSecond, 3)) slots/s
+            peak memory       \(String(format: "%.0f", out.peakResidentMegabytes)) MB resident
+            session           accuracy \(r.accuracy.map(percent) ?? "—"), T̂ = \(r.transmittanceEstimate), ε̂ = \(r.excessNoiseEstimate), \(r.certified ? "certified" : "not certified")
             """)
     }
 }
