@@ -8,7 +8,7 @@ extension YAMLReader {
     public func duration() throws(BenchFileError) -> Duration {
         let s = try string
         guard let d = DurationText.parse(s) else {
-            throw fail("bad unit: '\(s)' is not a duration; write a number with s, ms, µs (or us) or ns, e.g. '10 µs'")
+            throw fail("'\(s)' is not a duration: write a number from 0 to \(Int(DurationText.maximumSeconds)) s with s, ms, µs (or us) or ns, e.g. '10 µs'")
         }
         return d
     }
@@ -76,12 +76,15 @@ extension RoleBinding {
 /// Durations as bench files and reports write them.
 public enum DurationText {
     static let units: [(String, Double)] = [("ns", 1e-9), ("µs", 1e-6), ("us", 1e-6), ("ms", 1e-3), ("s", 1)]
+    /// The longest duration an instrument option may give.
+    public static let maximumSeconds = 86_400.0
 
     public static func parse(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces)
         for (unit, factor) in units where t.hasSuffix(unit) {
             let number = t.dropLast(unit.count).trimmingCharacters(in: .whitespaces)
-            guard let v = Double(number), v.isFinite, v >= 0 else { return nil }
+            // At most a day: no instrument option means more, and beyond 2^63 ns the conversion would trap.
+            guard let v = Double(number), v.isFinite, v >= 0, v * factor <= maximumSeconds else { return nil }
             return .nanoseconds(Int64((v * factor * 1e9).rounded()))
         }
         return nil
