@@ -88,22 +88,23 @@ final class DyingChannel: SessionChannel, @unchecked Sendable {
 
 /// Runs one server session per admitted connection (`serve` or `resume`) and one client session.
 func session(_ sites: Sites, client credentials: StationCredentials, images: Int, block: Int, resume runId: String? = nil,
-             clientSettings: ClientSettings = ClientSettings(), clientSends: Int? = nil, expectServer: Bool = true)
+             clientSettings: ClientSettings = ClientSettings(), clientSends: Int? = nil, serverSends: Int? = nil, expectServer: Bool = true)
     async throws -> (server: Result<RunResult, Error>?, client: Result<RunResult, Error>, refusals: [PeerRefusal]) {
     let f = Fixture.shared
     let box = ResultBox()
     let allow = [AllowListEntry.entries(for: f.client.certificate)[0]]
     let serverConfig = SessionServerConfiguration(host: "127.0.0.1", port: 0, security: .mutualTLS(credentials: f.server, trustRoots: [f.ca.certificate], allowList: allow))
     let listener = try SessionServer(configuration: serverConfig, onRefusal: { r in Task { await box.refused(r) } }) { incoming in
+        let channel: any SessionChannel = serverSends.map { DyingChannel(incoming.channel, sends: $0) } ?? incoming.channel
         let identity = incoming.peer.certificateSHA256.map { "cert-sha256:\($0)" } ?? "unknown"
         let settings = ServerSettings(basis: .deterministicForTests(seed: 3), clientIdentity: identity)
         let outcome: Result<RunResult, Error>
         do {
             if let runId {
-                outcome = .success(try await ServerSession.resume(runId: runId, model: f.model, env: sites.server, settings: settings, channel: incoming.channel))
+                outcome = .success(try await ServerSession.resume(runId: runId, model: f.model, env: sites.server, settings: settings, channel: channel))
             } else {
                 outcome = .success(try await ServerSession.serve(configuration(images: images, block: block), model: f.model, env: sites.server,
-                                                                 settings: settings, channel: incoming.channel))
+                                                                 settings: settings, channel: channel))
             }
         } catch { outcome = .failure(error) }
         await box.served(outcome)
@@ -208,5 +209,19 @@ struct StationsOverTLSTests {
         #expect(r.images == 30 && c.images == 30)
         #expect(r.excessNoiseEstimate == reference.excessNoiseEstimate && r.modes == reference.modes)
         #expect(c.accuracy == (try whole.client.get()).accuracy)
+    }
+
+    /// The server dies mid-block: the client stops, goes safe and says the peer is lost; its
+    /// record is interrupted at its last commit.
+    @Test func serverLostMidBlockLeavesTheClientSafeAndInterrupted() async throws {
+        let sites = try await Sites.make()
+        let broken = try await session(sites, client: Fixture.shared.client, images: 30, block: 10, serverSends: 20)
+        guard case let .failure(failure as RunFailure) = broken.client else { Issue.record("the client did not notice: \(broken.client)"); return }
+        #expect(failure.status == .interrupted)
+        #expect("\(failure.underlying)".contains("peer lost") || "\(failure.underlying)".contains("closed"))
+        let journal = try sites.client.database.journalEntries(failure.runId)
+        #expect(journal.contains { $0.kind == .safeState && $0.step == "client.processor: safe" && $0.detail == "ok" })
+        #expect(try sites.client.database.run(failure.runId).status == .interrupted)
+        #expect(try sites.client.database.blocks(failure.runId).count >= 1)
     }
 }
