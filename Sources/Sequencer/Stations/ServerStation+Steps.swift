@@ -23,7 +23,9 @@ extension ServerStation {
         }
         // The frames and their drives, from the model and the calibration: no device is touched,
         // so a degenerate model or an encoding the transmitter cannot play stops here, before light.
-        frames = try model.network.layers.map { try LayerFrame(weights: $0, photonsPerMode: configuration.photonsPerMode, vacuumSlotsPerRow: configuration.vacuumSlotsPerRow) }
+        guard let basis else { throw RunError.check("no secret basis was drawn before the frames") }
+        let network = HiddenUnitPermutation(network: model.network, basis: basis).apply(to: model.network)
+        frames = try network.layers.map { try LayerFrame(weights: $0, photonsPerMode: configuration.photonsPerMode, vacuumSlotsPerRow: configuration.vacuumSlotsPerRow) }
         try LayerFrame.encodeAll(&frames, transmitter: cal.transmitter)
         if bench.has(.interlock), !(try await bench.interlock().isClear()) {
             throw RunError.interlock("the interlock is not clear: close the enclosure / reset the safety chain, then start again")

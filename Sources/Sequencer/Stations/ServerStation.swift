@@ -137,10 +137,10 @@ final class ServerStation: @unchecked Sendable {
                 try journal(.event, "resume", detail: "continuing at block \(checkpoint.nextBlock)")
                 await safeState()
             }
-            try await preflight()
-            try journal(.step, "preflight", detail: "calibration records: \(calibration?.recordIDs.joined(separator: ", ") ?? "")")
-            try checkLedger()
             try openOrDrawBasis()
+            try await preflight()
+            try journal(.step, "preflight", detail: "calibration records: \(calibration?.recordIDs.joined(separator: ", ") ?? ""); hidden units relabelled by the session's secret permutation")
+            try checkLedger()
             if resuming, checkpoint.client.signalSlots > 0 { lastAssessment = try evaluate() }
             try await openSession(endpoint)
             try await warmUp()
