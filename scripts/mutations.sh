@@ -31,7 +31,7 @@ mutants=(
   "privacy-unchecked|Sources/Sequencer/Stations/ClientStation.swift|s.replace('guard bits <= settings.dataLeakageBudgetBits else', 'guard bits.isFinite else')|the client does not check I_x against its budget"
   "ledger-unchecked|Sources/Sequencer/Stations/ServerStation.swift|s.replace('held.chargeBitsPerSymbol + planned > lifetime', 'held.chargeBitsPerSymbol > lifetime')|the ledger ignores what the new session could add"
   "server-keeps-data-path|Sources/Sequencer/Stations/ServerStation.swift|s.replace('stored.dataDirectory = \"\"', 'stored.dataDirectory = configuration.dataDirectory')|the server's record keeps where the client's images are"
-  "no-permutation|Sources/Sequencer/Stations/HiddenUnitPermutation.swift|s.replace('order.swapAt(i, Int(UInt64.random(in: 0...UInt64(i), using: &rng)))', '_ = UInt64.random(in: 0...UInt64(i), using: &rng)')|the hidden units keep their labels"
+  "no-permutation|Sources/Sequencer/Stations/HiddenUnitPermutation.swift|s.replace('pairs.swapAt(i, Int(UInt64.random(in: 0...UInt64(i), using: &rng)))', '_ = UInt64.random(in: 0...UInt64(i), using: &rng)')|the hidden units keep their labels"
   "abort-not-final|Sources/Sequencer/Records/RunDatabase+Decisions.swift|s.replace(\"step = 'abort'\", \"step = 'never'\")|a journaled abort does not stop a resume"
 )
 

@@ -28,6 +28,8 @@ struct HiddenUnitPermutationTests {
         #expect(p1.orders.count == 1 && p1.orders[0].sorted() == Array(0..<network.layers[0].rows))
         #expect(p1 != p2)
         #expect(p1.orders[0] != Array(0..<network.layers[0].rows))
+        // Units move in adjacent pairs: every optical mode of the next layer keeps its two inputs.
+        #expect(stride(from: 0, to: p1.orders[0].count - 1, by: 2).allSatisfy { p1.orders[0][$0] % 2 == 0 && p1.orders[0][$0 + 1] == p1.orders[0][$0] + 1 })
         let key = StationKeyFixture.key
         let reopened = try SecretBasis.open(try basis.sealed(with: key, runId: "r"), with: key, runId: "r")
         #expect(HiddenUnitPermutation(network: network, basis: reopened) == p1)
