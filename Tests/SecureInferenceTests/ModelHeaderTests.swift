@@ -71,11 +71,24 @@ struct ModelHeaderTests {
         #expect(NoiseCurve.Point(inferenceSNR: 1, photonsPerMode: 1, accuracies: [0.5]).standardDeviation == 0)
     }
 
-    /// At a huge F the measured curve equals the noise-free accuracy; μ = F / 2f(G).
+    /// At a huge F the measured curve equals the noise-free accuracy (on images whose top two
+    /// logits are well apart, so the tiny noise cannot swap them); μ = F / 2f(G).
     @Test func measuredCurveApproachesDigitalAccuracy() throws {
         var rng = Xoshiro256(seed: 9)
-        let images = Matrix(rows: 40, cols: 6, values: (0..<240).map { _ in Float(rng.nextUnit() * 2 - 1) })
-        let set = MNISTSet(images: images, labels: (0..<40).map { UInt8($0 % 3) })
+        let all = Matrix(rows: 200, cols: 6, values: (0..<1200).map { _ in Float(rng.nextUnit() * 2 - 1) })
+        let logits = tiny().logits(all)
+        let kept = (0..<all.rows).filter { r in
+            let v = Array(logits.row(r)).sorted(by: >)
+            return v[0] - v[1] > 1e-2
+        }
+        var values: [Float] = []
+        for r in kept { values += all.row(r) }
+        let images = Matrix(rows: kept.count, cols: 6, values: values)
+        let predictions = MNISTNetwork.predictions(tiny().logits(images))
+        // Labels: the network's own answer for even rows, another class for odd rows.
+        let labels = predictions.enumerated().map { i, p in UInt8(i % 2 == 0 ? p : (p + 1) % 3) }
+        let set = MNISTSet(images: images, labels: labels)
+        #expect(kept.count > 40)
         let curve = try NoiseCurve.measure(tiny(), on: set, snrs: [1e9, 1], seeds: [1, 2], gain: 2)
         #expect(curve.points.count == 2 && curve.points[0].accuracies.count == 2)
         #expect(curve.points[0].mean == curve.digitalAccuracy)
