@@ -26,6 +26,7 @@ struct LeakageCommand: ParsableCommand {
     @Option(name: .customLong("photons-uncertainty"), help: "Relative standard uncertainty of the calibrated μ for the projection.")
     var photonsUncertainty = 0.0
     @Option(help: "Server receiver efficiency η for the projection.") var efficiency = 0.85
+    @Option(name: .customLong("electronic-noise"), help: "Server receiver electronic noise (SNU) for the projection.") var electronicNoise = 0.0
     @Option(name: .customLong("reference-fraction"), help: "Fraction of shots that are back-to-back references.") var referenceFraction = 0.3
     @Option(help: "Error probability δ of the check.") var delta = 1e-6
     @Flag(help: "One JSON object on stdout.") var json = false
@@ -47,8 +48,8 @@ struct LeakageCommand: ParsableCommand {
         guard try MapCommand.parseList(vacuumSlots, "vacuum-slots").allSatisfy({ $0 >= 0 && $0 == $0.rounded() }) else {
             throw ValidationError("--vacuum-slots must be whole numbers ≥ 0")
         }
-        guard photonsUncertainty >= 0, (0...1).contains(efficiency), efficiency > 0 else {
-            throw ValidationError("--photons-uncertainty must be ≥ 0 and --efficiency in (0, 1]")
+        guard photonsUncertainty >= 0, electronicNoise >= 0, (0...1).contains(efficiency), efficiency > 0 else {
+            throw ValidationError("--photons-uncertainty and --electronic-noise must be ≥ 0 and --efficiency in (0, 1]")
         }
     }
 
@@ -61,6 +62,7 @@ struct LeakageCommand: ParsableCommand {
             p.vacuumSlotsPerRow = v
             p.photonsUncertainty = photonsUncertainty * photons
             p.efficiency = efficiency
+            p.electronicNoise = electronicNoise
             p.referenceFraction = referenceFraction
             p.delta = delta
             let images = try p.imagesToCertify()
@@ -82,7 +84,7 @@ struct LeakageCommand: ParsableCommand {
             data leakage      \(format(s.dataLeakageBits)) bit/symbol (Cramér–Rao), \(format(s.dataLeakageConservativeBits)) bit (conservative, M = \(innerProducts))
             """)
         guard let budget = certifyBudget else { return }
-        printLine("certification     projected for an honest lossless client, budget \(format(budget)) bit/mode, δ = \(format(delta)), η = \(format(efficiency)), μ uncertainty \(format(100 * photonsUncertainty)) %, \(format(100 * referenceFraction)) % back-to-back shots")
+        printLine("certification     projected for an honest lossless client, budget \(format(budget)) bit/mode, δ = \(format(delta)), η = \(format(efficiency)), electronic noise \(format(electronicNoise)) SNU, μ uncertainty \(format(100 * photonsUncertainty)) %, \(format(100 * referenceFraction)) % back-to-back shots")
         for p in projected {
             if let images = p.imagesToCertify, let modes = p.modesToCertify {
                 printLine(String(format: "  %5d vacuum slots/row: certified after %.3g images (%.3g client modes)", p.vacuumSlotsPerRow, images, modes))
