@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SecureInference
 
@@ -36,6 +37,16 @@ struct OperatingPointMapTests {
         let f = Self.table.frontier(dataLeakageBudget: 0.01)
         #expect(f.map(\.weightLeakageBitsPerMode) == [0.013, 0.024, 0.087])
         #expect(zip(f, f.dropFirst()).allSatisfy { $0.accuracy < $1.accuracy })
+    }
+
+    /// JSON carries the mean accuracy and its spread, and decodes back to the same point.
+    @Test func jsonCarriesTheMeanAccuracy() throws {
+        let point = Self.table.points[0]
+        let data = try JSONEncoder().encode(point)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(abs((object["accuracy"] as? Double ?? 0) - 0.95) < 1e-12)
+        #expect(abs((object["accuracySpread"] as? Double ?? 0) - 0.001) < 1e-12)
+        #expect(try JSONDecoder().decode(OperatingPointMap.Point.self, from: data) == point)
     }
 
     /// The map's leakage figures are the project's bounds (LeakageSummary), not a second copy.

@@ -26,6 +26,24 @@ public struct OperatingPointMap: Sendable, Equatable, Codable {
         /// Half the range over the seeds.
         public var spread: Double { ((accuracies.max() ?? 0) - (accuracies.min() ?? 0)) / 2 }
 
+        private enum EncodedKeys: String, CodingKey {
+            case gain, photonsPerMode, inferenceSNR, accuracies, weightLeakageBitsPerMode, dataLeakageBits, accuracy, accuracySpread
+        }
+
+        /// The stored fields plus the mean accuracy and its spread, for JSON readers (decoding
+        /// reads the stored fields and ignores the two derived ones).
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: EncodedKeys.self)
+            try c.encode(gain, forKey: .gain)
+            try c.encode(photonsPerMode, forKey: .photonsPerMode)
+            try c.encode(inferenceSNR, forKey: .inferenceSNR)
+            try c.encode(accuracies, forKey: .accuracies)
+            try c.encode(weightLeakageBitsPerMode, forKey: .weightLeakageBitsPerMode)
+            try c.encode(dataLeakageBits, forKey: .dataLeakageBits)
+            try c.encode(accuracy, forKey: .accuracy)
+            try c.encode(spread, forKey: .accuracySpread)
+        }
+
         /// The leakage figures from the project's bounds (`LeakageSummary`), for a network whose
         /// inner products have `modesPerRow` modes and `innerProducts` inner products per image.
         public init(gain: Double, photonsPerMode mu: Double, accuracies: [Double], modesPerRow: Int,
