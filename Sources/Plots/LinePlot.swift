@@ -20,6 +20,8 @@ public struct LinePlot: Sendable {
     public var series: [Series] = []
     /// Horizontal reference lines (value, label), e.g. a leakage budget.
     public var referenceLines: [(y: Double, label: String)] = []
+    /// Small text labels at data coordinates (e.g. the data leakage beside a chosen point).
+    public var annotations: [(x: Double, y: Double, text: String)] = []
     public var logX = false
     public var width = 720.0, height = 420.0
 
@@ -73,6 +75,9 @@ public struct LinePlot: Sendable {
                 svg.line(x1: left + pw + 12, y1: ly - 4, x2: left + pw + 30, y2: ly - 4, stroke: s.color, width: 2, dash: s.style == .dashed ? "5,3" : nil)
             }
             svg.text(s.label, x: left + pw + 36, y: ly, size: 11)
+        }
+        for a in annotations where a.x.isFinite && a.y.isFinite && (!logX || a.x > 0) {
+            svg.text(a.text, x: px(a.x) + 4, y: py(a.y) - 6, size: 9, fill: "#333")
         }
         return svg
     }

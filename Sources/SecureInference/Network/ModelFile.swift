@@ -27,6 +27,15 @@ public struct ModelFile: Sendable {
         public var createdAt: String
         public var codeVersion: String
         public var weightsCRC32: String
+        // Optional keys added without a new format version (docs/model-format.md): files written
+        // before them load with these absent.
+        /// Accuracy against the inference SNR F on the test set, measured after training.
+        public var noiseCurve: NoiseCurve?
+        /// Wall-clock training time in seconds and the cores it ran on.
+        public var trainingSeconds: Double?
+        public var trainingCores: Int?
+        /// Free text: why this model exists, what it was selected for, the command that made it.
+        public var provenance: String?
     }
 
     public var header: Header
@@ -53,7 +62,8 @@ public struct ModelFile: Sendable {
     }
 
     public init(network: MNISTNetwork, training: Trainer.Configuration?, history: [Trainer.EpochReport]?,
-                testDigitalAccuracy: Double?, codeVersion: String, createdAt: Date = Date()) {
+                testDigitalAccuracy: Double?, codeVersion: String, createdAt: Date = Date(),
+                noiseCurve: NoiseCurve? = nil, trainingSeconds: Double? = nil, trainingCores: Int? = nil, provenance: String? = nil) {
         self.network = network
         let formatter = ISO8601DateFormatter()
         header = Header(formatVersion: ModelFile.formatVersion,
@@ -62,7 +72,8 @@ public struct ModelFile: Sendable {
                         preprocessing: "pixels p/127.5 − 1 in [−1, 1]; L2-normalised before every layer; ReLU between layers; no biases",
                         training: training, history: history, testDigitalAccuracy: testDigitalAccuracy,
                         createdAt: formatter.string(from: createdAt), codeVersion: codeVersion,
-                        weightsCRC32: ModelFile.checksum(network))
+                        weightsCRC32: ModelFile.checksum(network),
+                        noiseCurve: noiseCurve, trainingSeconds: trainingSeconds, trainingCores: trainingCores, provenance: provenance)
     }
 
     static func weightBytes(_ network: MNISTNetwork) -> [UInt8] {

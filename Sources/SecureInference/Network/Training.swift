@@ -2,9 +2,11 @@ import Foundation
 import NumericsKit
 
 /// Training of the served network in Swift: mini-batch Adam on softmax cross-entropy, matrix
-/// products through OpenBLAS. Optionally noise-aware: every inner product gets the protocol's
-/// client noise N(0, (rms_w/√F)²) during training (the noise scale is differentiated too, so the
-/// network cannot buy SNR by growing its weights: only by aligning them with the data).
+/// products through OpenBLAS. Two recipes (`TrainingRecipe`): `normalised` L2-normalises every
+/// layer's input as the inference does and may be noise-aware: every inner product gets the
+/// protocol's client noise N(0, (rms_w/√F)²) during training, F constant or on a curriculum (the
+/// noise scale is differentiated too, so the network cannot buy SNR by growing its weights: only
+/// by aligning them with the data); `plain` is the authors' recipe, no normalisation, noise-free.
 public struct Trainer: Sendable {
     public struct Configuration: Sendable, Codable, Equatable {
         public var epochs = 30
@@ -16,24 +18,62 @@ public struct Trainer: Sendable {
         public var trainingSNR = 4.0
         public var validationImages = 5000
         public var seed: UInt64 = 1
+        /// What the optimiser sees (absent in files written before recipes existed: `normalised`).
+        public var recipe = TrainingRecipe.normalised
+        /// How the training SNR moves over the epochs (absent in older files: `constant`).
+        public var noiseSchedule = NoiseSchedule.constant
+        /// SNR F at which the held-out validation split picks the epoch; nil: the training SNR.
+        public var selectionSNR: Double?
         public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case epochs, batchSize, learningRate, finalLearningRateFraction, trainingSNR, validationImages, seed
+            case recipe, noiseSchedule, selectionSNR
+        }
+
+        /// Keys added after format version 1 was first written are optional: older files load
+        /// with the behaviour they were trained with (normalised, constant noise).
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            epochs = try c.decode(Int.self, forKey: .epochs)
+            batchSize = try c.decode(Int.self, forKey: .batchSize)
+            learningRate = try c.decode(Double.self, forKey: .learningRate)
+            finalLearningRateFraction = try c.decode(Double.self, forKey: .finalLearningRateFraction)
+            trainingSNR = try c.decode(Double.self, forKey: .trainingSNR)
+            validationImages = try c.decode(Int.self, forKey: .validationImages)
+            seed = try c.decode(UInt64.self, forKey: .seed)
+            recipe = try c.decodeIfPresent(TrainingRecipe.self, forKey: .recipe) ?? .normalised
+            noiseSchedule = try c.decodeIfPresent(NoiseSchedule.self, forKey: .noiseSchedule) ?? .constant
+            selectionSNR = try c.decodeIfPresent(Double.self, forKey: .selectionSNR)
+        }
     }
 
     public struct EpochReport: Sendable, Codable, Equatable {
         public let epoch: Int
         public let loss: Double
         public let validationAccuracy: Double
+        /// Validation accuracy under noise at the selection SNR (the digital one if that is 0).
         public let validationNoisyAccuracy: Double
         public let seconds: Double
+        /// SNR F of the noise injected in this epoch (absent in older files).
+        public var trainingSNR: Double?
+        public init(epoch: Int, loss: Double, validationAccuracy: Double, validationNoisyAccuracy: Double, seconds: Double, trainingSNR: Double? = nil) {
+            self.epoch = epoch; self.loss = loss; self.validationAccuracy = validationAccuracy
+            self.validationNoisyAccuracy = validationNoisyAccuracy; self.seconds = seconds; self.trainingSNR = trainingSNR
+        }
     }
 
     public let configuration: Configuration
     public init(configuration: Configuration) { self.configuration = configuration }
 
     /// Trains on `set` minus a held-out validation split; returns the network of the epoch with
-    /// the best noisy validation accuracy (at the training SNR, or digital if noise-free).
-    public func train(on set: MNISTSet, report: (EpochReport) -> Void = { _ in }) -> (network: MNISTNetwork, history: [EpochReport]) {
-        let c = configuration
+    /// the best validation accuracy under noise at the selection SNR (digital if that is 0). The
+    /// test set is never seen here: selection uses the validation split only.
+    public func train(on set: MNISTSet, report: (EpochReport) -> Void = { _ in }) throws(ConfigurationError) -> (network: MNISTNetwork, history: [EpochReport]) {
+        let c = try configuration.validated()
+        guard c.validationImages < set.count else {
+            throw .outOfRange(option: "validation images", value: Double(c.validationImages), expected: "fewer than the \(set.count) training images")
+        }
         var rng = Xoshiro256(seed: c.seed)
         var order = Array(0..<set.count)
         order.shuffle(using: &rng)
@@ -54,23 +94,26 @@ public struct Trainer: Sendable {
             let started = Date()
             indices.shuffle(using: &rng)
             var lossSum = 0.0
+            let snr = c.noiseSchedule.snr(epoch: epoch, target: c.trainingSNR)
             for b in 0..<stepsPerEpoch {
                 let batch = training.subset(indices[(b * c.batchSize)..<((b + 1) * c.batchSize)])
                 let progress = Double(step) / Double(max(1, totalSteps))
                 let lr = c.learningRate * (c.finalLearningRateFraction + (1 - c.finalLearningRateFraction) * 0.5 * (1 + cos(Double.pi * progress)))
                 var grads: [Matrix] = []
-                lossSum += lossAndGradients(network, batch, snr: c.trainingSNR, sampler: sampler, rng: &rng, into: &grads)
+                lossSum += lossAndGradients(network, batch, snr: snr, sampler: sampler, rng: &rng, into: &grads)
                 for k in network.layers.indices { adam[k].update(&network.layers[k], gradient: grads[k], learningRate: lr) }
                 step += 1
             }
             let digital = MNISTNetwork.accuracy(MNISTNetwork.predictions(network.logits(validation.images)), labels: validation.labels)
             var noisy = digital
-            if c.trainingSNR > 0 {
+            let selection = c.effectiveSelectionSNR
+            if selection > 0 {
                 var vrng = Xoshiro256(seed: c.seed, stream: 0xFA11)
-                noisy = MNISTNetwork.accuracy(MNISTNetwork.predictions(noisyLogits(network, validation.images, snr: c.trainingSNR, sampler: sampler, rng: &vrng)), labels: validation.labels)
+                noisy = MNISTNetwork.accuracy(MNISTNetwork.predictions(noisyLogits(network, validation.images, snr: selection, sampler: sampler, rng: &vrng)), labels: validation.labels)
             }
             let entry = EpochReport(epoch: epoch, loss: lossSum / Double(stepsPerEpoch), validationAccuracy: digital,
-                                    validationNoisyAccuracy: noisy, seconds: Date().timeIntervalSince(started))
+                                    validationNoisyAccuracy: noisy, seconds: Date().timeIntervalSince(started),
+                                    trainingSNR: snr)
             history.append(entry)
             report(entry)
             if noisy > best.accuracy { best = (noisy, network) }
@@ -88,7 +131,8 @@ public struct Trainer: Sendable {
         return out
     }
 
-    /// Forward and backward pass of one batch; returns the mean cross-entropy.
+    /// Forward and backward pass of one batch; returns the mean cross-entropy. The recipe decides
+    /// whether each layer's input is L2-normalised (normalised) or used as it is (plain).
     func lossAndGradients(_ net: MNISTNetwork, _ batch: MNISTSet, snr: Double, sampler: Gaussian.Sampler,
                           rng: inout Xoshiro256, into grads: inout [Matrix]) -> Double {
         let layerCount = net.layers.count
@@ -96,10 +140,13 @@ public struct Trainer: Sendable {
         var norms: [[Float]] = []        // row norms before normalisation
         var pre: [Matrix] = []           // pre-activations (with noise)
         var noises: [Matrix] = []        // standard-normal draws used
+        let normalising = configuration.recipe == .normalised
         var x = batch.images
         for k in 0..<layerCount {
-            norms.append(rowNorms(x))
-            normaliseRows(&x)
+            if normalising {
+                norms.append(rowNorms(x))
+                normaliseRows(&x)
+            }
             inputs.append(x)
             var y = matmul(x, net.layers[k], transposeB: true)
             var z = Matrix(rows: y.rows, cols: y.cols)
@@ -143,10 +190,15 @@ public struct Trainer: Sendable {
             }
             grads[k] = g
             guard k > 0 else { break }
-            // Back through the normalisation and the ReLU of layer k − 1.
+            // Back through the normalisation (normalised recipe only) and the ReLU of layer k − 1.
             let dxhat = matmul(dy, net.layers[k])
             let xhat = inputs[k]
             var dh = Matrix(rows: dxhat.rows, cols: dxhat.cols)
+            guard normalising else {
+                for i in dh.values.indices { dh.values[i] = pre[k - 1].values[i] > 0 ? dxhat.values[i] : 0 }
+                dy = dh
+                continue
+            }
             for r in 0..<dh.rows {
                 let norm = norms[k][r]
                 guard norm > 0 else { continue }
