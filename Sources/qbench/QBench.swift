@@ -10,6 +10,6 @@ struct QBench: AsyncParsableCommand {
         version: QBenchVersion.string,
         subcommands: [SimulateCommand.self, LeakageCommand.self, MapCommand.self, TrainCommand.self, CalibrationCommand.self, RunsCommand.self,
                       ReportCommand.self, JournalCommand.self, RunCommand.self, CalibrateCommand.self, DevicesCommand.self, BenchCommand.self, ScanCommand.self,
-                      PKICommand.self, LedgerCommand.self]
+                      PKICommand.self, LedgerCommand.self, ExperimentCommand.self]
     )
 }
