@@ -65,7 +65,7 @@ public struct ExperimentPlan: Sendable, Equatable {
         var explicit: [[(key: String, value: YAMLReader)]] = []
         if let list = try root.optional("points") {
             for item in try list.items {
-                explicit.append(try item.entries.map { ($0.key, $0.value) })
+                explicit.append(try item.entries.map { (key: $0.key, value: $0.value) })
             }
         }
         guard !axes.isEmpty || !explicit.isEmpty else {

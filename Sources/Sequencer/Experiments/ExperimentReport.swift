@@ -16,11 +16,11 @@ public struct ExperimentReport: Sendable {
 
     /// (file name without .svg, SVG text) for each plot the plan asks for and the data supports.
     public var plots: [(name: String, svg: String)] {
-        var out: [(String, String)] = []
+        var out: [(name: String, svg: String)] = []
         for p in plan.report.plots {
             switch p {
-            case .accuracyLeakage: if let s = accuracyLeakagePlot { out.append(("accuracy-leakage", s)) }
-            case .abortImages: if let s = abortImagesPlot { out.append(("abort-images", s)) }
+            case .accuracyLeakage: if let s = accuracyLeakagePlot { out.append((name: "accuracy-leakage", svg: s)) }
+            case .abortImages: if let s = abortImagesPlot { out.append((name: "abort-images", svg: s)) }
             }
         }
         return out
@@ -48,9 +48,22 @@ public struct ExperimentReport: Sendable {
         return plot.render().rendered
     }
 
-    /// For each client behaviour: (images served k, fraction of its sessions aborted by k,
-    /// fraction certified by k), at its block boundaries.
-    public var abortCurves: [(client: String, sessions: Int, curve: [(images: Int, aborted: Double, certified: Double)])] {
+    /// One client behaviour's sessions against images served.
+    public struct AbortCurve: Sendable, Equatable {
+        public struct Point: Sendable, Equatable {
+            public let images: Int
+            /// Fractions of the behaviour's sessions aborted, and certified, by `images` served.
+            public let aborted: Double
+            public let certified: Double
+        }
+        public let client: String
+        public let sessions: Int
+        public let curve: [Point]
+    }
+
+    /// For each client behaviour (sessions refused before light left out), the fraction of its
+    /// sessions aborted and certified by k images served, at its block boundaries.
+    public var abortCurves: [AbortCurve] {
         var clients: [String] = []
         for r in rows where r.outcome != .refused && !clients.contains(r.parameters.client) { clients.append(r.parameters.client) }
         return clients.map { c in
@@ -59,10 +72,10 @@ public struct ExperimentReport: Sendable {
             let images = rs.map(\.parameters.images).max() ?? 0
             let n = Double(rs.count)
             let curve = stride(from: block, through: max(block, images), by: block).map { k in
-                (images: k, aborted: Double(rs.filter { ($0.abortImages ?? Int.max) <= k }.count) / n,
-                 certified: Double(rs.filter { ($0.certifiedImages ?? Int.max) <= k }.count) / n)
+                AbortCurve.Point(images: k, aborted: Double(rs.filter { ($0.abortImages ?? Int.max) <= k }.count) / n,
+                                 certified: Double(rs.filter { ($0.certifiedImages ?? Int.max) <= k }.count) / n)
             }
-            return (c, rs.count, curve)
+            return AbortCurve(client: c, sessions: rs.count, curve: curve)
         }
     }
 

@@ -216,7 +216,8 @@ public final class ExperimentRunner: @unchecked Sendable {
         var reasons: [String] = []
         do {
             if !journal.calibratedBenches.contains(key) {
-                if plan.calibration.initial == .always || !(try await calibrator.hasValidRecords()) {
+                let valid = plan.calibration.initial == .always ? false : try await calibrator.hasValidRecords()
+                if !valid {
                     kinds = CalibrationKind.allCases
                     reasons.append("initial")
                 } else {
@@ -286,7 +287,7 @@ public final class ExperimentRunner: @unchecked Sendable {
             throw ExperimentError.pointFailed(id: id, point: index + 1, label: point.label, runId: nil, underlying: "\(error)")
         }
 
-        let row = try makeRow(index, point, result: result, outcome: outcome, reason: reason, pointSeconds: Date().timeIntervalSince(started))
+        let row = makeRow(index, point, result: result, outcome: outcome, reason: reason, pointSeconds: Date().timeIntervalSince(started))
         try journal.append(.init(kind: .pointFinished, point: index, runId: row.runId, bench: key, row: row))
         try writeOutputs()
         env.log("\(tag): \(Self.describe(row))")
@@ -324,7 +325,7 @@ public final class ExperimentRunner: @unchecked Sendable {
         }
     }
 
-    func makeRow(_ index: Int, _ point: ExperimentPoint, result r: RunResult, outcome: ExperimentRow.Outcome, reason: String?, pointSeconds: Double) throws -> ExperimentRow {
+    func makeRow(_ index: Int, _ point: ExperimentPoint, result r: RunResult, outcome: ExperimentRow.Outcome, reason: String?, pointSeconds: Double) -> ExperimentRow {
         let blocks = (try? env.database.blocks(r.runId)) ?? []
         let abort = blocks.first { $0.decision == LeakageCheck.Decision.abort.rawValue }
         let certified = blocks.first { $0.decision == LeakageCheck.Decision.certified.rawValue }

@@ -57,6 +57,7 @@ struct ExperimentRunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let quiet = json
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
@@ -67,7 +68,7 @@ struct ExperimentRunCommand: AsyncParsableCommand {
             defaultBenchFile: try BenchOpening.url(nil).path, modelFile: try modelOptions.model ?? ProjectPaths.defaultModel.path,
             dataDirectory: try modelOptions.data ?? ProjectPaths.mnist.path, codeVersion: QBenchVersion.withCommit,
             arguments: CommandLine.arguments, stop: stop, observer: TerminalObserver(enabled: !json),
-            log: { line in if !json { printLine(line) } })
+            log: { line in if !quiet { printLine(line) } })
 
         let runner: ExperimentRunner
         if let id = resumeId {
