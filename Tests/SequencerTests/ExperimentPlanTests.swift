@@ -71,7 +71,7 @@ struct ExperimentPlanTests {
 
     @Test func theShippedExamplesParse() throws {
         let folder = repositoryRoot.appendingPathComponent("Experiments")
-        let counts = ["paper-map.yaml": 9, "paper-map-full.yaml": 30, "attacks.yaml": 12, "drift-recheck.yaml": 3]
+        let counts = ["paper-map.yaml": 12, "paper-map-full.yaml": 30, "attacks.yaml": 12, "drift-recheck.yaml": 3]
         for (name, count) in counts {
             let p = try ExperimentPlan.load(folder.appendingPathComponent(name))
             #expect(p.points.count == count, "\(name)")

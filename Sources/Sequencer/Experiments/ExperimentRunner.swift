@@ -279,8 +279,11 @@ public final class ExperimentRunner: @unchecked Sendable {
                 outcome = .refused
                 reason = "\(e)"
             } else {
-                try? journal.append(.init(kind: .pointFailed, point: index, runId: failure.runId, bench: key, detail: "\(failure.underlying)"))
-                throw ExperimentError.pointFailed(id: id, point: index + 1, label: point.label, runId: failure.runId, underlying: "\(failure.underlying)")
+                // A stop's own advice names `qbench run --resume`; the experiment's resume covers it.
+                var why = "\(failure.underlying)"
+                if case let .stopped(reason)? = failure.underlying as? RunError { why = "stopped (\(reason)); the session is resumable" }
+                try? journal.append(.init(kind: .pointFailed, point: index, runId: failure.runId, bench: key, detail: why))
+                throw ExperimentError.pointFailed(id: id, point: index + 1, label: point.label, runId: failure.runId, underlying: why)
             }
         } catch {
             try? journal.append(.init(kind: .pointFailed, point: index, bench: key, detail: "\(error)"))
