@@ -83,9 +83,13 @@ struct ExperimentRunCommand: AsyncParsableCommand {
                 runner = try ExperimentRunner.create(plan, env: env)
             }
         }
-        let model = try modelOptions.loadModel()
+        // The plan's model and data when it names them (its sessions record those paths), else the options'.
+        var options = modelOptions
+        options.model = runner.plan.modelFile ?? options.model
+        options.data = runner.plan.dataDirectory ?? options.data
+        let model = try options.loadModel()
         let largest = runner.plan.points.map(\.images).max() ?? 1
-        let testSet = try modelOptions.loadSet(.test, limit: largest)
+        let testSet = try options.loadSet(.test, limit: largest)
         let outcome = try await runner.run(model: model, testSet: testSet)
         if json { try printJSON(outcome.rows); return }
         printLine("""
