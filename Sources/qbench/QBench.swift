@@ -10,6 +10,6 @@ struct QBench: AsyncParsableCommand {
         version: QBenchVersion.string,
         subcommands: [SimulateCommand.self, LeakageCommand.self, MapCommand.self, TrainCommand.self, CurveCommand.self, ModelCommand.self, CalibrationCommand.self, RunsCommand.self,
                       ReportCommand.self, JournalCommand.self, RunCommand.self, CalibrateCommand.self, DevicesCommand.self, BenchCommand.self, ScanCommand.self,
-                      PKICommand.self, LedgerCommand.self, ServeCommand.self, ClientCommand.self]
+                      PKICommand.self, LedgerCommand.self, ServeCommand.self, ClientCommand.self, ExperimentCommand.self]
     )
 }
