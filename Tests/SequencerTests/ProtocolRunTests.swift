@@ -177,6 +177,21 @@ struct ProtocolRunTests {
         #expect(journal.filter { $0.kind == .safeState && $0.step == "server.laser: ramp-down" }.count >= 3)
     }
 
+    /// The twin's physics on 1 or 2 threads, the same session: the same numbers to the last digit
+    /// (every random stream is keyed by shot and work unit, never by thread).
+    @Test func resultsDoNotDependOnTheThreadCount() async throws {
+        let f = TwinFixture.shared
+        var results: [RunResult] = []
+        for threads in [1, 2] {
+            let h = try await Harness.make()
+            h.engine.setWorkerThreads(threads)
+            results.append(try await ProtocolRun.start(configuration(images: 20, block: 10), model: f.model, testSet: f.testSet, env: h.env))
+        }
+        #expect(results[0].excessNoiseEstimate == results[1].excessNoiseEstimate)
+        #expect(results[0].transmittanceEstimate == results[1].transmittanceEstimate)
+        #expect(results[0].accuracy == results[1].accuracy && results[0].modes == results[1].modes)
+    }
+
     @Test func missingCalibrationStopsTheRunBeforeAnyLight() async throws {
         let empty = CalibrationStore(root: scratchDirectory(), key: .generate())
         let h = try await Harness.make(store: empty)
