@@ -5,13 +5,23 @@ import SecureInference
 /// The active records of one station's roles, checked (checksum, expiry, the instrument each was
 /// measured on) before any light: a station never reads the other station's records.
 enum ActiveRecords {
-    static func load(_ required: [(Role, CalibrationKind)], bench: Bench, store: CalibrationStore, now: Date) async throws -> [String: CalibrationRecord] {
+    /// The active record of every (role, kind), looked up by `record(_:_:)`.
+    struct Loaded {
+        let bench: String
+        let byKey: [String: CalibrationRecord]
+        func record(_ role: Role, _ kind: CalibrationKind) throws -> CalibrationRecord {
+            guard let r = byKey["\(role.rawValue)/\(kind.rawValue)"] else { throw CalibrationError.missing(bench: bench, role: role.rawValue, kind: kind) }
+            return r
+        }
+    }
+
+    static func load(_ required: [(Role, CalibrationKind)], bench: Bench, store: CalibrationStore, now: Date) async throws -> Loaded {
         var byKey: [String: CalibrationRecord] = [:]
         for (role, kind) in required {
             let identity = try await bench.device(role).identify()
             byKey["\(role.rawValue)/\(kind.rawValue)"] = try store.active(bench: bench.description.name, role: role.rawValue, kind: kind, device: identity, now: now)
         }
-        return byKey
+        return Loaded(bench: bench.description.name, byKey: byKey)
     }
 
     static func value(_ record: CalibrationRecord, _ name: String) throws -> CalibratedValue {
@@ -43,16 +53,14 @@ public struct ServerCalibration: Sendable {
     ]
 
     public static func load(bench: Bench, store: CalibrationStore, maximumField: Double = 0.3, now: Date = Date()) async throws -> ServerCalibration {
-        let byKey = try await ActiveRecords.load(required, bench: bench, store: store, now: now)
-        // Every (role, kind) of `required` was stored by the load above.
-        func r(_ role: Role, _ kind: CalibrationKind) -> CalibrationRecord { byKey["\(role.rawValue)/\(kind.rawValue)"]! }
-        let v = ActiveRecords.value
-        let mod = r(.serverModulator, .modulator), att = r(.serverAttenuator, .attenuation), b2b = r(.serverReceiver, .backToBack)
-        let rx = r(.serverReceiver, .homodyne), laser = r(.serverLaser, .laser)
+        let loaded = try await ActiveRecords.load(required, bench: bench, store: store, now: now)
+        let r = loaded.record, v = ActiveRecords.value
+        let mod = try r(.serverModulator, .modulator), att = try r(.serverAttenuator, .attenuation), b2b = try r(.serverReceiver, .backToBack)
+        let rx = try r(.serverReceiver, .homodyne), laser = try r(.serverLaser, .laser)
         let transmitter = try TransmitterModel(modulator: mod, attenuation: att, backToBack: b2b, bench: bench.description, maximumField: maximumField)
         let n0 = try v(att, "photons.unit-field.0dB")
         return ServerCalibration(
-            records: required.map { r($0.0, $0.1) },
+            records: try required.map { try r($0.0, $0.1) },
             transmitter: transmitter,
             serverReceiver: try TrustedReceiver(homodyne: rx, backToBack: b2b),
             laserCurrent: .amperes(try v(laser, "operating-current").value),
@@ -80,12 +88,11 @@ public struct ClientCalibration: Sendable {
     public static let required: [(Role, CalibrationKind)] = [(.clientReceiver, .homodyne), (.link, .link)]
 
     public static func load(bench: Bench, store: CalibrationStore, now: Date = Date()) async throws -> ClientCalibration {
-        let byKey = try await ActiveRecords.load(required, bench: bench, store: store, now: now)
-        func r(_ role: Role, _ kind: CalibrationKind) -> CalibrationRecord { byKey["\(role.rawValue)/\(kind.rawValue)"]! }
-        let v = ActiveRecords.value
-        let crx = r(.clientReceiver, .homodyne), link = r(.link, .link)
+        let loaded = try await ActiveRecords.load(required, bench: bench, store: store, now: now)
+        let r = loaded.record, v = ActiveRecords.value
+        let crx = try r(.clientReceiver, .homodyne), link = try r(.link, .link)
         return ClientCalibration(
-            records: required.map { r($0.0, $0.1) },
+            records: try required.map { try r($0.0, $0.1) },
             clientLO: (.watts(try v(crx, "lo-power").value), .radians(try v(link, "client.lo-phase").value)),
             clientReadingGain: try v(link, "client.reading-gain").value,
             clientReadingOffset: try v(link, "client.reading-offset").value,

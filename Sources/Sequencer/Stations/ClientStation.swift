@@ -74,19 +74,8 @@ final class ClientStation: @unchecked Sendable {
             let end = try await receiveFlow(endpoint)
             guard case .end = end else { throw RunError.peer("expected the server's end, got \(end.kind)") }
             try await endpoint.send(.end(summary: "client: \(checkpoint.imagesDone) images, \(checkpoint.correct) correct"))
-        } catch let e as RunError {
-            switch e {
-            case .stopped, .peer: status = .interrupted
-            default: status = .failed
-            }
-            failure = e
-        } catch let e as SessionFailure {
-            // A lost channel is resumable; a refused message or this side's misuse is not.
-            if case .channel = e { status = .interrupted } else { status = .failed }
-            failure = RunError.peer("\(e)")
         } catch {
-            status = .failed
-            failure = error
+            (status, failure) = RunStatus.ending(error)
         }
         if let failure, await endpoint.outcome == nil {
             try? await endpoint.send(.abort(reason: "client: \(failure)"))
@@ -208,17 +197,9 @@ final class ClientStation: @unchecked Sendable {
         try await bench.splitter().setKeptFraction(1 - 1 / gain)
     }
 
-    /// The next message of the flow; the server's pause and resume (its interlock) are journaled.
+    /// The next message of the flow (`receiveFlow`), the peer's pause and resume journaled here.
     func receiveFlow(_ endpoint: SessionEndpoint) async throws -> SessionMessage {
-        while true {
-            let m = try await endpoint.receive(timeout: env.peerTimeout)
-            switch m {
-            case let .pause(p): try journal(.event, "server paused", detail: p.reason)
-            case .resume: try journal(.event, "server resumed")
-            case let .abort(a): throw RunError.peer("the server aborted: \(a.reason)")
-            default: return m
-            }
-        }
+        try await Sequencer.receiveFlow(endpoint, timeout: env.peerTimeout) { step, detail in try journal(.event, step, detail: detail) }
     }
 }
 

@@ -180,19 +180,8 @@ final class ServerStation: @unchecked Sendable {
             try await endpoint.send(.end(summary: status == .aborted ? "aborted by the server's check" : "all blocks served"))
             let reply = try await receiveFlow(endpoint)
             guard case .end = reply else { throw RunError.peer("the client answered the end with \(reply.kind)") }
-        } catch let e as RunError {
-            switch e {
-            case .stopped, .peer: status = .interrupted
-            default: status = .failed
-            }
-            failure = e
-        } catch let e as SessionFailure {
-            // A lost channel is resumable; a refused message or this side's misuse is not.
-            if case .channel = e { status = .interrupted } else { status = .failed }
-            failure = RunError.peer("\(e)")
         } catch {
-            status = .failed
-            failure = error
+            (status, failure) = RunStatus.ending(error)
         }
         // Abort is allowed at any point of a session: the client learns why, not only that the peer went away.
         if let failure, await endpoint.outcome == nil {
@@ -233,17 +222,9 @@ final class ServerStation: @unchecked Sendable {
         }
     }
 
-    /// The next message of the flow; the client's pause and resume (its interlock) are journaled.
+    /// The next message of the flow (`receiveFlow`), the peer's pause and resume journaled here.
     func receiveFlow(_ endpoint: SessionEndpoint) async throws -> SessionMessage {
-        while true {
-            let m = try await endpoint.receive(timeout: env.peerTimeout)
-            switch m {
-            case let .pause(p): try journal(.event, "client paused", detail: p.reason)
-            case .resume: try journal(.event, "client resumed")
-            case let .abort(a): throw RunError.peer("the client aborted: \(a.reason)")
-            default: return m
-            }
-        }
+        try await Sequencer.receiveFlow(endpoint, timeout: env.peerTimeout) { step, detail in try journal(.event, step, detail: detail) }
     }
 
     func sendVerdict(_ endpoint: SessionEndpoint, _ r: BlockRecord) async throws {
