@@ -2,13 +2,16 @@
 /// `tcpip://HOST[:PORT]` (SCPI over a raw TCP socket, port 5025 by default; the VISA forms
 /// `TCPIP[n]::HOST::INSTR` and `TCPIP[n]::HOST::PORT::SOCKET` are accepted too and mean the same
 /// socket: docs/hardware.md §2.4), `serial:///dev/ttyUSB0?baud=115200` (SCPI over a serial
-/// port, 9600 Bd by default; VISA `ASRL/dev/ttyUSB0::INSTR`).
+/// port, 9600 Bd by default; VISA `ASRL/dev/ttyUSB0::INSTR`), `sim-fiber://HOST:PORT` (the twin's
+/// fibre between the two sites of a split simulated bench: the server's site listens, the client's
+/// connects; docs/two-sites.md).
 public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible {
     case simulated(name: String)
     case usbtmc(vendor: UInt16, product: UInt16, serial: String?)
     case gpio(chip: String, line: Int)
     case tcpip(host: String, port: Int)
     case serial(path: String, baud: Int)
+    case simulatedFiber(host: String, port: Int)
 
     /// The SCPI raw-socket port of LXI instruments.
     public static let scpiSocketPort = 5025
@@ -21,6 +24,7 @@ public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible 
         case let .gpio(c, l): return "gpio://\(c)/\(l)"
         case let .tcpip(h, p): return "tcpip://\(h.contains(":") ? "[\(h)]" : h):\(p)"
         case let .serial(path, baud): return "serial://\(path)?baud=\(baud)"
+        case let .simulatedFiber(h, p): return "sim-fiber://\(h.contains(":") ? "[\(h)]" : h):\(p)"
         }
     }
 
@@ -52,7 +56,12 @@ public enum DeviceAddress: Sendable, Hashable, Codable, CustomStringConvertible 
     }
 
     public init(parsing text: String) throws(AddressError) {
-        if text.hasPrefix("sim://") {
+        if text.hasPrefix("sim-fiber://") {
+            let rest = text.dropFirst(12)
+            guard rest.contains(":") else { throw AddressError(text: text, reason: "expected sim-fiber://HOST:PORT, e.g. sim-fiber://127.0.0.1:7401") }
+            let (host, port) = try Self.hostAndPort(rest, in: text)
+            self = .simulatedFiber(host: host, port: port)
+        } else if text.hasPrefix("sim://") {
             let name = String(text.dropFirst(6))
             guard !name.isEmpty else { throw AddressError(text: text, reason: "sim:// needs a name, e.g. sim://server-laser") }
             self = .simulated(name: name)

@@ -38,9 +38,15 @@ public struct SimDriver: DriverFactory {
     }
 
     public func validate(_ binding: RoleBinding) throws(BenchFileError) {
-        guard case .simulated = binding.address else {
+        switch binding.address {
+        case .simulated: break
+        case .simulatedFiber where binding.role == .link: break
+        case .simulatedFiber:
             throw BenchFileError(file: binding.options?.file ?? "bench file", line: binding.line,
-                                 message: "\(binding.role.rawValue): the sim driver needs a sim:// address, not \(binding.address)")
+                                 message: "\(binding.role.rawValue): only the link role is a fibre; give this role a sim:// address")
+        default:
+            throw BenchFileError(file: binding.options?.file ?? "bench file", line: binding.line,
+                                 message: "\(binding.role.rawValue): the sim driver needs a sim:// address (or, for the link of a split bench, sim-fiber://HOST:PORT), not \(binding.address)")
         }
         if let options = binding.options {
             throw options.fail("\(binding.role.rawValue): the sim driver takes no options; its physics is set in the bench's 'simulation:' section")

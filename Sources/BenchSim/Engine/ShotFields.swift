@@ -25,7 +25,6 @@ final class FloatStorage: @unchecked Sendable {
 struct SlotOutputs: @unchecked Sendable {
     let aRe: UnsafeMutablePointer<Float>?, aIm: UnsafeMutablePointer<Float>?
     let q: UnsafeMutablePointer<Float>?, wRe: UnsafeMutablePointer<Float>?, wIm: UnsafeMutablePointer<Float>?
-    let bRe: UnsafeMutablePointer<Float>?, bIm: UnsafeMutablePointer<Float>?
 }
 
 extension FloatStorage {
@@ -56,29 +55,23 @@ extension FloatStorage {
 /// - `q`: the server sample's mean (above the digitiser offset) from the light that passes the
 ///   client unchanged (or the back-to-back light): 2g√η Re(R e^{−iφ_s});
 /// - `wRe/wIm`: 2g√η e^{−iφ_s}, which turns any extra amplitude at the receiver input into volts
-///   (0 on vacuum slots, where the input is blocked);
-/// - `bRe/bIm`: the same for amplitude added at the client's output (w times the return path),
-///   needed only by the intercept-resend client.
+///   (0 on vacuum slots, where the input is blocked).
 final class ShotFields: @unchecked Sendable {
     let aRe: FloatStorage?, aIm: FloatStorage?
     let q: FloatStorage?, wRe: FloatStorage?, wIm: FloatStorage?
-    let bRe: FloatStorage?, bIm: FloatStorage?
 
     /// Hands the arrays back to the pool they came from.
-    func recycle(into pool: ScratchPool) { pool.give([aRe, aIm, q, wRe, wIm, bRe, bIm]) }
+    func recycle(into pool: ScratchPool) { pool.give([aRe, aIm, q, wRe, wIm]) }
 
     init(_ p: ShotPlan, pool: ScratchPool) {
         let n = p.slots
         let clientPath = p.path == .client
         let needServer = p.serverShots > 0
-        let needB = clientPath && p.optics.interceptResend && needServer
         aRe = clientPath ? pool.take(n) : nil
         aIm = clientPath ? pool.take(n) : nil
         q = needServer ? pool.take(n) : nil
         wRe = needServer ? pool.take(n) : nil
         wIm = needServer ? pool.take(n) : nil
-        bRe = needB ? pool.take(n) : nil
-        bIm = needB ? pool.take(n) : nil
 
         let cbI = Float(cos(p.biasI)), sbI = Float(sin(p.biasI)), cbQ = Float(cos(p.biasQ)), sbQ = Float(sin(p.biasQ))
         let ct = Float(cos(p.theta)), st = Float(sin(p.theta))
@@ -89,7 +82,6 @@ final class ShotFields: @unchecked Sendable {
         let toServer = clientPath ? p.back * toClient : p.backToBack * Complex(p.amplitude)
         let cRe = Float(toClient.real), cIm = Float(toClient.imaginary)
         let sRe = Float(toServer.real), sIm = Float(toServer.imaginary)
-        let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
         let gain = p.server.signalGain
         func weight(_ kind: SlotKind) -> (Float, Float) {
             guard kind != .vacuum, gain > 0 else { return (0, 0) }
@@ -105,8 +97,8 @@ final class ShotFields: @unchecked Sendable {
         let frame = p.frame
         let block = 8_192
         let units = (n + block - 1) / block
-        let aR = aRe?.base, aI = aIm?.base, qq = q?.base, wR = wRe?.base, wI = wIm?.base, bR = bRe?.base, bI = bIm?.base
-        let out = SlotOutputs(aRe: aR, aIm: aI, q: qq, wRe: wR, wIm: wI, bRe: bR, bIm: bI)
+        let aR = aRe?.base, aI = aIm?.base, qq = q?.base, wR = wRe?.base, wI = wIm?.base
+        let out = SlotOutputs(aRe: aR, aIm: aI, q: qq, wRe: wR, wIm: wI)
         frame.cosI.withUnsafeBufferPointer { pcI in frame.sinI.withUnsafeBufferPointer { psI in
         frame.cosQ.withUnsafeBufferPointer { pcQ in frame.sinQ.withUnsafeBufferPointer { psQ in
         codes.withUnsafeBufferPointer { pc in
@@ -143,13 +135,6 @@ final class ShotFields: @unchecked Sendable {
                         for k in 0..<m {
                             let rRe = sRe * fr[k] - sIm * fi[k], rIm = sRe * fi[k] + sIm * fr[k]
                             oq[k] = rRe * owR[k] - rIm * owI[k]
-                        }
-                        if let bR = out.bRe, let bI = out.bIm {
-                            let obR = bR + lo, obI = bI + lo
-                            for k in 0..<m {
-                                obR[k] = backRe * owR[k] - backIm * owI[k]
-                                obI[k] = backRe * owI[k] + backIm * owR[k]
-                            }
                         }
                     }
                 }

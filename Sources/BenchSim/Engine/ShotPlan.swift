@@ -37,21 +37,19 @@ struct ReceiverPhysics: Sendable {
     func angle(of kind: SlotKind) -> Double { angle + (kind == .p ? Double.pi / 2 : 0) }
 }
 
-/// Everything a `fire` needs, taken from the engine under its lock in one go; the physics then runs
-/// without the lock.
+/// What the server's side of a `fire` needs, taken from the engine under its lock in one go; the
+/// physics then runs without the lock. The client's side is planned by the twin that holds the
+/// client's devices when the light arrives (`ClientShotPlan`).
 struct ShotPlan: Sendable {
     let frame: DriveFrame
     let path: SwitchPath
-    /// The client processor's layout (required on the client path; used for client readings).
-    let layout: FrameLayout?
-    /// ξ of the shots to compute (client path).
-    let symbols: [[ComplexSymbol]]
     let firstShot: UInt64
-    let computeShots: Int
+    /// Shots the trigger fires (all of them reach the client on the client path).
+    let shots: Int
     let serverShots: Int
-    let clientShots: Int
     let serverGeneration: Int
-    let clientGeneration: Int
+    /// Simulated time at the burst's start.
+    let time: Double
     /// √(photons per mode) for unit modulator field at the server output.
     let amplitude: Double
     let biasI: Double, biasQ: Double, theta: Double
@@ -61,12 +59,27 @@ struct ShotPlan: Sendable {
     let back: Complex<Double>
     let backToBack: Complex<Double>
     let server: ReceiverPhysics
-    let client: ReceiverPhysics
-    let optics: ClientOptics
     let threads: Int
     let seeds: SimulationEngine.StreamSeeds
 
     var slots: Int { frame.count }
+}
+
+/// What the client's side of a burst needs: its processor's program, its optics, its receiver.
+struct ClientShotPlan: Sendable {
+    let layout: FrameLayout
+    /// ξ of the shots to compute.
+    let symbols: [[ComplexSymbol]]
+    let firstShot: UInt64
+    /// Shots computed: the most of the shots the server measures and the shots the client records.
+    let computeShots: Int
+    let returnShots: Int
+    let clientShots: Int
+    let clientGeneration: Int
+    let client: ReceiverPhysics
+    let optics: ClientOptics
+    let threads: Int
+    let seeds: SimulationEngine.StreamSeeds
 }
 
 extension SimulationEngine {
@@ -88,9 +101,11 @@ extension SimulationEngine {
     }
 
     /// Takes the snapshot for `shots` triggered shots, reserves their shot numbers, marks what the
-    /// armed receivers will get, and advances the clock past them. Nil when no receiver records.
+    /// server receiver will get, and advances the clock past them. Nil when no light or reading
+    /// comes of it: no receiver records, or (on the client path) nothing is there to reach the client.
     func planShots(_ shots: Int) throws -> ShotPlan? {
-        let phases = drift.phases(at: clock, truth: truth, faults: faultBook.faults)
+        let time = clock
+        let phases = drift.phases(at: time, truth: truth, faults: faultBook.faults)
         state.triggerPulses += shots
         let first = shotCounter
         shotCounter += UInt64(shots)
@@ -103,51 +118,64 @@ extension SimulationEngine {
             return nil
         }
         let path = effectivePath
-        let layout = state.processor.layout
-        let serverRemaining = state.receivers[.serverReceiver]!.remaining
-        let clientRemaining = layout == nil ? 0 : state.receivers[.clientReceiver]!.remaining
-        let serverShots = max(0, min(shots, serverRemaining))
-        let clientShots = max(0, min(shots, clientRemaining))
-        let compute = max(serverShots, clientShots)
-        if path == .client, compute > 0 {
-            guard let layout else {
-                throw DeviceError(.notReady, device: Role.clientProcessor.rawValue, message: "the switch routes the shots through the client, whose processor is not programmed",
-                                  remedy: "program ξ and the frame layout on client.processor before firing, or route the switch back-to-back")
-            }
-            guard layout.slotsPerShot == frame.count else {
-                throw DeviceError(.invalidRequest, device: Role.clientProcessor.rawValue,
-                                  message: "programmed for \(layout.rows) × (\(layout.modesPerRow) + \(layout.vacuumSlotsPerRow)) = \(layout.slotsPerShot) slots per shot, but server.modulator plays \(frame.count)-sample frames",
-                                  remedy: "program the processor with the layout of the frames loaded on the modulator")
-            }
-            guard state.processor.symbols.count >= compute else {
-                throw DeviceError(.notReady, device: Role.clientProcessor.rawValue,
-                                  message: "holds ξ for \(state.processor.symbols.count) shots, but the trigger fires \(shots) that are recorded",
-                                  remedy: "program ξ for every shot of the burst before firing")
-            }
-        }
-        if let layout, clientShots > 0, layout.slotsPerShot != frame.count {
-            throw DeviceError(.invalidRequest, device: Role.clientProcessor.rawValue,
-                              message: "programmed for \(layout.slotsPerShot) slots per shot, but server.modulator plays \(frame.count)-sample frames",
-                              remedy: "program the processor with the layout of the frames loaded on the modulator")
+        let serverShots = max(0, min(shots, state.receivers[.serverReceiver]!.remaining))
+        // On the client path the light goes to the client's twin, which may be recording even
+        // when the server is not (a split bench cannot know); back-to-back only the server sees it.
+        let reachesClient = path == .client && (site != .table || (state.receivers[.clientReceiver]!.remaining > 0 && state.processor.layout != nil) || serverShots > 0)
+        guard serverShots > 0 || reachesClient else {
+            advanceLocked(Double(shots * frame.count) / configuration.symbolRate.si)
+            return nil
         }
         let bias = biasAngles(state, phases)
         state.receivers[.serverReceiver]!.pendingShots += serverShots
-        state.receivers[.clientReceiver]!.pendingShots += clientShots
         let plan = ShotPlan(
-            frame: frame, path: path, layout: layout,
-            symbols: path == .client ? Array(state.processor.symbols.prefix(compute)) : [],
-            firstShot: first, computeShots: compute, serverShots: serverShots, clientShots: clientShots,
-            serverGeneration: state.receivers[.serverReceiver]!.generation, clientGeneration: state.receivers[.clientReceiver]!.generation,
+            frame: frame, path: path, firstShot: first, shots: shots, serverShots: serverShots,
+            serverGeneration: state.receivers[.serverReceiver]!.generation, time: time,
             amplitude: amplitudeScale(state), biasI: bias.i, biasQ: bias.q, theta: bias.theta,
             leakI: truth.modulator.i.leakage, leakQ: truth.modulator.q.leakage,
             forward: Self.path(loss: truth.link.lossForward.dB, phase: phases.linkForward),
             back: Self.path(loss: truth.link.lossBack.dB, phase: phases.linkBack),
             backToBack: Self.path(loss: truth.opticalSwitch.backToBackLoss.dB, phase: truth.opticalSwitch.backToBackPhase.si),
-            server: receiverPhysics(.serverReceiver, phases), client: receiverPhysics(.clientReceiver, phases),
+            server: receiverPhysics(.serverReceiver, phases), threads: threads, seeds: seeds)
+        advanceLocked(Double(shots * frame.count) / configuration.symbolRate.si)
+        return plan
+    }
+
+    /// Plans the client's side of a burst of light arriving at its input (caller holds the lock):
+    /// checks the processor's program against the light, reserves what the client receiver records.
+    func planClientShots(_ light: ArrivingLight) throws -> ClientShotPlan? {
+        let phases = drift.phases(at: light.time, truth: truth, faults: faultBook.faults)
+        if light.time > clock { clock = light.time }
+        guard let layout = state.processor.layout else {
+            // An idle processor passes the light straight through: fine unless someone measures it.
+            guard light.returnShots == 0 else {
+                throw DeviceError(.notReady, device: Role.clientProcessor.rawValue, message: "light arrives through the client, whose processor is not programmed",
+                                  remedy: "program ξ and the frame layout on client.processor before firing, or route the switch back-to-back")
+            }
+            return nil
+        }
+        let clientRemaining = state.receivers[.clientReceiver]!.remaining
+        guard layout.slotsPerShot == light.slots else {
+            guard light.returnShots > 0 || clientRemaining > 0 else { return nil }
+            throw DeviceError(.invalidRequest, device: Role.clientProcessor.rawValue,
+                              message: "programmed for \(layout.rows) × (\(layout.modesPerRow) + \(layout.vacuumSlotsPerRow)) = \(layout.slotsPerShot) slots per shot, but \(light.slots)-slot shots arrive",
+                              remedy: "program the processor with the layout of the frames loaded on the modulator")
+        }
+        let clientShots = max(0, min(light.shots, clientRemaining))
+        let compute = max(light.returnShots, clientShots)
+        guard compute > 0 else { return nil }
+        guard state.processor.symbols.count >= compute else {
+            throw DeviceError(.notReady, device: Role.clientProcessor.rawValue,
+                              message: "holds ξ for \(state.processor.symbols.count) shots, but \(compute) shots of the burst are measured",
+                              remedy: "program ξ for every shot of the burst before firing")
+        }
+        state.receivers[.clientReceiver]!.pendingShots += clientShots
+        return ClientShotPlan(
+            layout: layout, symbols: Array(state.processor.symbols.prefix(compute)), firstShot: light.firstShot,
+            computeShots: compute, returnShots: light.returnShots, clientShots: clientShots,
+            clientGeneration: state.receivers[.clientReceiver]!.generation, client: receiverPhysics(.clientReceiver, phases),
             optics: ClientOptics(gain: state.gain, keptFraction: state.keptFraction,
                                  spontaneousEmissionFactor: truth.amplifier.spontaneousEmissionFactor, behaviour: behaviour),
             threads: threads, seeds: seeds)
-        advanceLocked(Double(shots * frame.count) / configuration.symbolRate.si)
-        return compute > 0 ? plan : nil
     }
 }

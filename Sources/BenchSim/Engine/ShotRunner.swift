@@ -4,30 +4,52 @@ import Foundation
 extension SimulationEngine {
     /// The trigger: runs the physics of `shots` shots with the current settings of every device
     /// and hands the samples to the armed receivers. Shot k of the burst uses ξ `symbols[k]` of the
-    /// client processor's last program and the frames loaded on the modulator; the clock advances
-    /// by shots × slots / symbol rate. Drift is evaluated once per burst (at its start).
+    /// client processor's program and the frames loaded on the modulator; the clock advances by
+    /// shots × slots / symbol rate. Drift is evaluated once per burst (at its start). On the client
+    /// path the light goes down the fibre (`fiber`) to the client's twin, here or at the other site,
+    /// and the server's samples are made from what comes back.
     func fire(shots: Int) throws {
         guard let plan = try locked({ try planShots(shots) }) else { return }
         let computation = ShotComputation(plan, bulk: bulk, pool: scratch)
         defer { computation.recycle() }
-        let serverCount = plan.serverShots * plan.slots
-        let clientCount = plan.clientShots * (plan.layout?.rows ?? 0)
-        var clientData: [Float] = []
-        let serverData = [Float](unsafeUninitializedCapacity: serverCount) { sb, sc in
-            clientData = [Float](unsafeUninitializedCapacity: clientCount) { cb, cc in
-                computation.run(server: serverCount > 0 ? SharedBuffer(base: sb.baseAddress!, count: serverCount) : nil,
-                                client: clientCount > 0 ? SharedBuffer(base: cb.baseAddress!, count: clientCount) : nil)
-                cc = clientCount
+        let light = computation.arriving()
+        var returned: ReturnedLight?
+        do {
+            if let fiber {
+                returned = try fiber.exchange(light, timeout: Self.fiberTimeout(slots: plan.slots, shots: plan.shots))
             }
-            sc = serverCount
+            if plan.path == .client, plan.serverShots > 0, returned?.shots != plan.serverShots {
+                throw DeviceError(.instrumentError, device: Role.link.rawValue,
+                                  message: "\(returned?.shots ?? 0) of the \(plan.serverShots) measured shots came back from \(fiber?.peerDescription ?? "the fibre")",
+                                  remedy: "check that the client's twin runs the same qbench version, then fire again")
+            }
+        } catch {
+            locked { release(.serverReceiver, shots: plan.serverShots, generation: plan.serverGeneration) }
+            throw error
         }
-        locked {
-            deliver(.serverReceiver, shots: plan.serverShots, generation: plan.serverGeneration, data: serverData)
-            deliver(.clientReceiver, shots: plan.clientShots, generation: plan.clientGeneration, data: clientData)
+        guard plan.serverShots > 0 else { return }
+        let count = plan.serverShots * plan.slots
+        let samples = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
+            computation.run(server: SharedBuffer(base: buffer.baseAddress!, count: count), returned: returned)
+            initialised = count
         }
+        locked { deliver(.serverReceiver, shots: plan.serverShots, generation: plan.serverGeneration, data: samples) }
     }
 
-    private func deliver(_ role: Role, shots: Int, generation: Int, data: [Float]) {
+    /// How long the server's twin waits for the client's twin to answer a burst: a fixed margin
+    /// for the other process plus 200 ns of computation per slot and shot (ten times what a 2-core
+    /// machine takes).
+    static func fiberTimeout(slots: Int, shots: Int) -> Duration {
+        .seconds(30) + .nanoseconds(200 * Int64(slots) * Int64(max(1, shots)))
+    }
+
+    /// Gives back the shots a failed `fire` had reserved.
+    private func release(_ role: Role, shots: Int, generation: Int) {
+        guard shots > 0, state.receivers[role]!.generation == generation else { return }
+        state.receivers[role]!.pendingShots -= shots
+    }
+
+    func deliver(_ role: Role, shots: Int, generation: Int, data: [Float]) {
         guard shots > 0, state.receivers[role]!.generation == generation else { return }
         state.receivers[role]!.pendingShots -= shots
         if state.receivers[role]!.record.isEmpty {

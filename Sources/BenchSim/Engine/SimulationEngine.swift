@@ -22,6 +22,12 @@ public final class SimulationEngine: @unchecked Sendable {
     /// Roles the bench binds (an unbound shutter is absent, i.e. open; an unbound switch is the
     /// client path; an unbound attenuator is 0 dB).
     public let boundRoles: Set<Role>
+    /// The part of the testbed this twin simulates (a one-table bench, or one site of a split one).
+    public let site: TwinSite
+    /// Where the light of the client path goes (nil at the client's site).
+    private(set) var fiber: (any FiberEnd)?
+    /// The client's site's connection to the server's fibre port.
+    private var fiberClient: TCPFiberClient?
 
     private let lock = NSLock()
     // Guarded by `lock`:
@@ -61,7 +67,25 @@ public final class SimulationEngine: @unchecked Sendable {
         behaviour = configuration.clientBehaviour
         threads = availableCores
         for f in configuration.faults { faultBook.inject(f) }
+        let split = TwinSite.of(bench)
+        site = split?.0 ?? .table
+        switch split {
+        case nil: fiber = LocalFiber(self)
+        case let (.server, host, port)?:
+            do { fiber = try TCPFiberServer(host: host, port: port) } catch {
+                throw BenchFileError(file: bench.bindings[.link]?.options?.file ?? "bench file", line: bench.bindings[.link]?.line ?? 0,
+                                     message: "link: the twin's fibre cannot listen at \(host):\(port): \(error); free the port or pick another in both site files")
+            }
+        case let (_, host, port)?:
+            fiberClient = TCPFiberClient(host: host, port: port, engine: self)
+        }
     }
+
+    deinit { fiberClient?.stop() }
+
+    /// Closes the client's site's end of the fibre for good (what a killed client process does to
+    /// it). For tests.
+    func disconnectFiber() { fiberClient?.stop() }
 
     // MARK: locking
 
@@ -80,7 +104,6 @@ public final class SimulationEngine: @unchecked Sendable {
     /// Advances the simulated clock (and every drift) by `dt` seconds. Caller holds the lock.
     func advanceLocked(_ dt: Double) {
         guard dt > 0 else { return }
-        drift.advance(by: dt, truth: truth)
         clock += dt
     }
 
@@ -168,8 +191,11 @@ public final class SimulationEngine: @unchecked Sendable {
         return TransmitterPhysics.laserPower(truth.laser, current: s.laser.current, emitting: emitting)
     }
 
+    /// The LO a receiver gets: split from the server's laser on a one-table bench and at the server's
+    /// site; at the client's site of a split bench its own LO laser gives what is set.
     func deliveredLO(_ role: Role, _ s: BenchState) -> Double {
-        min(s.receivers[role]?.loPower ?? 0, truth.laser.loSplit * laserPower(s))
+        let set = s.receivers[role]?.loPower ?? 0
+        return site == .client ? set : min(set, truth.laser.loSplit * laserPower(s))
     }
 
     var effectiveShutterOpen: Bool { !boundRoles.contains(.shutter) || state.shutterOpen }

@@ -1,0 +1,177 @@
+import BenchKit
+@testable import BenchSim
+import Foundation
+import Numerics
+import NumericsKit
+import Testing
+
+/// The twin split at the fibre (docs/two-sites.md): a server-site bench and a client-site bench,
+/// each opening only its own devices, joined by `sim-fiber://`, give the samples and readings of
+/// the one-table bench with the same seed, bit for bit, for every client behaviour, with the drifts
+/// on; and the fibre survives what a network does to it.
+@Suite("Split twin", .serialized)
+struct SplitTwinTests {
+    /// A free TCP port on the loopback interface.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        a.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: a.sin_port))
+    }
+
+    /// One site's bench file: its station's roles on the sim driver, the link on the fibre.
+    static func siteYAML(_ station: Station, port: Int, seed: UInt64, client: String) -> String {
+        var text = "bench: test\nroles:\n"
+        for role in Role.allCases where role.station == station {
+            text += "  \(role.rawValue):\n    driver: sim\n    address: sim://\(role.rawValue)\n"
+        }
+        text += "  link:\n    driver: sim\n    address: sim-fiber://127.0.0.1:\(port)\n"
+        return text + "simulation:\n  seed: \(seed)\n  client: \(client)\n"
+    }
+
+    struct Sites {
+        let server: Bench, client: Bench
+        let serverEngine: SimulationEngine, clientEngine: SimulationEngine
+    }
+
+    static func split(seed: UInt64, client: String) async throws -> Sites {
+        let port = try freePort()
+        let (server, se) = try await TestBench.open(siteYAML(.server, port: port, seed: seed, client: client))
+        let (clientBench, ce) = try await TestBench.open(siteYAML(.client, port: port, seed: seed, client: client))
+        #expect(se.site == .server && ce.site == .client)
+        // The client's twin connects in the background.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !((se.fiber as? TCPFiberServer)?.connected ?? false), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        return Sites(server: server, client: clientBench, serverEngine: se, clientEngine: ce)
+    }
+
+    /// Two bursts through the client (the second later, so the drifts have moved) and one
+    /// back-to-back burst the client records (vacuum), as the server's and the client's devices see them.
+    static func script(server: Bench, client: Bench, serverEngine: SimulationEngine) async throws -> (server: [Float], client: [Float]) {
+        let engine = serverEngine
+        try await server.laser().setCurrent(.milliamperes(60))
+        try await server.laser().setEmission(true)
+        try await server.shutter().setOpen(true)
+        try await server.attenuator().setAttenuation(Decibels(50))
+        try await server.receiver(.serverReceiver).setLocalOscillatorPower(.milliwatts(5))
+        try await client.receiver(.clientReceiver).setLocalOscillatorPower(.milliwatts(5))
+        try await server.opticalSwitch().route(.client)
+        let b = TruthEncoder(engine: engine).operatingBiases
+        try await server.modulator().setBias(.i, b.i)
+        try await server.modulator().setBias(.q, b.q)
+        try await server.modulator().setBias(.phase, b.phase)
+        try await client.amplifier().setGain(2)
+        try await client.splitter().setKeptFraction(0.5)
+        let rows = 300, n = 100
+        var rng = Xoshiro256(seed: 99)
+        let fields = (0..<(rows * (n + 4))).map { s in s % (n + 4) < n ? Complex(0.4 * rng.nextUnit() - 0.2, 0.4 * rng.nextUnit() - 0.2) : .zero }
+        let d = TruthEncoder(engine: engine).drives(for: fields)
+        try await server.modulator().loadDrive(i: TestBench.waveform(d.i, engine), q: TestBench.waveform(d.q, engine))
+        let xi: [[ComplexSymbol]] = (0..<5).map { _ in
+            let v = (0..<(2 * n)).map { _ in rng.nextUnit() - 0.5 }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return (0..<n).map { ComplexSymbol(Float(v[2 * $0] / norm), Float(v[2 * $0 + 1] / norm)) }
+        }
+        let layout = FrameLayout(rows: rows, modesPerRow: n, vacuumSlotsPerRow: 4)
+        try await client.clientProcessor().program(xi, layout: layout)
+        try await server.receiver(.serverReceiver).loadSlotPattern([.x, .p, .x, .vacuum])
+        var serverSamples: [Float] = [], clientReadings: [Float] = []
+        for (path, shots) in [(SwitchPath.client, 5), (.client, 3), (.backToBack, 2)] {
+            try await server.opticalSwitch().route(path)
+            try await server.receiver(.serverReceiver).arm(shots: shots)
+            try await client.receiver(.clientReceiver).arm(shots: shots)
+            try await server.trigger().fire(shots: shots)
+            serverSamples += try await server.receiver(.serverReceiver).fetch(timeout: .seconds(10)).volts
+            clientReadings += try await client.receiver(.clientReceiver).fetch(timeout: .seconds(10)).volts
+            // Let the drifts move between bursts.
+            engine.advanceClock(by: .milliseconds(250))
+        }
+        return (serverSamples, clientReadings)
+    }
+
+    @Test(arguments: ["honest", "greedy-tap:0.8", "over-amplify:3", "intercept-resend"])
+    func splitBenchGivesTheOneTableSamples(behaviour: String) async throws {
+        let (table, tableEngine) = try await TestBench.open(TestBench.yaml(seed: 17, client: behaviour, constants: [:]))
+        let one = try await Self.script(server: table, client: table, serverEngine: tableEngine)
+        let sites = try await Self.split(seed: 17, client: behaviour)
+        let two = try await Self.script(server: sites.server, client: sites.client, serverEngine: sites.serverEngine)
+        let shots = 5 + 3 + 2, rows = 300, slots = 300 * 104
+        #expect(one.server.count == shots * slots)
+        #expect(one.client.count == shots * rows)
+        let sameServer = one.server == two.server, sameClient = one.client == two.client
+        let firstServer = zip(one.server, two.server).firstIndex { $0 != $1 }, firstClient = zip(one.client, two.client).firstIndex { $0 != $1 }
+        #expect(sameServer, "\(behaviour): the server's samples differ between the one-table and the split twin, first at \(firstServer ?? -1)")
+        #expect(sameClient, "\(behaviour): the client's readings differ between the one-table and the split twin, first at \(firstClient ?? -1)")
+        // Each site holds only its own devices.
+        #expect(Set(sites.server.roles).isDisjoint(with: Station.client.roles))
+        #expect(Set(sites.client.roles).isDisjoint(with: Station.server.roles))
+    }
+
+    /// A burst the server measures with no client twin on the fibre is refused (not silently
+    /// vacuum); a client twin that goes away mid-session turns the next burst into a link error.
+    @Test func missingOrLostClientTwinIsADeviceError() async throws {
+        let port = try Self.freePort()
+        let (server, engine) = try await TestBench.open(Self.siteYAML(.server, port: port, seed: 3, client: "honest"))
+        try await server.laser().setCurrent(.milliamperes(60))
+        try await server.laser().setEmission(true)
+        try await server.opticalSwitch().route(.client)
+        let layout = FrameLayout(rows: 4, modesPerRow: 2, vacuumSlotsPerRow: 0)
+        let d = TruthEncoder(engine: engine).drives(for: [Complex<Double>](repeating: Complex(0.1, 0), count: layout.slotsPerShot))
+        try await server.modulator().loadDrive(i: TestBench.waveform(d.i, engine), q: TestBench.waveform(d.q, engine))
+        try await server.receiver(.serverReceiver).arm(shots: 1)
+        await #expect(throws: DeviceError.self) { try await server.trigger().fire(shots: 1) }
+        do {
+            try await server.trigger().fire(shots: 1)
+        } catch let e as DeviceError {
+            #expect(e.kind == .notReady && e.device == "link", "\(e)")
+        }
+        // Garbage on the port is dropped; the fibre still takes a real client twin afterwards.
+        if let s = try FiberSocket.connect("127.0.0.1", port) {
+            try s.send(Array("GET / HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0xFF, count: 64))
+            s.close()
+        }
+        let (client, clientEngine) = try await TestBench.open(Self.siteYAML(.client, port: port, seed: 3, client: "honest"))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !((engine.fiber as? TCPFiberServer)?.connected ?? false), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try await client.clientProcessor().program([[ComplexSymbol]](repeating: [.init(1, 0), .init(0, 0)], count: 1), layout: layout)
+        try await server.receiver(.serverReceiver).arm(shots: 1)
+        try await server.trigger().fire(shots: 1)
+        #expect(try await server.receiver(.serverReceiver).fetch(timeout: .seconds(5)).volts.count == layout.slotsPerShot)
+        // The client's site goes away (its process killed: the socket closes).
+        clientEngine.disconnectFiber()
+        try await Task.sleep(for: .milliseconds(100))
+        try await server.receiver(.serverReceiver).arm(shots: 1)
+        do {
+            try await server.trigger().fire(shots: 1)
+            Issue.record("a burst after the client's twin went away did not fail")
+        } catch let e as DeviceError {
+            #expect(e.device == "link" && (e.kind == .disconnected || e.kind == .notReady), "\(e)")
+        }
+    }
+
+    /// Malformed frames are refused with a message, never a crash (fuzzed shapes).
+    @Test(arguments: 0..<200)
+    func malformedBurstFramesAreRefused(seed: Int) throws {
+        var rng = Xoshiro256(seed: UInt64(seed))
+        let good = FiberWire.encode(ArrivingLight(firstShot: 5, shots: 2, returnShots: 1, time: 0.5, slots: 4,
+                                                  re: FloatStorage(count: 4), im: FloatStorage(count: 4)))
+        var bytes = good
+        switch seed % 3 {
+        case 0: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+        case 1: bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+        default: bytes = (0..<Int(rng.next() % 80)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        // Either refused with a FiberSocketError or, when the change left it well-formed, a light
+        // whose sizes agree with each other.
+        do {
+            let light = try FiberWire.decodeBurst(bytes)
+            #expect(light.returnShots <= light.shots && (light.re?.count ?? light.slots) == light.slots)
+        } catch is FiberSocketError {}
+    }
+}
