@@ -105,7 +105,8 @@ struct SplitTwinTests {
         #expect(one.server.count == shots * slots)
         #expect(one.client.count == shots * rows)
         let sameServer = one.server == two.server, sameClient = one.client == two.client
-        let firstServer = zip(one.server, two.server).firstIndex { $0 != $1 }, firstClient = zip(one.client, two.client).firstIndex { $0 != $1 }
+        let firstServer = one.server.indices.first { $0 >= two.server.count || one.server[$0] != two.server[$0] }
+        let firstClient = one.client.indices.first { $0 >= two.client.count || one.client[$0] != two.client[$0] }
         #expect(sameServer, "\(behaviour): the server's samples differ between the one-table and the split twin, first at \(firstServer ?? -1)")
         #expect(sameClient, "\(behaviour): the client's readings differ between the one-table and the split twin, first at \(firstClient ?? -1)")
         // Each site holds only its own devices.
