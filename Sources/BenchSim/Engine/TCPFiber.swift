@@ -32,6 +32,9 @@ final class TCPFiberServer: FiberEnd, @unchecked Sendable {
 
     var peerDescription: String { "the client's twin on the fibre at \(host):\(port)" }
 
+    /// How long a measured burst waits for a client twin to connect before it fails.
+    static let connectWait: Duration = .seconds(5)
+
     var connected: Bool { lock.withLock { peer != nil } }
 
     private func acceptLoop() {
@@ -61,7 +64,15 @@ final class TCPFiberServer: FiberEnd, @unchecked Sendable {
 
     func exchange(_ light: ArrivingLight, timeout: Duration) throws -> ReturnedLight? {
         exchangeLock.lock(); defer { exchangeLock.unlock() }
-        guard let socket = lock.withLock({ peer }) else {
+        // A client station just started may still be connecting its end: wait for it a little
+        // when someone measures this light.
+        var socket = lock.withLock { peer }
+        let connectDeadline = ContinuousClock.now + Self.connectWait
+        while socket == nil, light.returnShots > 0, ContinuousClock.now < connectDeadline {
+            Thread.sleep(forTimeInterval: 0.01)
+            socket = lock.withLock { peer }
+        }
+        guard let socket else {
             guard light.returnShots == 0 else {
                 throw DeviceError(.notReady, device: Role.link.rawValue, message: "no client twin is connected to the fibre at \(host):\(port)",
                                   remedy: "start the client station, whose site bench binds link to sim-fiber://\(host):\(port), then fire again")

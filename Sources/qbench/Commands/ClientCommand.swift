@@ -14,7 +14,7 @@ struct ClientCommand: AsyncParsableCommand {
         abstract: "Run the client station: join (or resume) a session of a server station over mutual TLS with your own images.",
         discussion: "docs/two-sites.md covers certificates, ports and site bench files.")
 
-    @Option(help: "The client site's bench file (its roles only).") var bench: String
+    @Option(help: "The client site's bench file (its roles only), or with --fiber a simulated bench to run the client's half of.") var bench: String
     @Option(help: "The server station's HOST:PORT.") var connect: String
     @OptionGroup var site: SiteOptions
     @Option(name: .customLong("server-allow"), help: "Accept only this server certificate (cert-sha256:HEX or key-sha256:HEX); default: any server the lab CA issued.") var serverAllow: [String] = []
@@ -26,8 +26,7 @@ struct ClientCommand: AsyncParsableCommand {
     func run() async throws {
         let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
         let testSet = try MNISTSet.load(.test, directory: dir)
-        let opened = try await BenchOpening.open(bench)
-        try opened.requireSite(of: .client)
+        let opened = try await site.openBench(bench, as: .client)
         let (credentials, roots) = try site.credentials()
         let (host, port) = try SiteOptions.endpoint(connect)
         let serverList = try serverAllow.map { entry in

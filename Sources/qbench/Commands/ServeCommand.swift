@@ -15,7 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the server station: serve secure-inference sessions to admitted client stations over mutual TLS.",
         discussion: "Each admitted client gets one recorded session (its certificate's SHA-256 in the journal and the ledger). docs/two-sites.md covers certificates, ports and site bench files.")
 
-    @Option(help: "The server site's bench file (its roles only).") var bench: String
+    @Option(help: "The server site's bench file (its roles only), or with --fiber a simulated bench to run the server's half of.") var bench: String
     @Option(help: "HOST:PORT to listen on.") var listen = "0.0.0.0:7443"
     @OptionGroup var site: SiteOptions
     @Option(name: .customLong("allow"), help: "An admitted client: cert-sha256:HEX or key-sha256:HEX (`qbench pki fingerprint CLIENT.pem`); repeat per client.") var allow: [String] = []
@@ -39,8 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard !allowList.isEmpty else { throw CLIError("no client is admitted: give --allow with each client's fingerprint (`qbench pki fingerprint CLIENT.pem`)") }
         let modelFile = try ModelFile.read(from: model.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultModel)
-        let opened = try await BenchOpening.open(bench)
-        try opened.requireSite(of: .server)
+        let opened = try await site.openBench(bench, as: .server)
         let (credentials, roots) = try site.credentials()
         let (host, port) = try SiteOptions.endpoint(listen)
         let db = try RunDatabase(directory: StationOption.directory(.server))

@@ -10,6 +10,20 @@ import X509
 struct SiteOptions: ParsableArguments {
     @Option(help: "Directory of the lab PKI (`qbench pki init`): its ca.pem is trusted.") var pki: String
     @Option(help: "This station's name in the lab PKI (`qbench pki issue --name NAME`).") var name: String
+    @Option(help: "Run this station on its half of a simulated bench (a bench file of sim instruments, e.g. Devices/benches/sim.yaml), split at the twin's fibre at HOST:PORT: the server's site listens there, the client's connects.") var fiber: String?
+
+    /// The station's site of `path`: the file as it is (a site bench file of real instruments), or,
+    /// with `--fiber`, this station's half of a simulated bench.
+    func openBench(_ path: String, as station: Station) async throws -> Bench {
+        var description = try BenchDescription.load(try BenchOpening.url(path))
+        if let fiber {
+            let (host, port) = try Self.endpoint(fiber)
+            description = try description.site(of: station, fiber: (host, port))
+        }
+        let bench = try await Bench.open(description, registry: try BenchOpening.registry(), patchPanel: TerminalPatchPanel())
+        try bench.requireSite(of: station)
+        return bench
+    }
 
     func credentials() throws -> (StationCredentials, [Certificate]) {
         do {
@@ -29,15 +43,22 @@ struct SiteOptions: ParsableArguments {
 
 extension Bench {
     /// A station's command opens only its own instruments: a bench file that binds the other
-    /// station's roles is refused (it is a one-table bench: run both stations with `qbench run`),
-    /// and so is the twin, whose optics do not yet split at the fibre between two processes.
+    /// station's roles is refused (it is a one-table bench: give `--fiber` to run this station's
+    /// half of a simulated one, or run both stations with `qbench run`). A site is all real
+    /// instruments or all twin, never a mix: a simulated VOA beside a real laser would set μ wrong by
+    /// the whole VOA setting.
     func requireSite(of station: Station) throws {
         let foreign = roles.filter { $0.station != nil && $0.station != station }
         guard foreign.isEmpty else {
-            throw CLIError("bench '\(description.name)' binds \(foreign.map(\.rawValue).joined(separator: ", ")), instruments of the \(station == .server ? "client" : "server") station: a \(station) station opens only its own; give it its site's bench file, or run both stations in one process with `qbench run`")
+            throw CLIError("bench '\(description.name)' binds \(foreign.map(\.rawValue).joined(separator: ", ")), instruments of the \(station == .server ? "client" : "server") station: a \(station) station opens only its own; give it its site's bench file, or, for a simulated bench, --fiber HOST:PORT to run its half of the twin")
         }
-        if BenchOpening.isSimulated(self) || description.bindings.values.contains(where: { $0.driver == "sim" }) {
-            throw CLIError("bench '\(description.name)' binds simulated instruments: the twin cannot yet be split between two processes at the fibre (docs/two-sites.md); run the protocol on the twin with `qbench run`")
+        let simulated = description.bindings.values.filter { $0.driver == "sim" }.map(\.role.rawValue).sorted()
+        guard !simulated.isEmpty else { return }
+        guard simulated.count == description.bindings.count else {
+            throw CLIError("bench '\(description.name)' mixes simulated instruments (\(simulated.joined(separator: ", "))) with real ones: a site is all real or all twin; bind every role of the site to its real instrument")
+        }
+        guard case .simulatedFiber? = description.bindings[.link]?.address else {
+            throw CLIError("bench '\(description.name)' is simulated but its link is not the twin's fibre: give --fiber HOST:PORT (the same on both stations) to split it, or run both stations in one process with `qbench run`")
         }
     }
 }
