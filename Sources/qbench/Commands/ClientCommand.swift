@@ -1,5 +1,6 @@
 import ArgumentParser
 import BenchKit
+import BenchSim
 import Foundation
 import SecureInference
 import Sequencer
@@ -21,12 +22,23 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(name: .customLong("privacy-budget"), help: "Data-leakage budget I_x, bit per symbol: an operating point above it is refused before any light.") var privacyBudget = 0.01
     @Option(help: "Directory holding the MNIST test-set .gz files (default: the repository's Data/mnist).") var data: String?
     @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
+    @Option(help: "How the simulated client optics treat the light (a cheating client, to see the server's check abort it): honest | greedy-tap:R | over-amplify:G2 | intercept-resend. Only on a simulated bench.") var behaviour: String?
     @Flag(help: "One JSON object on stdout.") var json = false
 
     func run() async throws {
         let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
         let testSet = try MNISTSet.load(.test, directory: dir)
-        let opened = try await site.openBench(bench, as: .client)
+        let calibration = try BenchOpening.store(store)
+        let opened = try await site.openBench(bench, as: .client, store: calibration)
+        if let behaviour {
+            guard let b = ClientBehaviour(argument: behaviour) else {
+                throw CLIError("--behaviour '\(behaviour)' is not honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
+            }
+            guard let engine = try? await SimulatedBench.engine(of: opened) else {
+                throw CLIError("--behaviour is a behaviour of the simulated client optics; bench '\(opened.description.name)' is real: a real client cannot be told to cheat")
+            }
+            try engine.setClientBehaviour(b)
+        }
         let (credentials, roots) = try site.credentials()
         let (host, port) = try SiteOptions.endpoint(connect)
         let serverList = try serverAllow.map { entry in
@@ -36,9 +48,10 @@ struct ClientCommand: AsyncParsableCommand {
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
-        let env = StationEnvironment(bench: opened, store: try BenchOpening.store(store), database: try RunDatabase(directory: StationOption.directory(.client)),
+        let database = try RunDatabase(directory: StationOption.directory(.client))
+        let env = StationEnvironment(bench: opened, store: calibration, database: database,
                                      codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, stop: stop)
-        let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: dir.path)
+        let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: dir.path, behaviour: behaviour ?? "honest")
         let config = SessionClientConfiguration(host: host, port: port,
                                                 security: .mutualTLS(credentials: credentials, trustRoots: roots, serverAllowList: serverList.isEmpty ? nil : serverList))
         let result: RunResult
@@ -47,10 +60,10 @@ struct ClientCommand: AsyncParsableCommand {
                 try await ClientSession.join(testSet: testSet, env: env, settings: settings, channel: channel)
             }
         } catch let failure as RunFailure {
-            if json { try printJSON(failure.result) }
+            if json { try printJSON(StationReport(failure.result, station: .client, database: database.url)) }
             throw CLIError("\(failure)")
         }
-        if json { try printJSON(result); return }
+        if json { try printJSON(StationReport(result, station: .client, database: database.url)); return }
         printLine("""
             session           \(result.runId)
             images            \(result.images), accuracy \(result.accuracy.map(percent) ?? "—")

@@ -104,23 +104,7 @@ struct RunCommand: AsyncParsableCommand {
     /// calibrate all`, at this run's μ and G, into the station's store. A real bench is never
     /// calibrated behind the user's back: the run's preflight says which `qbench calibrate` to run.
     func calibrateTwinIfNeeded(_ bench: Bench, store: CalibrationStore) async throws {
-        guard BenchOpening.isSimulated(bench) else { return }
-        do {
-            _ = try await ServerCalibration.load(bench: bench, store: store)
-            _ = try await ClientCalibration.load(bench: bench, store: store)
-            return
-        } catch let error as CalibrationError {
-            switch error {
-            case .missing, .expired: break
-            default: throw error
-            }
-        }
-        if !json { printLine("calibrating the twin '\(bench.description.name)' first (no active records in \(store.root.path); as `qbench calibrate all`)") }
-        var settings = CalibrationSettings()
-        settings.photonsPerMode = photons
-        settings.gain = gain
-        let ctx = CalibrationContext(bench: bench, store: store, settings: settings, codeVersion: QBenchVersion.withCommit, log: { _ in })
-        _ = try await CalibrationRunner.all(ctx)
+        try await BenchOpening.calibrateTwinIfNeeded(bench, store: store, photons: photons, gain: gain, log: !json)
     }
 
     func printResult(_ r: RunResult, firstCertified: BlockRecord?) {

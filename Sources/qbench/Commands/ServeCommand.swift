@@ -31,6 +31,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("lifetime-budget"), help: "Lifetime weight-leakage budget per client, bit per weight symbol (default: unlimited, recorded).") var lifetimeBudget: Double?
     @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
     @Option(help: "Model file (default: the shipped model).") var model: String?
+    @Flag(help: "One JSON object per session on stdout (what the server station knows of it); messages go to stderr.") var json = false
+
+    /// Status lines: stdout, or stderr when stdout carries the JSON.
+    func say(_ line: String) {
+        if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { printLine(line) }
+    }
 
     func run() async throws {
         let allowList = try allow.map { entry in
@@ -39,11 +45,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard !allowList.isEmpty else { throw CLIError("no client is admitted: give --allow with each client's fingerprint (`qbench pki fingerprint CLIENT.pem`)") }
         let modelFile = try ModelFile.read(from: model.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultModel)
-        let opened = try await site.openBench(bench, as: .server)
+        let calibration = try BenchOpening.store(store)
+        let opened = try await site.openBench(bench, as: .server, store: calibration, photons: photons, gain: gain)
         let (credentials, roots) = try site.credentials()
         let (host, port) = try SiteOptions.endpoint(listen)
         let db = try RunDatabase(directory: StationOption.directory(.server))
-        let calibration = try BenchOpening.store(store)
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
@@ -56,13 +62,13 @@ struct ServeCommand: AsyncParsableCommand {
         let queue = SessionQueue(limit: sessions)
         let server = try SessionServer(
             configuration: SessionServerConfiguration(host: host, port: port, security: .mutualTLS(credentials: credentials, trustRoots: roots, allowList: allowList)),
-            onRefusal: { refusal in printLine("refused a connection: \(refusal)") }
+            onRefusal: { refusal in say("refused a connection: \(refusal)") }
         ) { incoming in
             // One session at a time: the bench is one.
             await queue.serve {
                 var settings = ServerSettings(clientIdentity: incoming.peer.certificateSHA256.map { "cert-sha256:\($0)" } ?? incoming.peer.description)
                 settings.lifetimeBudgetBitsPerSymbol = lifetimeBudget
-                printLine("session with \(incoming.peer)")
+                say("session with \(incoming.peer)")
                 do {
                     let r: RunResult
                     if let id = await queue.takeResume(resumeId) {
@@ -70,13 +76,17 @@ struct ServeCommand: AsyncParsableCommand {
                     } else {
                         r = try await ServerSession.serve(config, model: modelFile, env: env, settings: settings, channel: incoming.channel)
                     }
-                    printLine("session \(r.runId): \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : r.certified ? "certified" : "not certified"), \(r.images) images, I_w ≤ \(r.weightLeakageUpperBoundBitsPerMode)")
+                    say("session \(r.runId): \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : r.certified ? "certified" : "not certified"), \(r.images) images, I_w ≤ \(r.weightLeakageUpperBoundBitsPerMode)")
+                    if json { try? printJSON(StationReport(r, station: .server, database: db.url)) }
+                } catch let failure as RunFailure {
+                    say("session ended: \(failure)")
+                    if json { try? printJSON(StationReport(failure.result, station: .server, database: db.url)) }
                 } catch {
-                    printLine("session ended: \(error)")
+                    say("session ended: \(error)")
                 }
             }
         }
-        printLine("serving on \(host):\(port) (mutual TLS; \(allowList.count) admitted client(s))")
+        say("serving on \(host):\(port) (mutual TLS; \(allowList.count) admitted client(s))")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             group.addTask {

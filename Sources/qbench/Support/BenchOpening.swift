@@ -34,6 +34,28 @@ enum BenchOpening {
         try StationKey.loadOrCreate(at: StationKey.defaultURL(home: QBenchHome.directory))
     }
 
+    /// Calibrates a one-table twin (`qbench calibrate all`) unless the store already holds active
+    /// records for both stations' needs: a simulated bench can be calibrated without anyone at it.
+    static func calibrateTwinIfNeeded(_ bench: Bench, store: CalibrationStore, photons: Double, gain: Double, log: Bool) async throws {
+        guard isSimulated(bench) else { return }
+        do {
+            _ = try await ServerCalibration.load(bench: bench, store: store)
+            _ = try await ClientCalibration.load(bench: bench, store: store)
+            return
+        } catch let error as CalibrationError {
+            switch error {
+            case .missing, .expired: break
+            default: throw error
+            }
+        }
+        if log { FileHandle.standardError.write(Data("calibrating the twin '\(bench.description.name)' first (no active records in \(store.root.path); as `qbench calibrate all`)\n".utf8)) }
+        var settings = CalibrationSettings()
+        settings.photonsPerMode = photons
+        settings.gain = gain
+        let ctx = CalibrationContext(bench: bench, store: store, settings: settings, codeVersion: QBenchVersion.withCommit, log: { _ in })
+        _ = try await CalibrationRunner.all(ctx)
+    }
+
     /// True when every role of the bench is bound to the twin: such a bench can be calibrated
     /// without anyone at it, and may be calibrated on first use.
     static func isSimulated(_ bench: Bench) -> Bool {
