@@ -146,6 +146,10 @@ let package = Package(
             swiftSettings: optimised
         ),
         .testTarget(
+            name: "TwoStationTests",
+            dependencies: ["Sequencer"]
+        ),
+        .testTarget(
             name: "SessionProtocolTests",
             dependencies: [
                 "SessionProtocol", "SessionTransport",

@@ -11,9 +11,14 @@ channel='SessionProtocolTests'
 # Both stations over gRPC with mutual TLS on one twin: sockets with keepalive timers and CPU-heavy
 # physics, so a process of its own.
 stations='StationNetworkTests'
+# Both stations as two qbench processes on the twin split at the fibre (scripts/two-stations.sh,
+# two network namespaces when run as root, kill -9 of either): CPU-heavy and timed, on their own.
+processes='TwoStationTests'
 swift build --build-tests
+swift build --product qbench
 swift test --skip-build --filter "$instruments"
 swift test --skip-build --filter "$channel"
 swift test --skip-build --filter "$stations"
-swift test --skip-build --skip "BusTests|$instruments|$channel|$stations"
+swift test --skip-build --filter "$processes"
+swift test --skip-build --skip "BusTests|$instruments|$channel|$stations|$processes"
 LD_PRELOAD="libumockdev-preload.so.0${LD_PRELOAD:+:$LD_PRELOAD}" swift test --skip-build --filter BusTests

@@ -76,17 +76,20 @@ public enum RunError: Error, CustomStringConvertible {
     /// The client's accumulated weight leakage would exceed the server's lifetime budget.
     case ledger(String)
 
+    /// How a session continues from its last commit, in either form of running the stations.
+    static let resumeAdvice = "continue from the last commit with `qbench run --resume <run id>` (both stations in one process) or `qbench serve --resume <run id>` and `qbench client` again (two stations)"
+
     public var description: String {
         switch self {
         case let .operatingPoint(s): s
-        case let .stopped(why): "stopped: \(why); the bench is in its safe state; continue with `qbench run --resume <run id>`"
+        case let .stopped(why): "stopped: \(why); this station's instruments are in their safe state; \(Self.resumeAdvice)"
         case let .interlock(s): s
         case let .notResumable(s): s
         case let .invalidOption(name, value, expected):
             value.isEmpty ? "\(name) is refused before any light: \(expected)" : "\(name) \(value) is refused before any light: expected \(expected)"
         case let .saturated(s): "the server's receiver is saturated: \(s); the session stops (a clipped receiver hides excess noise). Lower the LO power or the digitiser gain, recalibrate `homodyne`, and start a new session"
         case let .check(s): s
-        case let .peer(s): "the other station: \(s); both stations are in their safe state; continue with `qbench run --resume <run id>`"
+        case let .peer(s): "the other station: \(s); this station's instruments are in their safe state; \(Self.resumeAdvice)"
         case let .denied(s): "the client refused the session before any light: \(s)"
         case let .privacy(s): s
         case let .ledger(s): "refused before any light: \(s)"

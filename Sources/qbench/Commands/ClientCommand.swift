@@ -60,7 +60,7 @@ struct ClientCommand: AsyncParsableCommand {
                 try await ClientSession.join(testSet: testSet, env: env, settings: settings, channel: channel)
             }
         } catch let failure as RunFailure {
-            if json { try printJSON(StationReport(failure.result, station: .client, database: database.url)) }
+            if json { try printJSON(StationReport(failure.result, station: .client, database: database.url, ended: failure.status)) }
             throw CLIError("\(failure)")
         }
         if json { try printJSON(StationReport(result, station: .client, database: database.url)); return }

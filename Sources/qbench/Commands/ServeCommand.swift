@@ -80,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
                     if json { try? printJSON(StationReport(r, station: .server, database: db.url)) }
                 } catch let failure as RunFailure {
                     say("session ended: \(failure)")
-                    if json { try? printJSON(StationReport(failure.result, station: .server, database: db.url)) }
+                    if json { try? printJSON(StationReport(failure.result, station: .server, database: db.url, ended: failure.status)) }
                 } catch {
                     say("session ended: \(error)")
                 }

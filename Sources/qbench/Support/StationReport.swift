@@ -9,8 +9,11 @@ struct StationReport: Encodable {
     /// The station's run database.
     let database: String
     let sessionId: String
-    /// abort, certified, or collecting (ended within budget but not yet certified).
+    /// abort, certified, collecting (all blocks served within budget, not yet certified) or
+    /// interrupted (the session ended before its last block: resumable from its last commit).
     let decision: String
+    /// The session's status in the station's database: completed, aborted, interrupted, failed.
+    let status: String
     let certified: Bool
     let aborted: Bool
     let abortReason: String?
@@ -23,11 +26,13 @@ struct StationReport: Encodable {
     let dataLeakageBits: Double
     let seconds: Double
 
-    init(_ r: RunResult, station: Station, database: URL) {
+    init(_ r: RunResult, station: Station, database: URL, ended: RunStatus? = nil) {
         self.station = station.rawValue
         self.database = database.path
         sessionId = r.runId
-        decision = r.aborted ? "abort" : r.certified ? "certified" : "collecting"
+        let status = ended ?? (r.aborted ? .aborted : .completed)
+        self.status = status.rawValue
+        decision = r.aborted ? "abort" : [.interrupted, .failed, .running].contains(status) ? "interrupted" : r.certified ? "certified" : "collecting"
         certified = r.certified
         aborted = r.aborted
         abortReason = r.abortReason
