@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev            # MNIST .gz files
   libsqlite3-dev        # the run database (GRDB)
   umockdev libumockdev-dev  # emulated USB and GPIO devices for the bus-level tests
+  iproute2              # network namespaces: the two stations as two hosts (scripts/two-stations.sh --netns)
 )
 missing=()
 for p in "${packages[@]}"; do
