@@ -92,6 +92,7 @@ let package = Package(
             name: "SessionTransport",
             dependencies: [
                 "SessionProtocol",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -4,10 +4,11 @@
 # the twin's fibre (sim-fiber://) and by gRPC with mutual TLS (a lab PKI made here). Each station
 # has its own QBENCH_HOME: its own key, calibration store and run database.
 #
-#   scripts/two-stations.sh [--images N] [--budget B] [--client BEHAVIOUR] [--netns] [--keep DIR]
+#   scripts/two-stations.sh [--images N] [--budget B] [--burst-shots S] [--client BEHAVIOUR] [--netns] [--keep DIR]
 #
 #   --images N          test images of the session (default 1000)
 #   --budget B          the server's weight-leakage budget, bit per mode (default 0.1)
+#   --burst-shots S     shots per trigger burst (default 32)
 #   --client BEHAVIOUR  the client twin's optics: honest (default), greedy-tap:R, over-amplify:G2,
 #                       intercept-resend (a cheating client the server's check should abort)
 #   --netns             each station in its own network namespace, joined by a veth pair
@@ -20,15 +21,16 @@
 # the session id, the decision, certified, aborted; the client's accuracy and images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-images=1000 budget=0.1 behaviour=honest netns=0 keep=""
+images=1000 budget=0.1 behaviour=honest netns=0 keep="" burst=32
 while [ $# -gt 0 ]; do
     case "$1" in
         --images) images="$2"; shift 2 ;;
         --budget) budget="$2"; shift 2 ;;
+        --burst-shots) burst="$2"; shift 2 ;;
         --client) behaviour="$2"; shift 2 ;;
         --netns) netns=1; shift ;;
         --keep) keep="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "two-stations.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -80,10 +82,16 @@ fiber_port=$((grpc_port + 1))
 "$qbench" pki issue --dir "$work/pki" --name server-a --role server --san "$host" >/dev/null
 "$qbench" pki issue --dir "$work/pki" --name client-b --role client --san 10.77.0.2 >/dev/null
 allow=$("$qbench" pki fingerprint "$work/pki/client-b.pem" | grep '^cert-sha256:')
+# The server station's file: whom it admits (docs/two-sites.md).
+cat >"$work/server-station.yaml" <<STATION
+admit:
+  - client: client-b
+    fingerprint: $allow
+STATION
 
 QBENCH_HOME="$work/server" "${run_server[@]}" "$qbench" serve --bench "$bench" --fiber "$host:$fiber_port" \
-    --pki "$work/pki" --name server-a --listen "$host:$grpc_port" --allow "$allow" \
-    --images "$images" --budget "$budget" --sessions 1 --json >"$work/server.json" 2>"$work/server.log" &
+    --pki "$work/pki" --name server-a --listen "$host:$grpc_port" --station-file "$work/server-station.yaml" \
+    --images "$images" --budget "$budget" --burst-shots "$burst" --sessions 1 --json >"$work/server.json" 2>"$work/server.log" &
 server_pid=$!
 # The server calibrates its twin on first use, then listens.
 for _ in $(seq 1 600); do

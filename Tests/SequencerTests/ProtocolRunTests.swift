@@ -60,7 +60,7 @@ struct Harness {
     let clientDb: RunDatabase
 
     static func make(store: CalibrationStore? = nil, db: RunDatabase? = nil, clientDb: RunDatabase? = nil, stopAfterBlock: Int? = nil,
-                     basis: BasisPolicy = .deterministicForTests(seed: 3), benchFile: URL = simBench,
+                     basis: BasisPolicy = .deterministicForTests(seed: 3), benchFile: URL = simBench, chunkShots: Int = 8,
                      onFirstProgress: (@Sendable (SimulationEngine) -> Void)? = nil) async throws -> Harness {
         let bench = try await SimulatedBench.open(benchFile)
         let engine = try await SimulatedBench.engine(of: bench)
@@ -76,6 +76,7 @@ struct Harness {
                                  codeVersion: "test", arguments: ["test"], stop: stop, observer: observer)
         env.interlockTimeout = .seconds(5)
         env.basis = basis
+        env.chunkShots = chunkShots
         return Harness(bench: bench, engine: engine, env: env, db: database, clientDb: clientDatabase)
     }
 }
@@ -229,14 +230,19 @@ struct ProtocolRunTests {
 
     /// The interlock trips during block 0 and clears 0.3 s later: the run pauses in the safe
     /// state, warms up again, repeats the block and completes.
-    @Test func interlockTripPausesAndResumes() async throws {
-        let h = try await Harness.make(onFirstProgress: { engine in
+    /// With 8-shot bursts the trip is seen before the next burst through the client; with 32 (one
+    /// burst per layer of a 20-image block) before the back-to-back reference bursts, which once
+    /// fired with the laser off and turned the reference to nothing (T̂ ≈ 6000, the honest client
+    /// aborted).
+    @Test(arguments: [8, 32])
+    func interlockTripPausesAndResumes(burstShots: Int) async throws {
+        let h = try await Harness.make(chunkShots: burstShots, onFirstProgress: { engine in
             engine.setInterlock(clear: false)
             Task { try await Task.sleep(for: .milliseconds(300)); engine.setInterlock(clear: true) }
         })
         let f = TwinFixture.shared
         let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
-        #expect(r.images == 40 && !r.aborted)
+        #expect(r.images == 40 && !r.aborted, "\(r.images) images, \(r.abortReason ?? "not aborted")")
         let steps = try h.db.journalEntries(r.runId).map(\.step)
         #expect(steps.contains("interlock tripped") && steps.contains("interlock cleared"))
     }

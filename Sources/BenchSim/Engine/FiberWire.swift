@@ -122,9 +122,11 @@ enum FiberWire {
             let b = Array(s.utf8.prefix(4096))
             u32(UInt32(b.count)); out += b
         }
+        /// The values' bytes as they are in memory: little-endian on every platform qbench builds
+        /// for (x86-64, AArch64; checked at start-up of the fibre).
         mutating func floats(_ f: FloatStorage) {
-            out.reserveCapacity(out.count + 4 * f.count)
-            for k in 0..<f.count { u32(f[k].bitPattern) }
+            precondition(1.littleEndian == 1, "the twin's fibre is little-endian")
+            out.append(contentsOf: UnsafeRawBufferPointer(start: f.base, count: 4 * f.count))
         }
     }
 
@@ -155,12 +157,10 @@ enum FiberWire {
         /// `count` finite f32 values.
         mutating func floats(_ count: Int) throws -> FloatStorage {
             guard count >= 0, count <= (data.count - at) / 4 else { throw FiberSocketError("a fibre frame ends early: \(count) numbers announced") }
+            precondition(1.littleEndian == 1, "the twin's fibre is little-endian")
             let f = FloatStorage(count: count, zeroed: false)
             data.withUnsafeBytes { raw in
-                for k in 0..<count {
-                    let bits = raw.loadUnaligned(fromByteOffset: at + 4 * k, as: UInt32.self)
-                    f[k] = Float(bitPattern: UInt32(littleEndian: bits))
-                }
+                if count > 0, let from = raw.baseAddress { UnsafeMutableRawPointer(f.base).copyMemory(from: from + at, byteCount: 4 * count) }
             }
             at += 4 * count
             for k in 0..<count where !f[k].isFinite { throw FiberSocketError("a fibre frame carries a number that is not finite") }

@@ -19,6 +19,9 @@ public struct RunConfiguration: Sendable, Codable, Equatable {
     /// Keep raw returned samples of the first blocks (bounded by `rawSampleLimit` floats).
     public var keepRawSamples: Bool
     public var rawSampleLimit: Int
+    /// Shots per trigger burst, fixed when the session starts (so a resume plays the same bursts);
+    /// nil in records older than it: the station's `chunkShots` then.
+    public var shotsPerBurst: Int?
 
     public init(benchFile: String, modelFile: String, dataDirectory: String, images: Int = 10_000, gain: Double = 2,
                 photonsPerMode: Double = 4, blockImages: Int = 100, client: String = "honest",

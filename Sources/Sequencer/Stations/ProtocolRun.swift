@@ -10,6 +10,9 @@ import SessionProtocol
 /// store; each keeps its own run database.
 public struct RunEnvironment: Sendable {
     public let bench: Bench
+    /// The client station's own bench, when it is not `bench`: the client's site of a twin split at
+    /// the fibre (`qbench bench run --split`). Nil: both stations use `bench`.
+    public var clientBench: Bench?
     public let store: CalibrationStore
     /// The server station's run database.
     public let database: RunDatabase
@@ -20,6 +23,8 @@ public struct RunEnvironment: Sendable {
     public let stop: StopRequest
     public let observer: any RunObserver
     /// Shots per trigger burst (memory per burst ∝ this × slots per shot).
+    /// (The commands default to 32, fewer round trips between the stations; the tests' statistics
+    /// are pinned at 8.)
     public var chunkShots = 8
     /// Back-to-back reference shots per client shot, interleaved in every block and layer.
     public var referenceFraction = 0.3
@@ -41,8 +46,8 @@ public struct RunEnvironment: Sendable {
         self.codeVersion = codeVersion; self.arguments = arguments; self.stop = stop; self.observer = observer
     }
 
-    func station(_ database: RunDatabase, observer: any RunObserver) -> StationEnvironment {
-        var e = StationEnvironment(bench: bench, store: store, database: database, codeVersion: codeVersion, arguments: arguments,
+    func station(_ database: RunDatabase, observer: any RunObserver, bench: Bench? = nil) -> StationEnvironment {
+        var e = StationEnvironment(bench: bench ?? self.bench, store: store, database: database, codeVersion: codeVersion, arguments: arguments,
                                    stop: stop, observer: observer)
         e.chunkShots = chunkShots
         e.interlockTimeout = interlockTimeout
@@ -131,7 +136,7 @@ public enum ProtocolRun {
         let channels = InProcessSessionChannel.pair()
         let serverEnd = SessionEndpoint(side: .server, softwareVersion: env.codeVersion, channel: channels.server)
         let clientEnd = SessionEndpoint(side: .client, softwareVersion: env.codeVersion, channel: channels.client)
-        let client = ClientStation(env: env.station(env.clientDatabase, observer: ClientStepObserver(env.observer)), testSet: testSet,
+        let client = ClientStation(env: env.station(env.clientDatabase, observer: ClientStepObserver(env.observer), bench: env.clientBench), testSet: testSet,
                                    settings: env.clientSettings(configuration))
         async let clientOutcome = client.join(clientEnd)
         let s = await server.serve(serverEnd, resuming: resuming)

@@ -36,6 +36,11 @@ extension ServerStation {
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
                 try await trigger.fire(shots: n)
+                guard try await lightStayedOn() else {
+                    // The light through the client was cut during the burst: neither side's
+                    // samples of it can be trusted, and it cannot be fired again within the block.
+                    throw RunError.stopped("the interlock tripped during burst \(burst) of layer \(l) of block \(index), so that light was cut; the block is measured again when the session resumes")
+                }
                 try await endpoint.send(.fired(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst)))
                 let measured = try await receiveFlow(endpoint)
                 guard case .clientMeasured = measured else { throw RunError.peer("expected clientMeasured, got \(measured.kind)") }
@@ -54,12 +59,23 @@ extension ServerStation {
             let refShots = max(1, Int((Double(count) * settings.referenceFraction).rounded(.up)))
             var refDone = 0
             while refDone < refShots {
-                let n = min(max(1, env.chunkShots), refShots - refDone)
+                let n = min(burstShots, refShots - refDone)
                 let m = frame.measurement(shots: 1, rng: &rng)
+                try checkStop()
+                if try await !lightStayedOn() {
+                    try await checkInterlock(endpoint, drives: drives)
+                    try await sw.route(.backToBack)
+                }
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
                 try await trigger.fire(shots: n)
                 let acquired = try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
+                guard try await lightStayedOn() else {
+                    // Cut during the burst: the reference would be wrong. Measured again once the
+                    // interlock clears (the server's own light: no need to ask the client).
+                    try journal(.event, "interlock tripped during a reference burst", detail: "block \(index) layer \(l): its samples are discarded and the burst fired again")
+                    continue
+                }
                 clipped += acquired.clippedSamples; samples += acquired.volts.count
                 try m.accumulate(checked: acquired.volts, shots: n, into: &reference)
                 refDone += n
@@ -147,6 +163,14 @@ extension ServerStation {
     /// A tripped interlock pauses the session (Bluesky's suspenders): Pause to the client, safe
     /// state, wait for it to clear, bring the server's instruments back up, Resume, and continue
     /// with the burst the client armed (no light left the server in between); give up after the timeout.
+    /// Whether the interlock is clear now (true without one): after a burst, whether its light was
+    /// on to the end. A trip that clears again within one burst is invisible to this level check;
+    /// laser-safety chains latch, so a real trip stays open until someone resets it.
+    func lightStayedOn() async throws -> Bool {
+        guard env.bench.has(.interlock) else { return true }
+        return try await env.bench.interlock().isClear()
+    }
+
     func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded) async throws {
         let bench = env.bench
         guard bench.has(.interlock) else { return }

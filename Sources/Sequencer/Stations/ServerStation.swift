@@ -43,6 +43,7 @@ final class ServerStation: @unchecked Sendable {
         try configuration.validate(model: model)
         var stored = configuration
         stored.dataDirectory = ""
+        stored.shotsPerBurst = configuration.shotsPerBurst ?? max(1, env.chunkShots)
         let id = RunDatabase.newRunID()
         let snapshot = await env.bench.snapshot(of: .server)
         let encoder = JSONEncoder(); encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -80,6 +81,9 @@ final class ServerStation: @unchecked Sendable {
         return ServerStation(runId: runId, configuration: summary.configuration, model: model, env: env, settings: settings, checkpoint: checkpoint)
     }
 
+    /// Shots per trigger burst of this session (its recorded value; older records: the station's).
+    var burstShots: Int { max(1, configuration.shotsPerBurst ?? env.chunkShots) }
+
     /// The public operating point the server proposes (nothing in it is derived from the weights
     /// beyond the layer shapes).
     var parameters: SessionParameters {
@@ -89,7 +93,7 @@ final class ServerStation: @unchecked Sendable {
             vacuumSlotsPerRow: UInt32(configuration.vacuumSlotsPerRow),
             layers: model.network.layers.map { (rows: UInt32($0.rows), modesPerRow: UInt32(($0.cols + 1) / 2)) },
             images: UInt32(configuration.images), blockImages: UInt32(min(configuration.blockImages, configuration.images)),
-            shotsPerBurst: UInt32(max(1, env.chunkShots)),
+            shotsPerBurst: UInt32(burstShots),
             weightLeakageBudgetBitsPerMode: configuration.budgetBitsPerMode, delta: configuration.delta)
     }
 

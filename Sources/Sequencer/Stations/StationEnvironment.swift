@@ -13,6 +13,8 @@ public struct StationEnvironment: Sendable {
     public let stop: StopRequest
     public let observer: any RunObserver
     /// Shots per trigger burst (memory per burst ∝ this × slots per shot).
+    /// (The commands default to 32, fewer round trips between the stations; the tests' statistics
+    /// are pinned at 8.)
     public var chunkShots = 8
     /// How long to wait for a tripped interlock to clear before giving up.
     public var interlockTimeout: Duration = .seconds(60)

@@ -32,10 +32,13 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("block-images"), help: "Images per block.") var blockImages = 100
     @Option(help: "Worker threads for the twin's physics (default: every core). Results do not depend on it.") var threads: Int?
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
+    @Option(name: .customLong("burst-shots"), help: "Shots per trigger burst.") var burstShots = 32
+    @Flag(help: "Split the twin at the fibre: the server's and the client's halves joined by sim-fiber over loopback TCP (what two processes pay for the fibre).") var split = false
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
 
     struct Output: Encodable {
+        let split: Bool
         let images: Int
         let signalModes: Int
         let slots: Int
@@ -64,6 +67,20 @@ struct RunBenchmark: AsyncParsableCommand {
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
+    /// A TCP port on 127.0.0.1 that nothing listens on now.
+    static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        let named = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        guard bound == 0, named == 0 else { throw CLIError("no free TCP port on 127.0.0.1 for the twin's fibre") }
+        return Int(UInt16(bigEndian: a.sin_port))
+    }
+
     static func peakResidentMegabytes() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -76,17 +93,27 @@ struct RunBenchmark: AsyncParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-bench-run-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let url = try BenchOpening.url(bench)
-        let opened = try await BenchOpening.open(bench)
-        guard BenchOpening.isSimulated(opened) else { throw CLIError("`qbench bench run` measures the twin: give a bench file whose roles are all simulated") }
-        let engine = try await SimulatedBench.engine(of: opened)
+        let table = try await BenchOpening.open(bench)
+        guard BenchOpening.isSimulated(table) else { throw CLIError("`qbench bench run` measures the twin: give a bench file whose roles are all simulated") }
         let workers = threads ?? availableCores
-        engine.setWorkerThreads(workers)
         let store = CalibrationStore(root: scratch.appendingPathComponent("calibration"), key: .generate())
-        if !json { printLine("calibrating the twin '\(opened.description.name)' (not timed)") }
-        _ = try await CalibrationRunner.all(CalibrationContext(bench: opened, store: store, codeVersion: QBenchVersion.withCommit, log: { _ in }))
-        let env = RunEnvironment(bench: opened, store: store, database: try RunDatabase(directory: scratch),
+        if !json { printLine("calibrating the twin '\(table.description.name)' (not timed)") }
+        _ = try await CalibrationRunner.all(CalibrationContext(bench: table, store: store, codeVersion: QBenchVersion.withCommit, log: { _ in }))
+        var opened = table, clientSite: Bench?
+        if split {
+            // The two halves of the same twin, the fibre on a loopback port the system picks free.
+            await table.enterSafeState()
+            let port = try Self.freeLoopbackPort()
+            opened = try await Bench.open(try table.description.site(of: .server, fiber: ("127.0.0.1", port)), registry: try BenchOpening.registry())
+            clientSite = try await Bench.open(try table.description.site(of: .client, fiber: ("127.0.0.1", port)), registry: try BenchOpening.registry())
+            try await SimulatedBench.engine(of: clientSite!).setWorkerThreads(workers)
+        }
+        try await SimulatedBench.engine(of: opened).setWorkerThreads(workers)
+        var env = RunEnvironment(bench: opened, store: store, database: try RunDatabase(directory: scratch),
                                  clientDatabase: try RunDatabase(directory: scratch.appendingPathComponent("client")),
                                  codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, observer: TerminalObserver(enabled: !json))
+        env.clientBench = clientSite
+        env.chunkShots = max(1, burstShots)
         let config = RunConfiguration(benchFile: url.path, modelFile: model.modelID, dataDirectory: "", images: images, blockImages: blockImages)
         let cpu0 = Self.cpuSeconds(), wall0 = ContinuousClock.now
         let r = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)
@@ -97,14 +124,14 @@ struct RunBenchmark: AsyncParsableCommand {
         }
         let slotsPerImage = model.network.layers.reduce(0) { $0 + $1.rows * (($1.cols + 1) / 2 + config.vacuumSlotsPerRow) }
         let slots = slotsPerImage * images + referenceShots * slotsPerImage / model.network.layers.count
-        let out = Output(images: r.images, signalModes: r.modes, slots: slots, seconds: wall, cpuSeconds: cpu,
+        let out = Output(split: split, images: r.images, signalModes: r.modes, slots: slots, seconds: wall, cpuSeconds: cpu,
                          signalModesPerSecond: Double(r.modes) / wall, signalModesPerCPUSecond: Double(r.modes) / cpu,
                          slotsPerSecond: Double(slots) / wall, peakResidentMegabytes: Self.peakResidentMegabytes(),
                          cores: availableCores, threads: workers, accuracy: r.accuracy, certified: r.certified,
                          transmittance: r.transmittanceEstimate, excessNoise: r.excessNoiseEstimate)
         if json { try printJSON(out); return }
         printLine("""
-            protocol run      \(r.images) images on the twin '\(opened.description.name)', \(workers) threads of \(availableCores) cores
+            protocol run      \(r.images) images on the twin '\(opened.description.name)'\(split ? " split at the fibre (loopback TCP)" : ""), \(workers) threads of \(availableCores) cores
             signal modes      \(r.modes) in \(String(format: "%.2f", wall)) s: \(format(out.signalModesPerSecond, 3)) modes/s, \(format(out.signalModesPerCPUSecond, 3)) per CPU-second (\(String(format: "%.2f", cpu)) CPU-s)
             slots             \(slots) (signal, vacuum, back-to-back): \(format(out.slotsPerSecond, 3)) slots/s
             peak memory       \(String(format: "%.0f", out.peakResidentMegabytes)) MB resident

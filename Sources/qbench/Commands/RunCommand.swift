@@ -25,6 +25,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Client amplifier gain G.") var gain = 2.0
     @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
     @Option(name: .customLong("block-images"), help: "Images per block (the server's check runs after every block).") var blockImages = 100
+    @Option(name: .customLong("burst-shots"), help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it.") var burstShots = 32
     @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
     @Option(help: "Weight-leakage budget, bit per mode (the server's check).") var budget = 0.1
     @Option(name: .customLong("lifetime-budget"), help: "The server's lifetime budget of weight leakage per client, bit per weight symbol, over all its sessions (leakage is per use); a session that could exceed it is refused before light. Default: unlimited (still recorded: `qbench ledger`).") var lifetimeBudget: Double?
@@ -40,6 +41,7 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
         guard blockImages > 0 else { throw ValidationError("--block-images must be positive") }
+        guard (1...1024).contains(burstShots) else { throw ValidationError("--burst-shots must be 1 … 1024") }
         guard ClientBehaviour(argument: client) != nil else {
             throw ValidationError("--client must be honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
         }
@@ -76,6 +78,7 @@ struct RunCommand: AsyncParsableCommand {
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
         env.dataLeakageBudgetBits = privacyBudget
         env.lifetimeBudgetBitsPerSymbol = lifetimeBudget
+        env.chunkShots = burstShots
         let result: RunResult
         do {
             if let id = resumeId {

@@ -18,20 +18,35 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The server site's bench file (its roles only), or with --fiber a simulated bench to run the server's half of.") var bench: String
     @Option(help: "HOST:PORT to listen on.") var listen = "0.0.0.0:7443"
     @OptionGroup var site: SiteOptions
-    @Option(name: .customLong("allow"), help: "An admitted client: cert-sha256:HEX or key-sha256:HEX (`qbench pki fingerprint CLIENT.pem`); repeat per client.") var allow: [String] = []
+    @Option(name: .customLong("station-file"), help: "The server station's file: the clients it admits (by certificate or key fingerprint) and the lifetime budget per client (format: docs/two-sites.md).") var stationFile: String?
+    @Option(name: .customLong("allow"), help: "An admitted client besides the station file's: cert-sha256:HEX or key-sha256:HEX (`qbench pki fingerprint CLIENT.pem`); repeat per client.") var allow: [String] = []
     @Option(help: "Sessions to serve before exiting (0: until stopped).") var sessions = 1
     @Option(name: .customLong("resume"), help: "Continue this interrupted session (from its last commit) with the first client that connects; later sessions are new.") var resumeId: String?
     @Option(help: "Test images per session (1–10000).") var images = 10_000
     @Option(help: "Client amplifier gain G the server offers.") var gain = 2.0
     @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
     @Option(name: .customLong("block-images"), help: "Images per block (the check runs after every block).") var blockImages = 100
+    @Option(name: .customLong("burst-shots"), help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it.") var burstShots = 32
     @Option(help: "Weight-leakage budget, bit per mode.") var budget = 0.1
     @Option(help: "Error probability δ of the check's statements.") var delta = 1e-6
     @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row.") var vacuumSlots = 392
-    @Option(name: .customLong("lifetime-budget"), help: "Lifetime weight-leakage budget per client, bit per weight symbol (default: unlimited, recorded).") var lifetimeBudget: Double?
+    @Option(name: .customLong("lifetime-budget"), help: "Lifetime weight-leakage budget per client, bit per weight symbol, instead of the station file's (default: the file's, or unlimited, recorded).") var lifetimeBudget: Double?
     @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
     @Option(help: "Model file (default: the shipped model).") var model: String?
     @Flag(help: "One JSON object per session on stdout (what the server station knows of it); messages go to stderr.") var json = false
+
+    /// Whom the ledger charges: the admission entry the client's certificate matched (a key
+    /// fingerprint keeps its account across re-issued certificates), else its certificate.
+    static func ledgerIdentity(_ peer: PeerIdentity, admitted: [ServerStationFile.Admitted]) -> String {
+        for a in admitted {
+            switch a.entry {
+            case let .certificateSHA256(h) where h == peer.certificateSHA256: return a.entry.description
+            case let .publicKeySHA256(h) where h == peer.publicKeySHA256: return a.entry.description
+            default: continue
+            }
+        }
+        return peer.certificateSHA256.map { "cert-sha256:\($0)" } ?? peer.description
+    }
 
     /// Status lines: stdout, or stderr when stdout carries the JSON.
     func say(_ line: String) {
@@ -39,11 +54,18 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let allowList = try allow.map { entry in
-            guard let e = AllowListEntry(entry) else { throw CLIError("--allow '\(entry)' is not cert-sha256:HEX or key-sha256:HEX: see `qbench pki fingerprint`") }
-            return e
+        let station: ServerStationFile?
+        do { station = try stationFile.map { try ServerStationFile.load(URL(fileURLWithPath: $0)) } } catch let e as ServerStationFile.ReadError {
+            throw CLIError("station file \(e)")
         }
-        guard !allowList.isEmpty else { throw CLIError("no client is admitted: give --allow with each client's fingerprint (`qbench pki fingerprint CLIENT.pem`)") }
+        let admitted = try (station?.admitted ?? []) + allow.map { entry in
+            guard let e = AllowListEntry(entry) else { throw CLIError("--allow '\(entry)' is not cert-sha256:HEX or key-sha256:HEX: see `qbench pki fingerprint`") }
+            return ServerStationFile.Admitted(client: entry, entry: e)
+        }
+        let allowList = admitted.map(\.entry)
+        guard !allowList.isEmpty else { throw CLIError("no client is admitted: list each client's fingerprint in a station file (--station-file) or give --allow (`qbench pki fingerprint CLIENT.pem`)") }
+        let lifetimeBudget = self.lifetimeBudget ?? station?.lifetimeBudgetBitsPerSymbol
+        if let b = lifetimeBudget, !(b.isFinite && b >= 0) { throw CLIError("--lifetime-budget \(b) is refused before any light: expected a finite number ≥ 0") }
         let modelFile = try ModelFile.read(from: model.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultModel)
         let calibration = try BenchOpening.store(store)
         let opened = try await site.openBench(bench, as: .server, store: calibration, photons: photons, gain: gain)
@@ -53,8 +75,11 @@ struct ServeCommand: AsyncParsableCommand {
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
-        let env = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
-                                     arguments: CommandLine.arguments, stop: stop, observer: TerminalObserver(enabled: true))
+        guard (1...1024).contains(burstShots) else { throw CLIError("--burst-shots \(burstShots) is refused before any light: expected 1 … 1024") }
+        var environment = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
+                                             arguments: CommandLine.arguments, stop: stop, observer: TerminalObserver(enabled: true))
+        environment.chunkShots = burstShots
+        let env = environment
         let config = RunConfiguration(benchFile: try BenchOpening.url(bench).path, modelFile: try model ?? ProjectPaths.defaultModel.path, dataDirectory: "",
                                       images: images, gain: gain, photonsPerMode: photons, blockImages: blockImages, budgetBitsPerMode: budget,
                                       delta: delta, vacuumSlotsPerRow: vacuumSlots)
@@ -66,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
         ) { incoming in
             // One session at a time: the bench is one.
             await queue.serve {
-                var settings = ServerSettings(clientIdentity: incoming.peer.certificateSHA256.map { "cert-sha256:\($0)" } ?? incoming.peer.description)
+                var settings = ServerSettings(clientIdentity: Self.ledgerIdentity(incoming.peer, admitted: admitted))
                 settings.lifetimeBudgetBitsPerSymbol = lifetimeBudget
                 say("session with \(incoming.peer)")
                 do {
