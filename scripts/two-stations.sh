@@ -16,6 +16,7 @@
 #   --keep DIR          keep the stations' homes, logs and PKI in DIR (default: a temporary folder,
 #                       removed at the end)
 #
+# The stations first measure the link together (`--calibrate-link`), then run the session.
 # Waits for the session to end and prints one JSON object, {"server": {...}, "client": {...}},
 # each station's own report (`qbench serve --json`, `qbench client --json`): its run database,
 # the session id, the decision, certified, aborted; the client's accuracy and images.
@@ -89,24 +90,43 @@ admit:
     fingerprint: $allow
 STATION
 
-QBENCH_HOME="$work/server" "${run_server[@]}" "$qbench" serve --bench "$bench" --fiber "$host:$fiber_port" \
-    --pki "$work/pki" --name server-a --listen "$host:$grpc_port" --station-file "$work/server-station.yaml" \
-    --images "$images" --budget "$budget" --burst-shots "$burst" --sessions 1 --json >"$work/server.json" 2>"$work/server.log" &
-server_pid=$!
-# The server calibrates its twin on first use, then listens.
-for _ in $(seq 1 600); do
-    grep -q '^serving on' "$work/server.log" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; echo "two-stations.sh: the server station exited before serving" >&2; exit 1; }
-    sleep 0.2
-done
+# Starts the server station with extra options, logging to $work/$1.*; waits until it listens.
+start_server() {
+    local name=$1; shift
+    QBENCH_HOME="$work/server" "${run_server[@]}" "$qbench" serve --bench "$bench" --fiber "$host:$fiber_port" \
+        --pki "$work/pki" --name server-a --listen "$host:$grpc_port" --station-file "$work/server-station.yaml" \
+        --sessions 1 --json "$@" >"$work/$name.json" 2>"$work/$name.log" &
+    server_pid=$!
+    # The server calibrates its half of the twin on first use, then listens.
+    for _ in $(seq 1 600); do
+        grep -q '^serving on' "$work/$name.log" 2>/dev/null && return 0
+        kill -0 "$server_pid" 2>/dev/null || { cat "$work/$name.log" >&2; echo "two-stations.sh: the server station exited before serving" >&2; exit 1; }
+        sleep 0.2
+    done
+    echo "two-stations.sh: the server station did not start within 120 s" >&2; exit 1
+}
+# Runs the client station with extra options, logging to $work/$1.*; its exit status.
+run_client() {
+    local name=$1; shift
+    local status=0
+    QBENCH_HOME="$work/client" "${run_client[@]}" "$qbench" client --bench "$bench" --fiber "$host:$fiber_port" \
+        --pki "$work/pki" --name client-b --connect "$host:$grpc_port" --json "$@" >"$work/$name.json" 2>"$work/$name.log" &
+    client_pid=$!
+    wait "$client_pid" || status=$?
+    client_pid=""
+    return $status
+}
 
+# 1. The link, measured jointly: each station records its part (docs/two-sites.md).
+start_server server-link --calibrate-link
+run_client client-link --calibrate-link || { cat "$work/client-link.log" "$work/server-link.log" >&2; echo "two-stations.sh: the joint link calibration failed" >&2; exit 1; }
+wait "$server_pid" || true
+server_pid=""
+
+# 2. The session.
+start_server server --images "$images" --budget "$budget" --burst-shots "$burst"
 client_status=0
-QBENCH_HOME="$work/client" "${run_client[@]}" "$qbench" client --bench "$bench" --fiber "$host:$fiber_port" \
-    --pki "$work/pki" --name client-b --connect "$host:$grpc_port" --behaviour "$behaviour" \
-    --json >"$work/client.json" 2>"$work/client.log" &
-client_pid=$!
-wait "$client_pid" || client_status=$?
-client_pid=""
+run_client client --behaviour "$behaviour" || client_status=$?
 server_status=0
 wait "$server_pid" || server_status=$?
 server_pid=""

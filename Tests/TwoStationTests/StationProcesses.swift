@@ -93,6 +93,12 @@ final class StationProcesses: @unchecked Sendable {
         try QBench.run(QBench.binary, ["pki", "issue", "--dir", pki, "--name", "client-b", "--role", "client", "--san", "127.0.0.1"])
         let fp = String(decoding: try QBench.run(QBench.binary, ["pki", "fingerprint", "\(pki)/client-b.pem"]).stdout, as: UTF8.self)
         allow = fp.split(separator: "\n").first { $0.hasPrefix("cert-sha256:") }.map(String.init) ?? ""
+        // The link, measured jointly first: the client's decoder needs its part.
+        try startServer(images: 1, log: "server-link", calibrateLink: true)
+        try startClient(log: "client-link", calibrateLink: true)
+        client?.waitUntilExit()
+        server?.waitUntilExit()
+        guard client?.terminationStatus == 0 else { throw HarnessError("the joint link calibration failed: \(log("client-link")) \(log("server-link"))") }
     }
 
     deinit {
@@ -120,10 +126,11 @@ final class StationProcesses: @unchecked Sendable {
     }
 
     /// Starts `qbench serve` (resuming `resume` if given) and waits until it listens.
-    func startServer(images: Int, resume: String? = nil, log name: String = "server") throws {
+    func startServer(images: Int, resume: String? = nil, log name: String = "server", calibrateLink: Bool = false) throws {
         var args = ["serve", "--bench", QBench.simBench, "--fiber", "127.0.0.1:\(fiberPort)", "--pki", work.appendingPathComponent("pki").path,
                     "--name", "server-a", "--listen", "127.0.0.1:\(grpcPort)", "--allow", allow, "--images", "\(images)", "--sessions", "1", "--json"]
         if let resume { args += ["--resume", resume] }
+        if calibrateLink { args.append("--calibrate-link") }
         let p = try launch(args, home: serverHome, log: name)
         server = p
         let deadline = Date().addingTimeInterval(120)
@@ -133,9 +140,9 @@ final class StationProcesses: @unchecked Sendable {
         }
     }
 
-    func startClient(log name: String = "client") throws {
+    func startClient(log name: String = "client", calibrateLink: Bool = false) throws {
         client = try launch(["client", "--bench", QBench.simBench, "--fiber", "127.0.0.1:\(fiberPort)", "--pki", work.appendingPathComponent("pki").path,
-                             "--name", "client-b", "--connect", "127.0.0.1:\(grpcPort)", "--json"], home: clientHome, log: name)
+                             "--name", "client-b", "--connect", "127.0.0.1:\(grpcPort)", "--json"] + (calibrateLink ? ["--calibrate-link"] : []), home: clientHome, log: name)
     }
 
     /// Waits until the server's database holds `blocks` committed blocks of its newest session; its id.

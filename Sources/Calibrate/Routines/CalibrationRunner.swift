@@ -8,22 +8,47 @@ public enum CalibrationRunner {
         case .laser: [try await LaserCalibration.run(ctx)]
         case .modulator: [try await ModulatorCalibration.run(ctx)]
         case .attenuation: [try await AttenuationCalibration.run(ctx)]
-        case .homodyne: [try await HomodyneCalibration.run(ctx, role: .serverReceiver), try await HomodyneCalibration.run(ctx, role: .clientReceiver)]
+        case .homodyne:
+            // The receivers the bench binds (a site of two has one).
+            try await [Role.serverReceiver, .clientReceiver].filter(ctx.bench.has).asyncMap { try await HomodyneCalibration.run(ctx, role: $0) }
         case .backToBack: [try await BackToBackCalibration.run(ctx)]
         case .link: [try await LinkCalibration.run(ctx)]
         }
     }
 
-    /// Every kind, in order; the bench is left in its safe state afterwards whatever happens.
+    /// The kinds a bench can calibrate alone, in dependency order: every kind on one table; at one
+    /// site of two, the site's own (the client's site: its homodyne; the server's: all but the
+    /// link, which both sites measure together, `LinkCalibrationSession`).
+    public static func kinds(for bench: Bench) -> [CalibrationKind] {
+        let server = bench.has(.serverLaser), client = bench.has(.clientReceiver)
+        return CalibrationKind.allCases.filter { kind in
+            switch kind {
+            case .homodyne: server || client
+            case .link: server && client
+            default: server
+            }
+        }
+    }
+
+    /// Every kind the bench can calibrate alone, in order; the bench is left in its safe state
+    /// afterwards whatever happens.
     public static func all(_ ctx: CalibrationContext) async throws -> [CalibrationRecord] {
         var out: [CalibrationRecord] = []
         do {
-            for kind in CalibrationKind.allCases { out += try await run(kind, ctx) }
+            for kind in kinds(for: ctx.bench) { out += try await run(kind, ctx) }
         } catch {
             await ctx.bench.enterSafeState()
             throw error
         }
         await ctx.bench.enterSafeState()
+        return out
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await f(e)) }
         return out
     }
 }

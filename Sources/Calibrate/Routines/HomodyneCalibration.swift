@@ -15,12 +15,17 @@ public struct HomodyneCalibration: Sendable {
 
     public static func run(_ ctx: CalibrationContext, role: Role) async throws -> CalibrationRecord {
         let bench = ctx.bench
-        let laserRecord = try await ctx.prerequisite(.laser, role: .serverLaser, for: .homodyne)
+        // The LO is split from the server's laser when the bench has it (one table, the server's
+        // site); at the client's site of two the receiver's LO is its own laser.
+        var inputs: [String] = []
+        if bench.has(.serverLaser) {
+            let laserRecord = try await ctx.prerequisite(.laser, role: .serverLaser, for: .homodyne)
+            try await ModulatorCalibration.prepareLight(bench, current: laserRecord["operating-current"]?.value ?? 0.05)
+            inputs = [laserRecord.id]
+        }
         let receiver = try bench.receiver(role)
-        try await ModulatorCalibration.prepareLight(bench, current: laserRecord["operating-current"]?.value ?? 0.05)
-        // Half the bench's LO limit: the LO is split from the server's laser, and near the top of
-        // what it can deliver the variance stops following the setting (the fit's quadratic term
-        // would show it).
+        // Half the bench's LO limit: near the top of what the laser can deliver the variance stops
+        // following the setting (the fit's quadratic term would show it).
         let limit = bench.description.bindings[role]?.limits["lo-power"]?.max
         let operating = 0.5 * (limit ?? 2e-3)
         try await receiver.setInputBlocked(true)
@@ -68,7 +73,7 @@ public struct HomodyneCalibration: Sendable {
             fit: ["quadraticSigmas": quadraticSigmas, "electronicFromFit": fit.electronic],
             raw: Raw(loPowerW: powers, variance: variances, mean: means, samplesPerPoint: ctx.settings.homodyneSamples,
                      electronicSamples: electronicSamples, electronicVariance: elVar, electronicMean: el.mean),
-            plot: plot.render().rendered, inputs: [laserRecord.id])
+            plot: plot.render().rendered, inputs: inputs)
     }
 
     static func moments(_ v: [Float]) -> (mean: Double, variance: Double) {

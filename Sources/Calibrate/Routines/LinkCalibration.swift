@@ -157,10 +157,11 @@ public struct LinkCalibration: Sendable {
 
 /// The client's readings (one per row) against the intended amplitude of mode 1: reading ≈ o +
 /// a·Re α + b·Im α (volts per √photon at the client input).
-struct ClientReadingFit {
+public struct ClientReadingFit: Sendable {
+    public init() {}
     var n = 0.0, su = 0.0, sv = 0.0, sy = 0.0, suu = 0.0, svv = 0.0, suv = 0.0, suy = 0.0, svy = 0.0, syy = 0.0
 
-    mutating func add(readings: [Float], frame: MeasurementFrame, shots: Int) {
+    public mutating func add(readings: [Float], frame: MeasurementFrame, shots: Int) {
         let rows = frame.layout.rows, slotsPerRow = frame.layout.slotsPerRow
         for s in 0..<shots {
             for r in 0..<rows {
@@ -170,7 +171,7 @@ struct ClientReadingFit {
         }
     }
 
-    func matrix() -> (a: Double, b: Double, offset: Double, aSE: Double) {
+    public func matrix() -> (a: Double, b: Double, offset: Double, aSE: Double) {
         let cuu = suu - su * su / n, cvv = svv - sv * sv / n, cuv = suv - su * sv / n
         let cuy = suy - su * sy / n, cvy = svy - sv * sy / n, cyy = syy - sy * sy / n
         let det = cuu * cvv - cuv * cuv

@@ -147,7 +147,7 @@ public struct ModulatorCalibration: Sendable {
     }
 
     /// Laser emitting at `current` (ramped), as the routines after the L-I need it.
-    static func prepareLight(_ bench: Bench, current: Double) async throws {
+    public static func prepareLight(_ bench: Bench, current: Double) async throws {
         let laser = try bench.laser()
         if !(try await laser.isEmitting()) { try await laser.setCurrent(.zero); try await laser.setEmission(true) }
         try await laser.ramp(to: .amperes(current))

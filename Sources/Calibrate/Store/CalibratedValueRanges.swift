@@ -77,6 +77,7 @@ public struct CalibratedValueSpec: Sendable {
         ],
         .link: [
             "client.added-noise": .init("SNU", .nonNegative), "client.gain": .init("1", .atLeastOne),
+            "client.excess-at-receiver": .init("SNU", .finite),
             "client.kept-fraction": .init("1", .openFraction), "client.lo-phase": .init("rad", .finite),
             "client.nsp": .init("1", .nonNegative), "client.reading-gain": .init("V/√photon", .finite),
             "client.reading-offset": .init("V", .finite), "gain.set": .init("1", .atLeastOne),

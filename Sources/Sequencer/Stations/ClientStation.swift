@@ -120,6 +120,9 @@ final class ClientStation: @unchecked Sendable {
     /// Whether the client takes part at this operating point: its data-leakage budget, its
     /// calibration's gain, its data's shape against the layers, the images it holds.
     func admit(_ p: SessionParameters) throws {
+        guard p.purpose == .inference else {
+            throw RunError.operatingPoint("the server offers a link calibration session, not an inference: join it with `qbench client --calibrate-link`")
+        }
         guard let cal = calibration else { throw RunError.check("the client's calibration was not loaded") }
         let amplifier = try ClientAmplifier(gain: p.gain)
         guard let first = p.layers.first else { throw RunError.operatingPoint("the session has no layers") }

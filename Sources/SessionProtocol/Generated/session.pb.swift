@@ -29,6 +29,42 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// What a session is for. A link calibration plays a public calibration frame (no weights) to a
+/// client whose data is the identity (no images): each station records its own part of the link.
+public nonisolated enum SessionPurpose: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case inference // = 0
+  case linkCalibration // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .inference
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .inference
+    case 1: self = .linkCalibration
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .inference: return 0
+    case .linkCalibration: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [SessionPurpose] = [
+    .inference,
+    .linkCalibration,
+  ]
+
+}
+
 public nonisolated enum SessionDecision: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -360,6 +396,11 @@ public nonisolated struct SessionParameters: Sendable {
   /// failure probability δ of the finite-size bounds
   public var delta: Double = 0
 
+  public var purpose: SessionPurpose = .inference
+
+  /// link calibration: the seed of the public calibration frame
+  public var frameSeed: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -630,6 +671,10 @@ public nonisolated struct SessionError: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "qbench.session.v1"
+
+nonisolated extension SessionPurpose: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PURPOSE_INFERENCE\0\u{1}PURPOSE_LINK_CALIBRATION\0")
+}
 
 nonisolated extension SessionDecision: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DECISION_UNSPECIFIED\0\u{1}DECISION_COLLECTING\0\u{1}DECISION_CERTIFIED\0\u{1}DECISION_ABORT\0")
@@ -1026,7 +1071,7 @@ nonisolated extension SessionLayer: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension SessionParameters: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Parameters"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gain\0\u{3}photons_per_mode\0\u{3}modes_per_row\0\u{3}vacuum_slots_per_row\0\u{1}layers\0\u{1}images\0\u{3}block_images\0\u{3}shots_per_burst\0\u{3}weight_leakage_budget_bits_per_mode\0\u{1}delta\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gain\0\u{3}photons_per_mode\0\u{3}modes_per_row\0\u{3}vacuum_slots_per_row\0\u{1}layers\0\u{1}images\0\u{3}block_images\0\u{3}shots_per_burst\0\u{3}weight_leakage_budget_bits_per_mode\0\u{1}delta\0\u{1}purpose\0\u{3}frame_seed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1044,6 +1089,8 @@ nonisolated extension SessionParameters: SwiftProtobuf.Message, SwiftProtobuf._M
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.shotsPerBurst) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.weightLeakageBudgetBitsPerMode) }()
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.delta) }()
+      case 11: try { try decoder.decodeSingularEnumField(value: &self.purpose) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.frameSeed) }()
       default: break
       }
     }
@@ -1080,6 +1127,12 @@ nonisolated extension SessionParameters: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.delta.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.delta, fieldNumber: 10)
     }
+    if self.purpose != .inference {
+      try visitor.visitSingularEnumField(value: self.purpose, fieldNumber: 11)
+    }
+    if self.frameSeed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.frameSeed, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1094,6 +1147,8 @@ nonisolated extension SessionParameters: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.shotsPerBurst != rhs.shotsPerBurst {return false}
     if lhs.weightLeakageBudgetBitsPerMode != rhs.weightLeakageBudgetBitsPerMode {return false}
     if lhs.delta != rhs.delta {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.frameSeed != rhs.frameSeed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BenchKit
+import Calibrate
 import BenchSim
 import Foundation
 import SecureInference
@@ -23,6 +24,7 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "Directory holding the MNIST test-set .gz files (default: the repository's Data/mnist).") var data: String?
     @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
     @Option(help: "How the simulated client optics treat the light (a cheating client, to see the server's check abort it): honest | greedy-tap:R | over-amplify:G2 | intercept-resend. Only on a simulated bench.") var behaviour: String?
+    @Flag(name: .customLong("calibrate-link"), help: "Join a link calibration (the server runs `qbench serve --calibrate-link`) instead of an inference: this station records how its readings map to the light, which its decoder needs.") var calibrateLink = false
     @Flag(help: "One JSON object on stdout.") var json = false
 
     func run() async throws {
@@ -54,6 +56,16 @@ struct ClientCommand: AsyncParsableCommand {
         let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: dir.path, behaviour: behaviour ?? "honest")
         let config = SessionClientConfiguration(host: host, port: port,
                                                 security: .mutualTLS(credentials: credentials, trustRoots: roots, serverAllowList: serverList.isEmpty ? nil : serverList))
+        if calibrateLink {
+            let record = try await SessionClient.withSession(config) { channel in try await LinkCalibrationSession.join(env: env, channel: channel) }
+            if json { try printJSON(LinkCalibrationReport(record, station: .client)) } else { printLine("link calibration: record \(record.id)") }
+            return
+        }
+        do {
+            _ = try await ClientCalibration.load(bench: opened, store: calibration)
+        } catch let CalibrationError.missing(_, role, kind) where kind == .link || role == Role.link.rawValue {
+            throw CLIError("this station has no active link record: measure the link jointly with the server first — `qbench serve … --calibrate-link` there and `qbench client … --calibrate-link` here (docs/two-sites.md)")
+        }
         let result: RunResult
         do {
             result = try await SessionClient.withSession(config) { channel in

@@ -33,6 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("lifetime-budget"), help: "Lifetime weight-leakage budget per client, bit per weight symbol, instead of the station file's (default: the file's, or unlimited, recorded).") var lifetimeBudget: Double?
     @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
     @Option(help: "Model file (default: the shipped model).") var model: String?
+    @Flag(name: .customLong("calibrate-link"), help: "Serve link calibrations instead of inference: the public calibration frame at --photons through each client's optics at --gain, each station recording its part (docs/two-sites.md).") var calibrateLink = false
     @Flag(help: "One JSON object per session on stdout (what the server station knows of it); messages go to stderr.") var json = false
 
     /// Whom the ledger charges: the admission entry the client's certificate matched (a key
@@ -94,6 +95,18 @@ struct ServeCommand: AsyncParsableCommand {
                 var settings = ServerSettings(clientIdentity: Self.ledgerIdentity(incoming.peer, admitted: admitted))
                 settings.lifetimeBudgetBitsPerSymbol = lifetimeBudget
                 say("session with \(incoming.peer)")
+                if calibrateLink {
+                    do {
+                        var plan = LinkCalibrationSession.Plan()
+                        plan.gain = gain; plan.photonsPerMode = photons
+                        let record = try await LinkCalibrationSession.serve(plan, env: env, client: settings.clientIdentity, channel: incoming.channel)
+                        say("link calibration with \(incoming.peer): record \(record.id)")
+                        if json { try? printJSON(LinkCalibrationReport(record, station: .server)) }
+                    } catch {
+                        say("link calibration ended: \(error)")
+                    }
+                    return
+                }
                 do {
                     let r: RunResult
                     if let id = await queue.takeResume(resumeId) {

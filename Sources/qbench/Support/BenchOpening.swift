@@ -34,13 +34,20 @@ enum BenchOpening {
         try StationKey.loadOrCreate(at: StationKey.defaultURL(home: QBenchHome.directory))
     }
 
-    /// Calibrates a one-table twin (`qbench calibrate all`) unless the store already holds active
-    /// records for both stations' needs: a simulated bench can be calibrated without anyone at it.
+    /// Calibrates a simulated bench (`qbench calibrate all`: the kinds it can measure alone) unless
+    /// the store already holds active records for everything it needs of its own: a twin can be
+    /// calibrated without anyone at it. One table needs both stations' records; the server's site
+    /// of two its own five; the client's site its receiver's (its link record comes from the joint
+    /// calibration with the server, `--calibrate-link`).
     static func calibrateTwinIfNeeded(_ bench: Bench, store: CalibrationStore, photons: Double, gain: Double, log: Bool) async throws {
         guard isSimulated(bench) else { return }
+        var needed: [(Role, CalibrationKind)] = []
+        if bench.has(.serverLaser) { needed += ServerCalibration.required }
+        if bench.has(.clientReceiver) { needed += bench.has(.serverLaser) ? ClientCalibration.required : [(.clientReceiver, .homodyne)] }
         do {
-            _ = try await ServerCalibration.load(bench: bench, store: store)
-            _ = try await ClientCalibration.load(bench: bench, store: store)
+            for (role, kind) in needed {
+                _ = try store.active(bench: bench.description.name, role: role.rawValue, kind: kind, device: try await bench.device(role).identify())
+            }
             return
         } catch let error as CalibrationError {
             switch error {

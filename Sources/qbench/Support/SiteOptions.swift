@@ -14,20 +14,17 @@ struct SiteOptions: ParsableArguments {
     @Option(help: "Run this station on its half of a simulated bench (a bench file of sim instruments, e.g. Devices/benches/sim.yaml), split at the twin's fibre at HOST:PORT: the server's site listens there, the client's connects.") var fiber: String?
 
     /// The station's site of `path`: the file as it is (a site bench file of real instruments), or,
-    /// with `--fiber`, this station's half of a simulated bench. The joint link calibration of two
-    /// sites over the session channel is not built yet: a split twin's records are made on the
-    /// one-table twin of the same file (the same simulated instruments), on first use.
+    /// with `--fiber`, this station's half of a simulated bench, calibrated on first use with what
+    /// the site measures alone.
     func openBench(_ path: String, as station: Station, store: CalibrationStore, photons: Double = 4, gain: Double = 2) async throws -> Bench {
         var description = try BenchDescription.load(try BenchOpening.url(path))
         if let fiber {
-            let table = try await Bench.open(description, registry: try BenchOpening.registry(), patchPanel: TerminalPatchPanel())
-            try await BenchOpening.calibrateTwinIfNeeded(table, store: store, photons: photons, gain: gain, log: true)
-            await table.enterSafeState()
             let (host, port) = try Self.endpoint(fiber)
             description = try description.site(of: station, fiber: (host, port))
         }
         let bench = try await Bench.open(description, registry: try BenchOpening.registry(), patchPanel: TerminalPatchPanel())
         try bench.requireSite(of: station)
+        if fiber != nil { try await BenchOpening.calibrateTwinIfNeeded(bench, store: store, photons: photons, gain: gain, log: true) }
         return bench
     }
 

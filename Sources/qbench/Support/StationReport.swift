@@ -1,4 +1,5 @@
 import BenchKit
+import Calibrate
 import Foundation
 import Sequencer
 
@@ -43,5 +44,19 @@ struct StationReport: Encodable {
         weightLeakageUpperBoundBitsPerMode = r.weightLeakageUpperBoundBitsPerMode
         dataLeakageBits = r.dataLeakageBits
         seconds = r.seconds
+    }
+}
+
+/// What `qbench serve --calibrate-link --json` and `qbench client --calibrate-link --json` print: the
+/// station's own link record.
+struct LinkCalibrationReport: Encodable {
+    let station: String
+    let record: String
+    let values: [String: Double]
+
+    init(_ r: CalibrationRecord, station: Station) {
+        self.station = station.rawValue
+        record = r.id
+        values = r.values.mapValues(\.value)
     }
 }
