@@ -97,3 +97,35 @@ struct BenchFileTests {
         }
     }
 }
+
+/// The two site files of the fibre test bed (docs/two-sites.md): each binds only its station's
+/// roles, and a role whose instrument has no driver makes the whole file refused, every such role
+/// named — never one simulated instrument beside real ones.
+@Suite("Site bench files of the fibre test bed")
+struct SiteBenchFileTests {
+    struct Site: Sendable, CustomStringConvertible {
+        let file: String, station: Station, missing: [String]
+        var description: String { file }
+    }
+
+    static let sites = [
+        Site(file: "fiber-testbed-server.yaml", station: .server, missing: ["server.voa", "server.switch"]),
+        Site(file: "fiber-testbed-client.yaml", station: .client, missing: ["client.processor", "client.amplifier", "client.splitter"]),
+    ]
+
+    @Test(arguments: sites)
+    func siteFileBindsItsStationOnlyAndIsRefusedWholeWithoutDrivers(_ site: Site) throws {
+        let bench = try BenchDescription.load(repositoryRoot.appendingPathComponent("Devices/benches/\(site.file)"))
+        #expect(bench.roles.allSatisfy { $0.station == site.station }, "\(bench.roles)")
+        #expect(!bench.bindings.values.contains { $0.driver == "sim" }, "a site file binds a simulated instrument")
+        var registry = try DriverCatalog.registry(library: library, connector: SystemConnector())
+        registry.register(FakeSimDriver())
+        do {
+            try registry.validate(bench)
+            Issue.record("\(site.file) was accepted with instruments that have no driver")
+        } catch {
+            for role in site.missing { #expect(error.message.contains(role), "\(error.message)") }
+            #expect(error.message.contains("refused whole"))
+        }
+    }
+}

@@ -247,6 +247,24 @@ struct ProtocolRunTests {
         #expect(steps.contains("interlock tripped") && steps.contains("interlock cleared"))
     }
 
+    /// The client's own interlock (a two-site client has one) trips after the first burst and
+    /// clears 0.3 s later: the client pauses the session, goes safe, warms up and resumes; the
+    /// server waits, journaling both, and the run completes.
+    @Test func clientInterlockTripPausesAndResumes() async throws {
+        let h = try await Harness.make(onFirstProgress: { engine in
+            engine.setInterlock(clear: false, role: .clientInterlock)
+            Task { try await Task.sleep(for: .milliseconds(300)); engine.setInterlock(clear: true, role: .clientInterlock) }
+        })
+        let f = TwinFixture.shared
+        let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
+        #expect(r.images == 40 && !r.aborted, "\(r.images) images, \(r.abortReason ?? "not aborted")")
+        let clientSteps = try h.clientDb.journalEntries(r.runId).map(\.step)
+        #expect(clientSteps.contains("interlock tripped") && clientSteps.contains("interlock cleared"), "\(clientSteps)")
+        let serverSteps = try h.db.journalEntries(r.runId).map(\.step)
+        #expect(serverSteps.contains("client paused") && serverSteps.contains("client resumed"), "\(serverSteps)")
+        #expect(!serverSteps.contains("interlock tripped"), "the server's own interlock never tripped")
+    }
+
     @Test func interlockNotClearRefusesToStart() async throws {
         let h = try await Harness.make()
         h.engine.setInterlock(clear: false)

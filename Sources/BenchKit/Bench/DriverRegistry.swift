@@ -64,11 +64,18 @@ public struct DriverRegistry: Sendable {
     /// Every check that needs the drivers: each driver exists and serves the role's family, the
     /// binding is valid for it, and no soft limit lies outside the hardware's range.
     public func validate(_ bench: BenchDescription) throws(BenchFileError) {
+        // Every role whose instrument has no driver here, at once: the bench is refused whole (a
+        // real instrument is never replaced by a simulated one), and the lab sees all it lacks.
+        let missing = bench.roles.compactMap { role in factories[bench.bindings[role]!.driver] == nil ? bench.bindings[role]! : nil }
+        if let first = missing.first {
+            let list = missing.map { "\($0.role.rawValue) (driver '\($0.driver)', line \($0.line))" }.joined(separator: ", ")
+            throw BenchFileError(file: bench.file, line: first.line, message: missing.count == 1
+                ? "\(first.role.rawValue): unknown driver '\(first.driver)'; known drivers: \(factories.keys.sorted().joined(separator: ", "))"
+                : "no driver in this qbench for \(list); the bench is refused whole (no instrument is ever simulated beside real ones): add the drivers, or bind these roles to instruments qbench drives; known drivers: \(factories.keys.sorted().joined(separator: ", "))")
+        }
         for role in bench.roles {
             let b = bench.bindings[role]!
-            guard let f = factories[b.driver] else {
-                throw BenchFileError(file: bench.file, line: b.line, message: "\(role.rawValue): unknown driver '\(b.driver)'; known drivers: \(factories.keys.sorted().joined(separator: ", "))")
-            }
+            guard let f = factories[b.driver] else { continue }
             guard f.families.contains(role.family) else {
                 throw BenchFileError(file: bench.file, line: b.line, message: "\(role.rawValue) is a \(role.family.rawValue) but driver '\(b.driver)' drives \(f.families.map(\.rawValue).joined(separator: ", "))")
             }

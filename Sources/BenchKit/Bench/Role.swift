@@ -15,6 +15,7 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     case trigger
     case shutter
     case interlock
+    case clientInterlock = "client.interlock"
 
     public var family: DeviceFamily {
         switch self {
@@ -30,7 +31,7 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
         case .clientSplitter: .splitter
         case .trigger: .trigger
         case .shutter: .shutter
-        case .interlock: .interlock
+        case .interlock, .clientInterlock: .interlock
         }
     }
 
@@ -50,6 +51,7 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
         case .trigger: "trigger line: starts each shot"
         case .shutter: "shutter on the server's output"
         case .interlock: "laser-safety interlock input"
+        case .clientInterlock: "client's laser-safety interlock input (its LO laser, its amplifier's pump)"
         }
     }
 
@@ -59,7 +61,7 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     public var station: Station? {
         switch self {
         case .serverLaser, .serverModulator, .serverAttenuator, .serverTap, .serverSwitch, .serverReceiver, .trigger, .shutter, .interlock: .server
-        case .clientProcessor, .clientAmplifier, .clientSplitter, .clientReceiver: .client
+        case .clientProcessor, .clientAmplifier, .clientSplitter, .clientReceiver, .clientInterlock: .client
         case .link: nil
         }
     }

@@ -58,18 +58,21 @@ actor SimInterlock: InterlockInput, SimulatedDevice {
     func makeSafe() async throws { try await gate("makeSafe") }
     func settings() async throws -> [String: String] {
         try await gate("settings")
-        return ["state": SettingFormat.flag(engine.read { $0.interlockClear }, "clear", "open")]
+        return ["state": SettingFormat.flag(clear, "clear", "open")]
     }
+    /// This role's chain: the server's (`interlock`) or the client's (`client.interlock`).
+    nonisolated var clear: Bool { engine.read { role == .clientInterlock ? $0.clientInterlockClear : $0.interlockClear } }
+
     func isClear() async throws -> Bool {
         try await gate("isClear")
-        return engine.read { $0.interlockClear }
+        return clear
     }
     func waitForChange(timeout: Duration) async throws -> Bool? {
         try await gate("waitForChange")
-        let start = engine.read { $0.interlockClear }
+        let start = clear
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while ContinuousClock.now < deadline {
-            let now = engine.read { $0.interlockClear }
+            let now = clear
             if now != start { return now }
             try await Task.sleep(for: min(.milliseconds(1), deadline - ContinuousClock.now))
         }

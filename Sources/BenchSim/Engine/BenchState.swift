@@ -53,5 +53,7 @@ struct BenchState: Sendable {
     var receivers: [Role: ReceiverState] = [.serverReceiver: ReceiverState(), .clientReceiver: ReceiverState()]
     var shutterOpen = false
     var interlockClear = true
+    /// The client's own interlock chain (a two-site testbed's client site has one).
+    var clientInterlockClear = true
     var triggerPulses = 0
 }

@@ -174,7 +174,7 @@ extension SimulationEngine {
             layout: layout, symbols: Array(state.processor.symbols.prefix(compute)), firstShot: light.firstShot,
             computeShots: compute, returnShots: light.returnShots, clientShots: clientShots,
             clientGeneration: state.receivers[.clientReceiver]!.generation, client: receiverPhysics(.clientReceiver, phases),
-            optics: ClientOptics(gain: state.gain, keptFraction: state.keptFraction,
+            optics: ClientOptics(gain: state.clientInterlockClear ? state.gain : 1, keptFraction: state.keptFraction,
                                  spontaneousEmissionFactor: truth.amplifier.spontaneousEmissionFactor, behaviour: behaviour),
             threads: threads, seeds: seeds)
     }

@@ -162,9 +162,14 @@ public final class SimulationEngine: @unchecked Sendable {
 
     public var clientBehaviour: ClientBehaviour { locked { behaviour } }
 
-    /// Opens (false) or closes (true) the simulated laser-safety interlock chain. While it is open
-    /// the laser cannot emit.
-    public func setInterlock(clear: Bool) { update { $0.interlockClear = clear } }
+    /// Opens (false) or closes (true) a simulated laser-safety interlock chain: the server's
+    /// (`interlock`: while it is open the laser cannot emit) or the client's (`client.interlock`:
+    /// while it is open the client's amplifier has no pump, G = 1).
+    public func setInterlock(clear: Bool, role: Role = .interlock) {
+        update {
+            if role == .clientInterlock { $0.clientInterlockClear = clear } else { $0.interlockClear = clear }
+        }
+    }
 
     /// Threads the physics runs on (default: every core). Results do not depend on it.
     public var workerThreads: Int { locked { threads } }

@@ -29,12 +29,18 @@ extension ClientStation {
                 let (shots, firstShot) = p.burst(block: index, burst: burst)
                 let n = Int(shots), start = Int(firstShot) - firstImage
                 let symbols = (0..<n).map { ClientDecoder.symbols(inputs.row(start + $0)) }
+                try await checkInterlock(endpoint, gain: p.gain)
                 try await processor.program(symbols, layout: layout)
                 try await crx.arm(shots: n)
                 try await endpoint.send(.clientArmed(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst), shots: shots, firstShotIndex: firstShot))
                 let fired = try await receiveFlow(endpoint)
                 guard case .fired = fired else { throw RunError.peer("expected fired, got \(fired.kind)") }
                 let readings = try await crx.fetch(timeout: .seconds(60)).volts
+                guard try await clientLightAllowed() else {
+                    // Its amplifier lost its pump during the burst: these readings are not the
+                    // images' inner products, and the burst cannot be fired again in this block.
+                    throw RunError.stopped("the client's interlock tripped during burst \(burst) of layer \(l) of block \(index); the block is measured again when the session resumes")
+                }
                 guard readings.count == n * layout.rows else {
                     throw RunError.check("the client's receiver returned \(readings.count) readings for \(n) shots of \(layout.rows) rows")
                 }

@@ -115,6 +115,9 @@ final class ClientStation: @unchecked Sendable {
             throw Bench.AccessError.missingRole(role, bench: bench.description.name)
         }
         calibration = try await ClientCalibration.load(bench: bench, store: env.store)
+        if bench.has(.clientInterlock), !(try await bench.interlock(.clientInterlock).isClear()) {
+            throw RunError.interlock("the client's interlock is not clear: close its enclosure / reset its safety chain, then join again")
+        }
     }
 
     /// Whether the client takes part at this operating point: its data-leakage budget, its
@@ -198,6 +201,34 @@ final class ClientStation: @unchecked Sendable {
         try await crx.setInputBlocked(false)
         try await bench.amplifier().setGain(gain)
         try await bench.splitter().setKeptFraction(1 - 1 / gain)
+    }
+
+    /// Whether the client's own interlock is clear now (true without one).
+    func clientLightAllowed() async throws -> Bool {
+        guard env.bench.has(.clientInterlock) else { return true }
+        return try await env.bench.interlock(.clientInterlock).isClear()
+    }
+
+    /// Before a burst: if the client's interlock is open, pause the session (no light until the
+    /// client resumes), put its instruments in their safe state, wait for the chain to clear
+    /// (`interlockTimeout`), warm up again and resume.
+    func checkInterlock(_ endpoint: SessionEndpoint, gain: Double) async throws {
+        guard try await !clientLightAllowed() else { return }
+        let line = try env.bench.interlock(.clientInterlock)
+        try journal(.event, "interlock tripped", detail: "the client's interlock: pausing, safe state until it clears (timeout \(env.interlockTimeout))")
+        try await endpoint.send(.pause(reason: "the client's interlock tripped"))
+        await env.bench.enterSafeState(of: .client) { record in
+            _ = try? self.journal(.safeState, record.step, detail: record.succeeded ? "ok" : "failed: \(record.error ?? "")")
+        }
+        let deadline = ContinuousClock.now + env.interlockTimeout
+        while !(try await line.isClear()) {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { throw RunError.stopped("the client's interlock did not clear within \(env.interlockTimeout)") }
+            _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
+        }
+        try journal(.event, "interlock cleared", detail: "the client's interlock: warming up and continuing")
+        try await warmUp(gain: gain)
+        try await endpoint.send(.resume())
     }
 
     /// The next message of the flow (`receiveFlow`), the peer's pause and resume journaled here.
