@@ -11,20 +11,6 @@ import Testing
 /// on; and the fibre survives what a network does to it.
 @Suite("Split twin", .serialized)
 struct SplitTwinTests {
-    /// A free TCP port on the loopback interface.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        a.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: a.sin_port))
-    }
-
     /// One site's bench file: its station's roles on the sim driver, the link on the fibre.
     static func siteYAML(_ station: Station, port: Int, seed: UInt64, client: String) -> String {
         var text = "bench: test\nroles:\n"
@@ -41,7 +27,7 @@ struct SplitTwinTests {
     }
 
     static func split(seed: UInt64, client: String) async throws -> Sites {
-        let port = try freePort()
+        let port = try SimulatedBench.freeLoopbackPort()
         let (server, se) = try await TestBench.open(siteYAML(.server, port: port, seed: seed, client: client))
         let (clientBench, ce) = try await TestBench.open(siteYAML(.client, port: port, seed: seed, client: client))
         #expect(se.site == .server && ce.site == .client)
@@ -51,56 +37,12 @@ struct SplitTwinTests {
         return Sites(server: server, client: clientBench, serverEngine: se, clientEngine: ce)
     }
 
-    /// Two bursts through the client (the second later, so the drifts have moved) and one
-    /// back-to-back burst the client records (vacuum), as the server's and the client's devices see them.
-    static func script(server: Bench, client: Bench, serverEngine: SimulationEngine) async throws -> (server: [Float], client: [Float]) {
-        let engine = serverEngine
-        try await server.laser().setCurrent(.milliamperes(60))
-        try await server.laser().setEmission(true)
-        try await server.shutter().setOpen(true)
-        try await server.attenuator().setAttenuation(Decibels(50))
-        try await server.receiver(.serverReceiver).setLocalOscillatorPower(.milliwatts(5))
-        try await client.receiver(.clientReceiver).setLocalOscillatorPower(.milliwatts(5))
-        try await server.opticalSwitch().route(.client)
-        let b = TruthEncoder(engine: engine).operatingBiases
-        try await server.modulator().setBias(.i, b.i)
-        try await server.modulator().setBias(.q, b.q)
-        try await server.modulator().setBias(.phase, b.phase)
-        try await client.amplifier().setGain(2)
-        try await client.splitter().setKeptFraction(0.5)
-        let rows = 300, n = 100
-        var rng = Xoshiro256(seed: 99)
-        let fields = (0..<(rows * (n + 4))).map { s in s % (n + 4) < n ? Complex(0.4 * rng.nextUnit() - 0.2, 0.4 * rng.nextUnit() - 0.2) : .zero }
-        let d = TruthEncoder(engine: engine).drives(for: fields)
-        try await server.modulator().loadDrive(i: TestBench.waveform(d.i, engine), q: TestBench.waveform(d.q, engine))
-        let xi: [[ComplexSymbol]] = (0..<5).map { _ in
-            let v = (0..<(2 * n)).map { _ in rng.nextUnit() - 0.5 }
-            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            return (0..<n).map { ComplexSymbol(Float(v[2 * $0] / norm), Float(v[2 * $0 + 1] / norm)) }
-        }
-        let layout = FrameLayout(rows: rows, modesPerRow: n, vacuumSlotsPerRow: 4)
-        try await client.clientProcessor().program(xi, layout: layout)
-        try await server.receiver(.serverReceiver).loadSlotPattern([.x, .p, .x, .vacuum])
-        var serverSamples: [Float] = [], clientReadings: [Float] = []
-        for (path, shots) in [(SwitchPath.client, 5), (.client, 3), (.backToBack, 2)] {
-            try await server.opticalSwitch().route(path)
-            try await server.receiver(.serverReceiver).arm(shots: shots)
-            try await client.receiver(.clientReceiver).arm(shots: shots)
-            try await server.trigger().fire(shots: shots)
-            serverSamples += try await server.receiver(.serverReceiver).fetch(timeout: .seconds(10)).volts
-            clientReadings += try await client.receiver(.clientReceiver).fetch(timeout: .seconds(10)).volts
-            // Let the drifts move between bursts.
-            engine.advanceClock(by: .milliseconds(250))
-        }
-        return (serverSamples, clientReadings)
-    }
-
     @Test(arguments: ["honest", "greedy-tap:0.8", "over-amplify:3", "intercept-resend"])
     func splitBenchGivesTheOneTableSamples(behaviour: String) async throws {
         let (table, tableEngine) = try await TestBench.open(TestBench.yaml(seed: 17, client: behaviour, constants: [:]))
-        let one = try await Self.script(server: table, client: table, serverEngine: tableEngine)
+        let one = try await TestBench.clientPathScript(server: table, client: table, serverEngine: tableEngine)
         let sites = try await Self.split(seed: 17, client: behaviour)
-        let two = try await Self.script(server: sites.server, client: sites.client, serverEngine: sites.serverEngine)
+        let two = try await TestBench.clientPathScript(server: sites.server, client: sites.client, serverEngine: sites.serverEngine)
         let shots = 5 + 3 + 2, rows = 300, slots = 300 * 104
         #expect(one.server.count == shots * slots)
         #expect(one.client.count == shots * rows)
@@ -117,7 +59,7 @@ struct SplitTwinTests {
     /// A burst the server measures with no client twin on the fibre is refused (not silently
     /// vacuum); a client twin that goes away mid-session turns the next burst into a link error.
     @Test func missingOrLostClientTwinIsADeviceError() async throws {
-        let port = try Self.freePort()
+        let port = try SimulatedBench.freeLoopbackPort()
         let (server, engine) = try await TestBench.open(Self.siteYAML(.server, port: port, seed: 3, client: "honest"))
         try await server.laser().setCurrent(.milliamperes(60))
         try await server.laser().setEmission(true)

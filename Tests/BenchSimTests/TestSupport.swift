@@ -70,6 +70,50 @@ enum TestBench {
         TruthEncoder(engine: engine).attenuation(fieldScale: scale, current: current, symbolRate: engine.configuration.symbolRate)
     }
 
+    /// A script for determinism and the split twin: two bursts through the client (the second later, so the drifts have moved) and one
+    /// back-to-back burst the client records (vacuum), as the server's and the client's devices see them.
+    static func clientPathScript(server: Bench, client: Bench, serverEngine: SimulationEngine) async throws -> (server: [Float], client: [Float]) {
+        let engine = serverEngine
+        try await server.laser().setCurrent(.milliamperes(60))
+        try await server.laser().setEmission(true)
+        try await server.shutter().setOpen(true)
+        try await server.attenuator().setAttenuation(Decibels(50))
+        try await server.receiver(.serverReceiver).setLocalOscillatorPower(.milliwatts(5))
+        try await client.receiver(.clientReceiver).setLocalOscillatorPower(.milliwatts(5))
+        try await server.opticalSwitch().route(.client)
+        let b = TruthEncoder(engine: engine).operatingBiases
+        try await server.modulator().setBias(.i, b.i)
+        try await server.modulator().setBias(.q, b.q)
+        try await server.modulator().setBias(.phase, b.phase)
+        try await client.amplifier().setGain(2)
+        try await client.splitter().setKeptFraction(0.5)
+        let rows = 300, n = 100
+        var rng = Xoshiro256(seed: 99)
+        let fields = (0..<(rows * (n + 4))).map { s in s % (n + 4) < n ? Complex(0.4 * rng.nextUnit() - 0.2, 0.4 * rng.nextUnit() - 0.2) : .zero }
+        let d = TruthEncoder(engine: engine).drives(for: fields)
+        try await server.modulator().loadDrive(i: TestBench.waveform(d.i, engine), q: TestBench.waveform(d.q, engine))
+        let xi: [[ComplexSymbol]] = (0..<5).map { _ in
+            let v = (0..<(2 * n)).map { _ in rng.nextUnit() - 0.5 }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return (0..<n).map { ComplexSymbol(Float(v[2 * $0] / norm), Float(v[2 * $0 + 1] / norm)) }
+        }
+        let layout = FrameLayout(rows: rows, modesPerRow: n, vacuumSlotsPerRow: 4)
+        try await client.clientProcessor().program(xi, layout: layout)
+        try await server.receiver(.serverReceiver).loadSlotPattern([.x, .p, .x, .vacuum])
+        var serverSamples: [Float] = [], clientReadings: [Float] = []
+        for (path, shots) in [(SwitchPath.client, 5), (.client, 3), (.backToBack, 2)] {
+            try await server.opticalSwitch().route(path)
+            try await server.receiver(.serverReceiver).arm(shots: shots)
+            try await client.receiver(.clientReceiver).arm(shots: shots)
+            try await server.trigger().fire(shots: shots)
+            serverSamples += try await server.receiver(.serverReceiver).fetch(timeout: .seconds(10)).volts
+            clientReadings += try await client.receiver(.clientReceiver).fetch(timeout: .seconds(10)).volts
+            // Let the drifts move between bursts.
+            engine.advanceClock(by: .milliseconds(250))
+        }
+        return (serverSamples, clientReadings)
+    }
+
     static func waveform(_ v: [Float], _ engine: SimulationEngine) -> Waveform {
         Waveform(volts: v, sampleRate: engine.configuration.symbolRate)
     }

@@ -10,8 +10,6 @@ import Testing
 /// twin, its own store and key, the session over the in-process channel.
 @Suite("Joint link calibration", .serialized)
 struct LinkCalibrationSessionTests {
-    static func freePort() -> Int { 30_000 + Int.random(in: 0..<20_000) }
-
     /// Each site calibrated alone with what it can measure alone, then the link jointly: the
     /// client's record gives its decoder what the one-table calibration (a meter carried to the
     /// client's input) gives it; each record holds its own station's part only; and the client then
@@ -20,7 +18,7 @@ struct LinkCalibrationSessionTests {
         var settings = CalibrationSettings()
         settings.referenceShots = 64
         let table = try BenchDescription.load(simBench)
-        let port = Self.freePort()
+        let port = try SimulatedBench.freeLoopbackPort()
         let serverSite = try await Bench.open(try table.site(of: .server, fiber: ("127.0.0.1", port)), registry: SimulatedBench.registry())
         let clientSite = try await Bench.open(try table.site(of: .client, fiber: ("127.0.0.1", port)), registry: SimulatedBench.registry())
         let serverStore = CalibrationStore(root: scratchDirectory().appendingPathComponent("server"), key: .generate())

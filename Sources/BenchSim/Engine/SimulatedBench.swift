@@ -22,6 +22,21 @@ public enum SimulatedBench {
         return try await Bench.open(try BenchDescription.load(file), registry: registry)
     }
 
+    /// A TCP port on 127.0.0.1 that nothing listens on now, for the twin's fibre between two
+    /// sites in one process or on one machine (`BenchDescription.site(of:fiber:)`).
+    public static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        let named = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        guard fd >= 0, bound == 0, named == 0 else { throw FiberSocketError("no free TCP port on 127.0.0.1 for the twin's fibre") }
+        return Int(UInt16(bigEndian: a.sin_port))
+    }
+
     /// The engine behind an opened bench's simulated devices (kept in the bench's shared
     /// resources). For tests and benchmarks: the protocol path must not use it.
     public static func engine(of bench: Bench) async throws -> SimulationEngine {

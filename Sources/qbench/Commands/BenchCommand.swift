@@ -67,20 +67,6 @@ struct RunBenchmark: AsyncParsableCommand {
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
-    /// A TCP port on 127.0.0.1 that nothing listens on now.
-    static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        let named = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        guard bound == 0, named == 0 else { throw CLIError("no free TCP port on 127.0.0.1 for the twin's fibre") }
-        return Int(UInt16(bigEndian: a.sin_port))
-    }
-
     static func peakResidentMegabytes() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -103,7 +89,7 @@ struct RunBenchmark: AsyncParsableCommand {
         if split {
             // The two halves of the same twin, the fibre on a loopback port the system picks free.
             await table.enterSafeState()
-            let port = try Self.freeLoopbackPort()
+            let port = try SimulatedBench.freeLoopbackPort()
             opened = try await Bench.open(try table.description.site(of: .server, fiber: ("127.0.0.1", port)), registry: try BenchOpening.registry())
             clientSite = try await Bench.open(try table.description.site(of: .client, fiber: ("127.0.0.1", port)), registry: try BenchOpening.registry())
             try await SimulatedBench.engine(of: clientSite!).setWorkerThreads(workers)
