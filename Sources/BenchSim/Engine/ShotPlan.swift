@@ -119,9 +119,11 @@ extension SimulationEngine {
         }
         let path = effectivePath
         let serverShots = max(0, min(shots, state.receivers[.serverReceiver]!.remaining))
-        // On the client path the light goes to the client's twin, which may be recording even
-        // when the server is not (a split bench cannot know); back-to-back only the server sees it.
-        let reachesClient = path == .client && (site != .table || (state.receivers[.clientReceiver]!.remaining > 0 && state.processor.layout != nil) || serverShots > 0)
+        // The burst goes to the client's twin whenever it may be recording (a split bench cannot
+        // know, so always there): its light on the client path, dark back-to-back (its receiver then
+        // digitises vacuum); on the client path also whenever the server measures what comes back.
+        let clientMayRecord = site != .table || (state.receivers[.clientReceiver]!.remaining > 0 && state.processor.layout != nil)
+        let reachesClient = clientMayRecord || (path == .client && serverShots > 0)
         guard serverShots > 0 || reachesClient else {
             advanceLocked(Double(shots * frame.count) / configuration.symbolRate.si)
             return nil
