@@ -15,7 +15,7 @@ cd "$work/src"
 # Fresh modification times: the compiler skips files older than its last build, and a copy made
 # after a previous mutant would otherwise keep that mutant's object code.
 find Sources Tests Fuzz -name '*.swift' -exec touch {} +
-tests='ServerCheckTests|LeakageBoundTests|DegenerateModelTests|ServerCheckIntegrityTests|ServerCheckSensitivityTests|MarginalAttackTests|StoreTests|StationSessionTests|StationRecordsTests|HiddenUnitPermutationTests'
+tests='ServerCheckTests|LeakageBoundTests|DegenerateModelTests|ServerCheckIntegrityTests|ServerCheckSensitivityTests|MarginalAttackTests|StoreTests|StationSessionTests|StationRecordsTests|HiddenUnitPermutationTests|StationFileTests'
 
 # name | file | python expression applied to the file's text (s) | what the defect is
 mutants=(
@@ -33,6 +33,8 @@ mutants=(
   "server-keeps-data-path|Sources/Sequencer/Stations/ServerStation.swift|s.replace('stored.dataDirectory = \"\"', 'stored.dataDirectory = configuration.dataDirectory')|the server's record keeps where the client's images are"
   "no-permutation|Sources/Sequencer/Stations/HiddenUnitPermutation.swift|s.replace('pairs.swapAt(i, Int(UInt64.random(in: 0...UInt64(i), using: &rng)))', '_ = UInt64.random(in: 0...UInt64(i), using: &rng)')|the hidden units keep their labels"
   "abort-not-final|Sources/Sequencer/Records/RunDatabase+Decisions.swift|s.replace(\"step = 'abort'\", \"step = 'never'\")|a journaled abort does not stop a resume"
+  "fibre-drops-the-client|Sources/BenchSim/Engine/ShotKernel.swift|s.replace('let d = p.back * dRaw', 'let d = p.back * Complex(0) * dRaw')|the twin's returned light loses what the client's optics added"
+  "station-file-admits-names|Sources/SessionTransport/ServerStationFile.swift|s.replace('if case .commonName = entry {', 'if case .commonName = entry, false {')|the station file admits a client by common name"
 )
 
 selected=("$@")
