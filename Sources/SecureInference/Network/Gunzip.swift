@@ -19,18 +19,20 @@ public enum GunzipError: Error, CustomStringConvertible, Equatable {
 /// declares (ISIZE, the length modulo 2^32), by `maximumOutput`, and by what the inflated data's
 /// own header promises once `promisedSize` can read it from the output so far (it returns nil
 /// until it has enough bytes); inflating stops, with `.tooLarge`, as soon as it would pass any.
+///
+/// `zlibWrapped`: the data is a zlib stream (RFC 1950: a PNG's image data) instead of gzip.
 public func gunzip(_ data: Data, name: String = "data", maximumOutput: Int = 1 << 30,
-                   promisedSize: ((Data) -> Int?)? = nil) throws(GunzipError) -> Data {
+                   promisedSize: ((Data) -> Int?)? = nil, zlibWrapped: Bool = false) throws(GunzipError) -> Data {
     var limit = maximumOutput
     var promiseRead = promisedSize == nil
-    if data.count >= 18 {
+    if !zlibWrapped, data.count >= 18 {
         let b = [UInt8](data.suffix(4))
         let declared = Int(b[0]) | Int(b[1]) << 8 | Int(b[2]) << 16 | Int(b[3]) << 24
         // ISIZE is exact for streams under 4 GiB; a bigger limit is never needed here.
         limit = min(limit, declared)
     }
     var stream = z_stream()
-    var status = inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+    var status = inflateInit2_(&stream, zlibWrapped ? MAX_WBITS : 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
     guard status == Z_OK else { throw .corrupt(file: name, zlibCode: status, message: "inflateInit2 failed") }
     defer { inflateEnd(&stream) }
     var output = Data()

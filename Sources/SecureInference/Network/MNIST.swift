@@ -7,12 +7,13 @@ public struct MNISTSet: Sendable {
     /// One row per image, 784 values: pixels scaled to [−1, 1] ((p/255 − 0.5)/0.5, PROTOCOL.md §4).
     public let images: Matrix
     public let labels: [UInt8]
-    public var count: Int { labels.count }
+    public var count: Int { images.rows }
 
-    /// Callers pass images and labels of one count (`parse` and `subset` build them so); an
-    /// unequal pair is a programming error, never the content of a file.
+    /// Callers pass images and labels of one count (`parse` and `subset` build them so), or no
+    /// labels at all (a client's own pictures: `ClientImageFiles`); an unequal pair is a
+    /// programming error, never the content of a file.
     public init(images: Matrix, labels: [UInt8]) {
-        precondition(images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
+        precondition(labels.isEmpty || images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
         self.images = images; self.labels = labels
     }
 
@@ -126,7 +127,7 @@ public struct MNISTSet: Sendable {
         let cols = images.cols
         var values = [Float](); values.reserveCapacity(indices.count * cols)
         var labs = [UInt8](); labs.reserveCapacity(indices.count)
-        for i in indices { values += images.row(i); labs.append(labels[i]) }
+        for i in indices { values += images.row(i); if !labels.isEmpty { labs.append(labels[i]) } }
         return MNISTSet(images: Matrix(rows: indices.count, cols: cols, values: values), labels: labs)
     }
 }

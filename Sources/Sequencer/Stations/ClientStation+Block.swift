@@ -57,7 +57,9 @@ extension ClientStation {
         }
         let predictions = MNISTNetwork.predictions(inputs)
         var correct = 0
-        for (k, guess) in predictions.enumerated() where guess == Int(testSet.labels[firstImage + k]) { correct += 1 }
+        if hasLabels {
+            for (k, guess) in predictions.enumerated() where guess == Int(testSet.labels[firstImage + k]) { correct += 1 }
+        }
         let v = try await receiveFlow(endpoint)
         guard case let .verdict(verdict) = v else { throw RunError.peer("expected the verdict of block \(index), got \(v.kind)") }
         let c = try await receiveFlow(endpoint)
@@ -66,6 +68,7 @@ extension ClientStation {
         checkpoint.nextBlock = index + 1
         checkpoint.imagesDone += count
         checkpoint.correct += correct
+        checkpoint.predictions = (checkpoint.predictions ?? []) + predictions.map { UInt8(clamping: $0) }
         checkpoint.drivers = try await bench.checkpoint(of: .client)
         checkpoint.wallSeconds = wallAtStart + Date().timeIntervalSince(started)
         checkpoint.verdict = try? verdict.serializedData()
@@ -73,7 +76,7 @@ extension ClientStation {
         // before, so it can continue from whichever the server committed.
         let record = BlockRecord(
             blockIndex: index, imagesDone: checkpoint.imagesDone, correct: checkpoint.correct,
-            accuracy: Double(checkpoint.correct) / Double(max(1, checkpoint.imagesDone)), modes: Int(clamping: verdict.modesSoFar), vacuumSlots: 0,
+            accuracy: hasLabels ? Double(checkpoint.correct) / Double(max(1, checkpoint.imagesDone)) : nil, modes: Int(clamping: verdict.modesSoFar), vacuumSlots: 0,
             transmittance: verdict.transmittance, transmittanceStandardError: .nan, transmittanceLowerBound: verdict.transmittanceLowerBound,
             excessNoise: verdict.excessNoise, excessNoiseStandardError: .nan, excessNoiseUpperBound: verdict.excessNoiseUpperBound,
             weightLeakageBitsPerMode: verdict.weightLeakageBitsPerMode, weightLeakageLowerBound: .nan,

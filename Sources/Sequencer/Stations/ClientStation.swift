@@ -93,13 +93,17 @@ final class ClientStation: @unchecked Sendable {
                              verdict: lastVerdict, failure: failure)
     }
 
+    /// Whether the client has labels for its images (its own pictures may have none: then it
+    /// predicts and reports no accuracy).
+    var hasLabels: Bool { !testSet.labels.isEmpty }
+
     /// The client's record of the outcome: its accuracy beside the server's last verdict as received.
     func result(status: RunStatus) -> RunResult {
         let v = lastVerdict
         let number = { (x: Double?) in x ?? .nan }
         return RunResult(
             runId: runId, bench: env.bench.description.name, images: checkpoint.imagesDone,
-            accuracy: checkpoint.imagesDone > 0 ? Double(checkpoint.correct) / Double(checkpoint.imagesDone) : nil,
+            accuracy: checkpoint.imagesDone > 0 && hasLabels ? Double(checkpoint.correct) / Double(checkpoint.imagesDone) : nil,
             aborted: v?.decision == .abort, abortReason: v?.decision == .abort ? v?.reason : nil, certified: v?.decision == .certified,
             blocks: checkpoint.nextBlock, modes: Int(clamping: v?.modesSoFar ?? 0),
             transmittanceEstimate: number(v?.transmittance), excessNoiseEstimate: number(v?.excessNoise),

@@ -37,6 +37,8 @@ struct ClientCheckpoint: Sendable, Codable, Equatable {
     var wallSeconds: Double
     /// The server's last verdict as received (its protobuf bytes), for the record of a resumed session.
     var verdict: Data?
+    /// The predicted class of every image so far (the client's alone; nil in records older than it).
+    var predictions: [UInt8]?
 
     static func initial() -> ClientCheckpoint { ClientCheckpoint(nextBlock: 0, imagesDone: 0, correct: 0, drivers: [:], wallSeconds: 0) }
 }

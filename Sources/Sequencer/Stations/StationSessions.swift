@@ -32,6 +32,13 @@ public enum ServerSession {
 /// The client station's side of one session (new or resumed: the server's request says which):
 /// what `qbench client` runs.
 public enum ClientSession {
+    /// The predicted class of each image of a session so far, from the client's own records (its
+    /// latest checkpoint; nothing of it ever travels to the server).
+    public static func predictions(runId: String, database: RunDatabase) throws -> [Int] {
+        let saved = try database.checkpoints(runId).compactMap { try? RunDatabase.decoder.decode(ClientCheckpoint.self, from: $0) }
+        return (saved.max { $0.imagesDone < $1.imagesDone }?.predictions ?? []).map(Int.init)
+    }
+
     /// Takes part in the session the server at the other end of `channel` offers, with the images
     /// of `testSet`. Returns the client's result: its accuracy beside the server's last verdict.
     public static func join(testSet: MNISTSet, env: StationEnvironment, settings: ClientSettings, channel: any SessionChannel) async throws -> RunResult {

@@ -22,6 +22,8 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(name: .customLong("server-allow"), help: "Accept only this server certificate (cert-sha256:HEX or key-sha256:HEX); default: any server the lab CA issued.") var serverAllow: [String] = []
     @Option(name: .customLong("privacy-budget"), help: "Data-leakage budget I_x, bit per symbol: an operating point above it is refused before any light.") var privacyBudget = 0.01
     @Option(help: "Directory holding the MNIST test-set .gz files (default: the repository's Data/mnist).") var data: String?
+    @Option(help: "Your own 28×28 grey images instead of the MNIST test set (white digit on black): an IDX image file (raw or .gz), a PGM or PNG, or a directory of PGM/PNG files (file-name order).") var images: String?
+    @Option(help: "IDX label file for --images (one label per image); without it the session reports predictions only.") var labels: String?
     @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
     @Option(help: "How the simulated client optics treat the light (a cheating client, to see the server's check abort it): honest | greedy-tap:R | over-amplify:G2 | intercept-resend. Only on a simulated bench.") var behaviour: String?
     @Flag(name: .customLong("calibrate-link"), help: "Join a link calibration (the server runs `qbench serve --calibrate-link`) instead of an inference: this station records how its readings map to the light, which its decoder needs.") var calibrateLink = false
@@ -29,7 +31,9 @@ struct ClientCommand: AsyncParsableCommand {
 
     func run() async throws {
         let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
-        let testSet = try MNISTSet.load(.test, directory: dir)
+        if labels != nil, images == nil { throw CLIError("--labels goes with --images (the MNIST test set has its own)") }
+        let testSet = try images.map { try ClientImageFiles.load(URL(fileURLWithPath: $0), labels: labels.map { URL(fileURLWithPath: $0) }) }
+            ?? MNISTSet.load(.test, directory: dir)
         let calibration = try BenchOpening.store(store)
         let opened = try await site.openBench(bench, as: .client, store: calibration)
         if let behaviour {
@@ -53,7 +57,7 @@ struct ClientCommand: AsyncParsableCommand {
         let database = try RunDatabase(directory: StationOption.directory(.client))
         let env = StationEnvironment(bench: opened, store: calibration, database: database,
                                      codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, stop: stop)
-        let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: dir.path, behaviour: behaviour ?? "honest")
+        let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: images ?? dir.path, behaviour: behaviour ?? "honest")
         let config = SessionClientConfiguration(host: host, port: port,
                                                 security: .mutualTLS(credentials: credentials, trustRoots: roots, serverAllowList: serverList.isEmpty ? nil : serverList))
         if calibrateLink {
@@ -72,15 +76,20 @@ struct ClientCommand: AsyncParsableCommand {
                 try await ClientSession.join(testSet: testSet, env: env, settings: settings, channel: channel)
             }
         } catch let failure as RunFailure {
-            if json { try printJSON(StationReport(failure.result, station: .client, database: database.url, ended: failure.status)) }
+            if json {
+                try printJSON(StationReport(failure.result, station: .client, database: database.url, ended: failure.status,
+                                            predictions: try? ClientSession.predictions(runId: failure.runId, database: database)))
+            }
             throw CLIError("\(failure)")
         }
-        if json { try printJSON(StationReport(result, station: .client, database: database.url)); return }
+        let predictions = try ClientSession.predictions(runId: result.runId, database: database)
+        if json { try printJSON(StationReport(result, station: .client, database: database.url, predictions: predictions)); return }
         printLine("""
             session           \(result.runId)
             images            \(result.images), accuracy \(result.accuracy.map(percent) ?? "—")
             server's verdict  \(result.aborted ? "ABORTED: \(result.abortReason ?? "")" : result.certified ? "certified within budget" : "not certified")
             data leakage      \(String(format: "%.4g", result.dataLeakageBits)) bit/symbol (budget \(privacyBudget))
+            predictions       \(predictions.prefix(40).map(String.init).joined(separator: " "))\(predictions.count > 40 ? " … (\(predictions.count); all with --json)" : "")
             """)
     }
 }

@@ -26,8 +26,11 @@ struct StationReport: Encodable {
     let weightLeakageUpperBoundBitsPerMode: Double
     let dataLeakageBits: Double
     let seconds: Double
+    /// The client's predicted class of each image (its own records; the server never has them).
+    let predictions: [Int]?
 
-    init(_ r: RunResult, station: Station, database: URL, ended: RunStatus? = nil) {
+    init(_ r: RunResult, station: Station, database: URL, ended: RunStatus? = nil, predictions: [Int]? = nil) {
+        self.predictions = station == .client ? predictions : nil
         self.station = station.rawValue
         self.database = database.path
         sessionId = r.runId
