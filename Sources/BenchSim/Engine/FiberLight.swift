@@ -12,7 +12,8 @@ struct ArrivingLight: @unchecked Sendable {
     let shots: Int
     /// Shots whose returned light the server measures (the client's twin returns these).
     let returnShots: Int
-    /// Simulated time at the burst's start (s).
+    /// Simulated time at which the burst's start reaches the client (s): the server's firing time
+    /// plus the forward link's delay.
     let time: Double
     /// Slots per shot.
     let slots: Int

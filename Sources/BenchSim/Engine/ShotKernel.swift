@@ -35,7 +35,7 @@ final class ShotComputation: @unchecked Sendable {
     /// The burst as the client's input sees it: its light on the client path, dark back-to-back.
     func arriving() -> ArrivingLight {
         let lit = p.path == .client
-        return ArrivingLight(firstShot: p.firstShot, shots: p.shots, returnShots: lit ? p.serverShots : 0, time: p.time, slots: p.slots,
+        return ArrivingLight(firstShot: p.firstShot, shots: p.shots, returnShots: lit ? p.serverShots : 0, time: p.time + p.linkDelay, slots: p.slots,
                              re: lit ? fields.aRe : nil, im: lit ? fields.aIm : nil)
     }
 

@@ -50,6 +50,9 @@ struct ShotPlan: Sendable {
     let serverGeneration: Int
     /// Simulated time at the burst's start.
     let time: Double
+    /// The forward link's delay (its length over the group velocity in fibre): the light reaches the
+    /// client this much later, and the client's phases are those of that moment.
+    let linkDelay: Double
     /// √(photons per mode) for unit modulator field at the server output.
     let amplitude: Double
     let biasI: Double, biasQ: Double, theta: Double
@@ -133,6 +136,7 @@ extension SimulationEngine {
         let plan = ShotPlan(
             frame: frame, path: path, firstShot: first, shots: shots, serverShots: serverShots,
             serverGeneration: state.receivers[.serverReceiver]!.generation, time: time,
+            linkDelay: truth.link.length.si * SimulationEngine.fibreGroupIndex / PhysicalConstants.speedOfLight,
             amplitude: amplitudeScale(state), biasI: bias.i, biasQ: bias.q, theta: bias.theta,
             leakI: truth.modulator.i.leakage, leakQ: truth.modulator.q.leakage,
             forward: Self.path(loss: truth.link.lossForward.dB, phase: phases.linkForward),

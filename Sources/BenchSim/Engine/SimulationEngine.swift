@@ -26,6 +26,9 @@ public final class SimulationEngine: @unchecked Sendable {
     public let site: TwinSite
     /// Where the light of the client path goes (nil at the client's site).
     private(set) var fiber: (any FiberEnd)?
+    /// Group index of standard single-mode fibre at 1550 nm: the link delays light by length × this / c.
+    static let fibreGroupIndex = 1.468
+
     /// The client's site's connection to the server's fibre port.
     private var fiberClient: TCPFiberClient?
 
