@@ -134,6 +134,14 @@ public final class Bench: Sendable {
     public func shutter(_ role: Role = .shutter) throws(AccessError) -> any Shutter { try typed(role, (any Shutter).self, "shutter") }
     public func interlock(_ role: Role = .interlock) throws(AccessError) -> any InterlockInput { try typed(role, (any InterlockInput).self, "interlock") }
 
+    /// Whether the laser-safety chain of `role` is clear now; true when the bench binds none. Asked
+    /// after a burst, whether its light was on to the end (a trip that clears again within one burst
+    /// is invisible to this level check; safety chains latch, so a real trip stays open).
+    public func interlockIsClear(_ role: Role = .interlock) async throws -> Bool {
+        guard has(role) else { return true }
+        return try await interlock(role).isClear()
+    }
+
     /// One executed safe-state step.
     public struct SafeStateRecord: Sendable, Codable, Equatable {
         public let step: String

@@ -88,7 +88,7 @@ public struct SimDriver: DriverFactory {
 
     public func restore(_ data: Data, _ shared: SharedResources) async throws {
         guard let engine = await shared.existing(Self.engineKey, as: SimulationEngine.self) else { return }
-        engine.restore(try JSONDecoder().decode(SimulationEngine.Checkpoint.self, from: data))
+        try engine.restore(try JSONDecoder().decode(SimulationEngine.Checkpoint.self, from: data))
     }
 }
 

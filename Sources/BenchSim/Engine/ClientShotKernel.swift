@@ -30,12 +30,13 @@ final class ClientShotComputation: @unchecked Sendable {
 
     static let slotsPerBlock = 32_768
 
-    init(_ plan: ClientShotPlan, light: ArrivingLight, bulk: Gaussian.BulkSampler, pool: ScratchPool) {
+    /// `re`, `im`: the lit burst's amplitudes (`light.re`, `light.im`).
+    init(_ plan: ClientShotPlan, light: ArrivingLight, re: FloatStorage, im: FloatStorage, bulk: Gaussian.BulkSampler, pool: ScratchPool) {
         p = plan
         self.light = light
         self.bulk = bulk
         self.pool = pool
-        prepareProjections()
+        prepareProjections(re: re, im: im)
     }
 
     /// Returns the scratch arrays to the pool (call once the burst is done).
@@ -50,7 +51,7 @@ final class ClientShotComputation: @unchecked Sendable {
 
     /// β for all rows of all shots from the arrival amplitudes (row stride slotsPerRow):
     /// [Re a | Im a] (rows × 2n) times [[Re ξ, −Im ξ], [Im ξ, Re ξ]] (2n × 2S), as two strided products.
-    private func prepareProjections() {
+    private func prepareProjections(re: FloatStorage, im: FloatStorage) {
         let layout = p.layout
         let rows = layout.rows, n = layout.modesPerRow, spr = layout.slotsPerRow, shots = p.computeShots
         let top = pool.take(n * 2 * shots), bottom = pool.take(n * 2 * shots)
@@ -67,7 +68,6 @@ final class ClientShotComputation: @unchecked Sendable {
             }
         }
         beta = pool.take(rows * 2 * shots)
-        guard let re = light.re, let im = light.im else { preconditionFailure("a dark burst has no projections") }
         gemm(rows: rows, cols: 2 * shots, inner: n, a: re.base, lda: spr, b: top.base, ldb: 2 * shots, c: beta.base, ldc: 2 * shots)
         gemm(rows: rows, cols: 2 * shots, inner: n, a: im.base, lda: spr, b: bottom.base, ldb: 2 * shots, c: beta.base, ldc: 2 * shots, beta: 1)
         pool.give([top, bottom])

@@ -16,32 +16,25 @@ public struct TruePhases: Sendable, Equatable {
 /// Slow phase drift in simulated time: for each drifting phase a random walk (variance
 /// σ_walk² · t) plus, for the modulator, a linear drift and the ramps of drift-burst faults.
 ///
-/// The walks are a pure function of the seed and the time: walk w at grid point k (every `step`
-/// of simulated time) is the sum of increments σ_w √step · g_{w,k}, each g drawn from its own
-/// stream keyed by (w, k), and linear between grid points. So the phases at a moment do not depend
-/// on how the clock got there, in how many steps, or in which process: the server's and the
-/// client's twins of a split bench (`FiberLink`) see the same link and LO phases at the same time as
-/// the one-table twin, and a resumed twin needs only its clock.
+/// The walks are a pure function of the seed and the time, built as a Brownian bridge on a dyadic
+/// tree: the walk at the horizon H = 2^levels steps is √H·g, and the midpoint of every interval is
+/// the mean of its ends plus √(length/4)·g, each g drawn from its own stream keyed by (walk, level,
+/// node); within one step (`step`) the walk is linear. A value at any moment costs `levels`
+/// draws, whatever the moment and however the clock got there, in whichever process: the server's
+/// and the client's twins of a split bench (`TCPFiber`) see the same link and LO phases at the same
+/// time as the one-table twin, and a resumed twin needs only its clock. Beyond the horizon
+/// (≈ 1,100 years) the walks stay where they are.
 struct DriftState: Sendable {
     enum Walk: Int, CaseIterable { case i, q, phase, serverLO, clientLO, linkForward, linkBack }
-    /// Grid of the walks (simulated seconds).
+    /// The finest interval (simulated seconds).
     static let step = 1e-3
-    /// Every `stride`-th grid point's sums are kept, so an earlier time is recomputed from the
-    /// nearest kept point below it.
-    static let stride = 1_024
+    static let levels = 45
+    /// The walks' horizon in steps.
+    static let horizonSteps = Double(UInt64(1) << UInt64(levels))
 
     let seed: UInt64
-    /// Sums of the walks at grid points 0, stride, 2·stride, …
-    private var kept: [[Double]]
-    /// The last grid point evaluated and its sums (a cache: time usually moves forward).
-    private var index = 0
-    private var sums: [Double]
 
-    init(seed: UInt64) {
-        self.seed = seed
-        sums = [Double](repeating: 0, count: Walk.allCases.count)
-        kept = [sums]
-    }
+    init(seed: UInt64) { self.seed = seed }
 
     private static func sigmas(_ truth: SimulationTruth) -> [Double] {
         [truth.modulator.i.driftWalk.si, truth.modulator.q.driftWalk.si, truth.modulator.phase.driftWalk.si,
@@ -49,42 +42,31 @@ struct DriftState: Sendable {
          truth.link.phaseWalk.si, truth.link.phaseWalk.si]
     }
 
-    /// The standard Gaussian increment of walk w from grid point k − 1 to k.
-    private func increment(_ w: Int, _ k: Int) -> Double {
-        var rng = Xoshiro256(seed: seed ^ 0x6472_6966, stream: UInt64(w) << 48 | UInt64(k))
+    private func gaussian(_ w: Int, level: Int, node: UInt64) -> Double {
+        var rng = Xoshiro256(seed: seed ^ 0x6472_6966, stream: UInt64(w) << 56 | UInt64(level) << 48 | node)
         return rng.nextGaussian()
     }
 
-    /// Moves the cache to grid point k (recomputing from a kept point when k is behind it).
-    private mutating func move(to k: Int, _ sigma: [Double]) {
-        if k < index {
-            let base = min(k / Self.stride, kept.count - 1)
-            index = base * Self.stride
-            sums = kept[base]
+    /// Walk w with unit σ (rad/√s) at time t (s): descends the tree to the step holding t.
+    func unitWalk(_ w: Int, at t: Double) -> Double {
+        let x = t.isFinite ? min(max(t, 0) / Self.step, Self.horizonSteps) : 0
+        var lo = 0.0, hi = Self.horizonSteps
+        var wLo = 0.0, wHi = (hi * Self.step).squareRoot() * gaussian(w, level: 0, node: 0)
+        var node: UInt64 = 0
+        for level in 1...Self.levels {
+            let mid = (lo + hi) / 2
+            let wMid = (wLo + wHi) / 2 + ((hi - lo) * Self.step / 4).squareRoot() * gaussian(w, level: level, node: node)
+            if x < mid { hi = mid; wHi = wMid; node = node << 1 } else { lo = mid; wLo = wMid; node = node << 1 | 1 }
         }
-        let root = Self.step.squareRoot()
-        while index < k {
-            index += 1
-            for w in sums.indices where sigma[w] > 0 { sums[w] += sigma[w] * root * increment(w, index) }
-            if index % Self.stride == 0, index / Self.stride == kept.count { kept.append(sums) }
-        }
+        return wLo + (x - lo) / (hi - lo) * (wHi - wLo)
     }
 
     /// The walks at time t (≥ 0).
-    mutating func walks(at t: Double, truth: SimulationTruth) -> [Double] {
-        let sigma = Self.sigmas(truth)
-        let x = max(0, t) / Self.step
-        let k = Int(x.rounded(.down))
-        move(to: k, sigma)
-        let fraction = x - Double(k), root = Self.step.squareRoot()
-        var w = sums
-        if fraction > 0 {
-            for i in w.indices where sigma[i] > 0 { w[i] += fraction * sigma[i] * root * increment(i, k + 1) }
-        }
-        return w
+    func walks(at t: Double, truth: SimulationTruth) -> [Double] {
+        Self.sigmas(truth).enumerated().map { w, sigma in sigma > 0 ? sigma * unitWalk(w, at: t) : 0 }
     }
 
-    mutating func phases(at t: Double, truth: SimulationTruth, faults: [SimulatedFault]) -> TruePhases {
+    func phases(at t: Double, truth: SimulationTruth, faults: [SimulatedFault]) -> TruePhases {
         let walk = walks(at: t, truth: truth)
         var modulator: [ModulatorChannel: Double] = [:]
         for (c, w) in [(ModulatorChannel.i, Walk.i), (.q, .q), (.phase, .phase)] {

@@ -19,7 +19,12 @@ extension SimulationEngine {
         }
     }
 
-    public func restore(_ c: Checkpoint) {
+    /// Continues from `c`; a clock that is not a finite time within the years the twin represents
+    /// (a damaged record) is refused, never used.
+    public func restore(_ c: Checkpoint) throws(SimulationError) {
+        guard c.clock.isFinite, c.clock >= 0, c.clock <= Double(Duration.maximumFileSeconds) else {
+            throw SimulationError("the twin's checkpoint holds the clock \(c.clock) s, not a simulated time: the record is damaged")
+        }
         locked {
             clock = c.clock
             shotCounter = c.shotCounter

@@ -14,11 +14,17 @@ import Foundation
 ///
 /// Everything read is checked (sizes against each other and the burst, counts against limits,
 /// numbers finite): a malformed frame is refused with a message, never a crash.
+#if _endian(big)
+#error("the twin's fibre sends Float32 in memory order, little-endian")
+#endif
+
 enum FiberWire {
     static let magic: [UInt8] = Array("QBF1".utf8)
     static let hello = Array("qbench-fiber 1".utf8)
-    static let maximumBody = 1 << 31
-    static let maximumSlots = 1 << 28
+    /// A frame's body: a layer's burst of the largest layout (2^24 slots × 8 bytes) fits, and no
+    /// peer can make the other end allocate more.
+    static let maximumBody = 1 << 30
+    static let maximumSlots = 1 << 24
     static let maximumShots = 1 << 20
 
     enum Kind: UInt32 { case hello = 0, burst = 1, answer = 2 }
@@ -54,7 +60,7 @@ enum FiberWire {
         var r = Reader(body)
         let first = try r.u64(), shots = Int(try r.u32()), back = Int(try r.u32()), time = try r.f64(), slots = Int(try r.u32()), lit = try r.u8()
         guard (1...maximumShots).contains(shots), back <= shots else { throw FiberSocketError("a burst of \(shots) shots with \(back) measured is out of range") }
-        guard (1...maximumSlots).contains(slots), time.isFinite, time >= 0, lit <= 1 else { throw FiberSocketError("a burst of \(slots) slots at t = \(time) s is out of range") }
+        guard (1...maximumSlots).contains(slots), time.isFinite, time >= 0, time <= Double(Duration.maximumFileSeconds), lit <= 1 else { throw FiberSocketError("a burst of \(slots) slots at t = \(time) s is out of range") }
         guard first <= UInt64.max >> 21 - UInt64(shots) else { throw FiberSocketError("shot number \(first) is out of range") }
         var re: FloatStorage?, im: FloatStorage?
         if lit == 1 { re = try r.floats(slots); im = try r.floats(slots) }
@@ -123,9 +129,8 @@ enum FiberWire {
             u32(UInt32(b.count)); out += b
         }
         /// The values' bytes as they are in memory: little-endian on every platform qbench builds
-        /// for (x86-64, AArch64; checked at start-up of the fibre).
+        /// for (x86-64, AArch64; a big-endian build stops at compile time, below).
         mutating func floats(_ f: FloatStorage) {
-            precondition(1.littleEndian == 1, "the twin's fibre is little-endian")
             out.append(contentsOf: UnsafeRawBufferPointer(start: f.base, count: 4 * f.count))
         }
     }
@@ -157,7 +162,6 @@ enum FiberWire {
         /// `count` finite f32 values.
         mutating func floats(_ count: Int) throws -> FloatStorage {
             guard count >= 0, count <= (data.count - at) / 4 else { throw FiberSocketError("a fibre frame ends early: \(count) numbers announced") }
-            precondition(1.littleEndian == 1, "the twin's fibre is little-endian")
             let f = FloatStorage(count: count, zeroed: false)
             data.withUnsafeBytes { raw in
                 if count > 0, let from = raw.baseAddress { UnsafeMutableRawPointer(f.base).copyMemory(from: from + at, byteCount: 4 * count) }

@@ -5,14 +5,16 @@ import Foundation
 public enum CalibrationRunner {
     public static func run(_ kind: CalibrationKind, _ ctx: CalibrationContext) async throws -> [CalibrationRecord] {
         switch kind {
-        case .laser: [try await LaserCalibration.run(ctx)]
-        case .modulator: [try await ModulatorCalibration.run(ctx)]
-        case .attenuation: [try await AttenuationCalibration.run(ctx)]
+        case .laser: return [try await LaserCalibration.run(ctx)]
+        case .modulator: return [try await ModulatorCalibration.run(ctx)]
+        case .attenuation: return [try await AttenuationCalibration.run(ctx)]
         case .homodyne:
             // The receivers the bench binds (a site of two has one).
-            try await [Role.serverReceiver, .clientReceiver].filter(ctx.bench.has).asyncMap { try await HomodyneCalibration.run(ctx, role: $0) }
-        case .backToBack: [try await BackToBackCalibration.run(ctx)]
-        case .link: [try await LinkCalibration.run(ctx)]
+            var records: [CalibrationRecord] = []
+            for role in [Role.serverReceiver, .clientReceiver] where ctx.bench.has(role) { records.append(try await HomodyneCalibration.run(ctx, role: role)) }
+            return records
+        case .backToBack: return [try await BackToBackCalibration.run(ctx)]
+        case .link: return [try await LinkCalibration.run(ctx)]
         }
     }
 
@@ -45,10 +47,3 @@ public enum CalibrationRunner {
     }
 }
 
-extension Array {
-    func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for e in self { out.append(try await f(e)) }
-        return out
-    }
-}

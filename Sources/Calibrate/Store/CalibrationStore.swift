@@ -14,6 +14,8 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
+        case let .missing(b, r, k) where k == .link:
+            "no active link calibration for \(r) on bench '\(b)': on one table run `qbench calibrate link --bench <file of \(b)>`; between two sites measure it jointly, `qbench serve … --calibrate-link` at the server and `qbench client … --calibrate-link` at the client (docs/two-sites.md)"
         case let .missing(b, r, k):
             "no active \(k.rawValue) calibration for \(r) on bench '\(b)': run `qbench calibrate \(k.rawValue) --bench <file of \(b)>`"
         case let .expired(id, until, k, b):

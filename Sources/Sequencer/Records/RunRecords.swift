@@ -35,6 +35,9 @@ public struct RunConfiguration: Sendable, Codable, Equatable {
 }
 
 extension RunConfiguration {
+    /// Shots per trigger burst a session may play (memory per burst grows with it).
+    public static let burstShotsRange = 1...1024
+
     /// A configuration value out of range, with the option that sets it.
     public struct Invalid: Error, CustomStringConvertible, Equatable {
         public let option: String
@@ -62,6 +65,9 @@ extension RunConfiguration {
         }
         guard (1...Self.maximumImages).contains(blockImages) else {
             throw fail("--block-images", "\(blockImages) images per block; give 1 … \(Self.maximumImages) (a block larger than the run is the whole run)")
+        }
+        if let s = shotsPerBurst, !Self.burstShotsRange.contains(s) {
+            throw fail("--burst-shots", "\(s) shots per burst; give \(Self.burstShotsRange.lowerBound) … \(Self.burstShotsRange.upperBound)")
         }
         guard gain.isFinite, Self.gainRange.contains(gain) else {
             throw fail("--gain", "gain G = \(gain); the client's amplifier needs 1 < G ≤ 100")

@@ -36,7 +36,7 @@ extension ClientStation {
                 let fired = try await receiveFlow(endpoint)
                 guard case .fired = fired else { throw RunError.peer("expected fired, got \(fired.kind)") }
                 let readings = try await crx.fetch(timeout: .seconds(60)).volts
-                guard try await clientLightAllowed() else {
+                guard try await env.bench.interlockIsClear(.clientInterlock) else {
                     // Its amplifier lost its pump during the burst: these readings are not the
                     // images' inner products, and the burst cannot be fired again in this block.
                     throw RunError.stopped("the client's interlock tripped during burst \(burst) of layer \(l) of block \(index); the block is measured again when the session resumes")

@@ -119,7 +119,7 @@ final class ClientStation: @unchecked Sendable {
             throw Bench.AccessError.missingRole(role, bench: bench.description.name)
         }
         calibration = try await ClientCalibration.load(bench: bench, store: env.store)
-        if bench.has(.clientInterlock), !(try await bench.interlock(.clientInterlock).isClear()) {
+        if !(try await bench.interlockIsClear(.clientInterlock)) {
             throw RunError.interlock("the client's interlock is not clear: close its enclosure / reset its safety chain, then join again")
         }
     }
@@ -207,17 +207,11 @@ final class ClientStation: @unchecked Sendable {
         try await bench.splitter().setKeptFraction(1 - 1 / gain)
     }
 
-    /// Whether the client's own interlock is clear now (true without one).
-    func clientLightAllowed() async throws -> Bool {
-        guard env.bench.has(.clientInterlock) else { return true }
-        return try await env.bench.interlock(.clientInterlock).isClear()
-    }
-
     /// Before a burst: if the client's interlock is open, pause the session (no light until the
     /// client resumes), put its instruments in their safe state, wait for the chain to clear
     /// (`interlockTimeout`), warm up again and resume.
     func checkInterlock(_ endpoint: SessionEndpoint, gain: Double) async throws {
-        guard try await !clientLightAllowed() else { return }
+        guard try await !env.bench.interlockIsClear(.clientInterlock) else { return }
         let line = try env.bench.interlock(.clientInterlock)
         try journal(.event, "interlock tripped", detail: "the client's interlock: pausing, safe state until it clears (timeout \(env.interlockTimeout))")
         try await endpoint.send(.pause(reason: "the client's interlock tripped"))

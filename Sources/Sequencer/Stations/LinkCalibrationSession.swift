@@ -160,12 +160,12 @@ public enum LinkCalibrationSession {
                     guard case let .clientArmed(a) = try await flow() else { throw RunError.peer("expected clientArmed in stage \(stage.name)") }
                     let n = Int(a.shots)
                     if let why = env.stop.requested { throw RunError.stopped(why) }
-                    if bench.has(.interlock), !(try await bench.interlock().isClear()) {
+                    if !(try await bench.interlockIsClear()) {
                         throw RunError.interlock("the interlock is open: the link calibration stops (run it again once it is clear)")
                     }
                     try await rx.arm(shots: n)
                     try await trigger.fire(shots: n)
-                    if bench.has(.interlock), !(try await bench.interlock().isClear()) {
+                    if !(try await bench.interlockIsClear()) {
                         throw RunError.interlock("the interlock tripped during a burst: the link calibration stops (run it again once it is clear)")
                     }
                     try await endpoint.send(.fired(block: UInt32(block), layer: 0, burst: UInt32(burst)))

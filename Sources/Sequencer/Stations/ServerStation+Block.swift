@@ -36,7 +36,7 @@ extension ServerStation {
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
                 try await trigger.fire(shots: n)
-                guard try await lightStayedOn() else {
+                guard try await env.bench.interlockIsClear() else {
                     // The light through the client was cut during the burst: neither side's
                     // samples of it can be trusted, and it cannot be fired again within the block.
                     throw RunError.stopped("the interlock tripped during burst \(burst) of layer \(l) of block \(index), so that light was cut; the block is measured again when the session resumes")
@@ -62,15 +62,13 @@ extension ServerStation {
                 let n = min(burstShots, refShots - refDone)
                 let m = frame.measurement(shots: 1, rng: &rng)
                 try checkStop()
-                if try await !lightStayedOn() {
-                    try await checkInterlock(endpoint, drives: drives)
-                    try await sw.route(.backToBack)
-                }
+                // The safe state of a pause put the switch on its own path: back-to-back again.
+                if try await checkInterlock(endpoint, drives: drives) { try await sw.route(.backToBack) }
                 try await rx.loadSlotPattern(m.pattern)
                 try await rx.arm(shots: n)
                 try await trigger.fire(shots: n)
                 let acquired = try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
-                guard try await lightStayedOn() else {
+                guard try await env.bench.interlockIsClear() else {
                     // Cut during the burst: the reference would be wrong. Measured again once the
                     // interlock clears (the server's own light: no need to ask the client).
                     try journal(.event, "interlock tripped during a reference burst", detail: "block \(index) layer \(l): its samples are discarded and the burst fired again")
@@ -163,19 +161,13 @@ extension ServerStation {
     /// A tripped interlock pauses the session (Bluesky's suspenders): Pause to the client, safe
     /// state, wait for it to clear, bring the server's instruments back up, Resume, and continue
     /// with the burst the client armed (no light left the server in between); give up after the timeout.
-    /// Whether the interlock is clear now (true without one): after a burst, whether its light was
-    /// on to the end. A trip that clears again within one burst is invisible to this level check;
-    /// laser-safety chains latch, so a real trip stays open until someone resets it.
-    func lightStayedOn() async throws -> Bool {
-        guard env.bench.has(.interlock) else { return true }
-        return try await env.bench.interlock().isClear()
-    }
-
-    func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded) async throws {
+    /// Before a burst: if the interlock is open, pause the session, go safe, wait for it to clear,
+    /// warm up, put the layer's drive back and resume. Whether it paused.
+    @discardableResult
+    func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded) async throws -> Bool {
         let bench = env.bench
-        guard bench.has(.interlock) else { return }
+        guard !(try await bench.interlockIsClear()) else { return false }
         let line = try bench.interlock()
-        guard !(try await line.isClear()) else { return }
         try journal(.event, "interlock tripped", detail: "pausing: safe state until it clears (timeout \(env.interlockTimeout))")
         try await endpoint.send(.pause(reason: "the server's interlock tripped"))
         await safeState()
@@ -192,5 +184,6 @@ extension ServerStation {
         // The safe state zeroed the modulator's drive: the layer's frame goes back on.
         try await env.bench.modulator().loadDrive(i: drives.i, q: drives.q)
         try await endpoint.send(.resume())
+        return true
     }
 }

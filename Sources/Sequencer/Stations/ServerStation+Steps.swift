@@ -27,7 +27,7 @@ extension ServerStation {
         let network = HiddenUnitPermutation(network: model.network, basis: basis).apply(to: model.network)
         frames = try network.layers.map { try LayerFrame(weights: $0, photonsPerMode: configuration.photonsPerMode, vacuumSlotsPerRow: configuration.vacuumSlotsPerRow) }
         try LayerFrame.encodeAll(&frames, transmitter: cal.transmitter)
-        if bench.has(.interlock), !(try await bench.interlock().isClear()) {
+        if !(try await bench.interlockIsClear()) {
             throw RunError.interlock("the interlock is not clear: close the enclosure / reset the safety chain, then start again")
         }
     }

@@ -43,7 +43,8 @@ final class ServerStation: @unchecked Sendable {
         try configuration.validate(model: model)
         var stored = configuration
         stored.dataDirectory = ""
-        stored.shotsPerBurst = configuration.shotsPerBurst ?? max(1, env.chunkShots)
+        stored.shotsPerBurst = configuration.shotsPerBurst ?? env.chunkShots
+        try stored.validate(model: model)
         let id = RunDatabase.newRunID()
         let snapshot = await env.bench.snapshot(of: .server)
         let encoder = JSONEncoder(); encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -82,7 +83,9 @@ final class ServerStation: @unchecked Sendable {
     }
 
     /// Shots per trigger burst of this session (its recorded value; older records: the station's).
-    var burstShots: Int { max(1, configuration.shotsPerBurst ?? env.chunkShots) }
+    var burstShots: Int {
+        min(RunConfiguration.burstShotsRange.upperBound, max(RunConfiguration.burstShotsRange.lowerBound, configuration.shotsPerBurst ?? env.chunkShots))
+    }
 
     /// The public operating point the server proposes (nothing in it is derived from the weights
     /// beyond the layer shapes).

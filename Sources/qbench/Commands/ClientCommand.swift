@@ -65,11 +65,6 @@ struct ClientCommand: AsyncParsableCommand {
             if json { try printJSON(LinkCalibrationReport(record, station: .client)) } else { printLine("link calibration: record \(record.id)") }
             return
         }
-        do {
-            _ = try await ClientCalibration.load(bench: opened, store: calibration)
-        } catch let CalibrationError.missing(_, role, kind) where kind == .link || role == Role.link.rawValue {
-            throw CLIError("this station has no active link record: measure the link jointly with the server first — `qbench serve … --calibrate-link` there and `qbench client … --calibrate-link` here (docs/two-sites.md)")
-        }
         let result: RunResult
         do {
             result = try await SessionClient.withSession(config) { channel in

@@ -41,7 +41,6 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
         guard blockImages > 0 else { throw ValidationError("--block-images must be positive") }
-        guard (1...1024).contains(burstShots) else { throw ValidationError("--burst-shots must be 1 … 1024") }
         guard ClientBehaviour(argument: client) != nil else {
             throw ValidationError("--client must be honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
         }
@@ -69,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
             try engine.setClientBehaviour(behaviour)
         }
         let store = try BenchOpening.store(store)
-        if resumeId == nil { try await calibrateTwinIfNeeded(opened, store: store) }
+        if resumeId == nil { try await BenchOpening.calibrateTwinIfNeeded(opened, store: store, photons: photons, gain: gain, log: !json) }
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
@@ -78,7 +77,6 @@ struct RunCommand: AsyncParsableCommand {
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
         env.dataLeakageBudgetBits = privacyBudget
         env.lifetimeBudgetBitsPerSymbol = lifetimeBudget
-        env.chunkShots = burstShots
         let result: RunResult
         do {
             if let id = resumeId {
@@ -86,11 +84,12 @@ struct RunCommand: AsyncParsableCommand {
             } else {
                 let modelPath = try modelOptions.model ?? ProjectPaths.defaultModel.path
                 let dataPath = try modelOptions.data ?? ProjectPaths.mnist.path
-                let config = RunConfiguration(
+                var config = RunConfiguration(
                     benchFile: try BenchOpening.url(bench).path, modelFile: modelPath,
                     dataDirectory: dataPath, images: images, gain: gain, photonsPerMode: photons,
                     blockImages: blockImages, client: client, budgetBitsPerMode: budget, delta: delta,
                     vacuumSlotsPerRow: vacuumSlots, keepRawSamples: rawSamples)
+                config.shotsPerBurst = burstShots
                 result = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)
             }
         } catch let failure as RunFailure {
@@ -106,10 +105,6 @@ struct RunCommand: AsyncParsableCommand {
     /// sealed with its key, so none ship with the repository): the same routines as `qbench
     /// calibrate all`, at this run's μ and G, into the station's store. A real bench is never
     /// calibrated behind the user's back: the run's preflight says which `qbench calibrate` to run.
-    func calibrateTwinIfNeeded(_ bench: Bench, store: CalibrationStore) async throws {
-        try await BenchOpening.calibrateTwinIfNeeded(bench, store: store, photons: photons, gain: gain, log: !json)
-    }
-
     func printResult(_ r: RunResult, firstCertified: BlockRecord?) {
         let f = { (v: Double) in String(format: "%.5g", v) }
         let since = firstCertified.map { " since \($0.modes) modes (\($0.imagesDone) images)" } ?? ""

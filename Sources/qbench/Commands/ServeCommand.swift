@@ -76,14 +76,13 @@ struct ServeCommand: AsyncParsableCommand {
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
-        guard (1...1024).contains(burstShots) else { throw CLIError("--burst-shots \(burstShots) is refused before any light: expected 1 … 1024") }
-        var environment = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
-                                             arguments: CommandLine.arguments, stop: stop, observer: TerminalObserver(enabled: true))
-        environment.chunkShots = burstShots
-        let env = environment
-        let config = RunConfiguration(benchFile: try BenchOpening.url(bench).path, modelFile: try model ?? ProjectPaths.defaultModel.path, dataDirectory: "",
-                                      images: images, gain: gain, photonsPerMode: photons, blockImages: blockImages, budgetBitsPerMode: budget,
-                                      delta: delta, vacuumSlotsPerRow: vacuumSlots)
+        let env = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
+                                     arguments: CommandLine.arguments, stop: stop, observer: TerminalObserver(enabled: true))
+        var configuration = RunConfiguration(benchFile: try BenchOpening.url(bench).path, modelFile: try model ?? ProjectPaths.defaultModel.path, dataDirectory: "",
+                                             images: images, gain: gain, photonsPerMode: photons, blockImages: blockImages, budgetBitsPerMode: budget,
+                                             delta: delta, vacuumSlotsPerRow: vacuumSlots)
+        configuration.shotsPerBurst = burstShots
+        let config = configuration
         try config.validate(model: modelFile)
         let queue = SessionQueue(limit: sessions)
         let server = try SessionServer(
