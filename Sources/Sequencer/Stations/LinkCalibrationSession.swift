@@ -58,6 +58,8 @@ public enum LinkCalibrationSession {
         public var shotsPerStage = 256
         public var shotsPerBurst = 16
         public var frameSeed: UInt64 = 0x11E
+        /// The most rows a client accepts (the default plan has 12,544).
+        public static let maximumRows = 1 << 16
 
         public init() {}
 
@@ -85,8 +87,9 @@ public enum LinkCalibrationSession {
         public init(checking p: SessionParameters) throws {
             guard p.purpose == .linkCalibration else { throw RunError.operatingPoint("the server offers an inference session, not a link calibration: join it with `qbench client` without --calibrate-link") }
             guard p.layers.count == 1, p.layers[0].modesPerRow == 1, p.modesPerRow == 1, p.vacuumSlotsPerRow == 1,
-                  (1...1 << 20).contains(Int(p.layers[0].rows)), (8...1 << 16).contains(Int(p.blockImages)),
-                  Int(p.images) == Stage.allCases.count * Int(p.blockImages), (1...1024).contains(Int(p.shotsPerBurst)),
+                  // What the client records per burst is rows × shots readings: bounded, whatever a server asks.
+                  (1...Self.maximumRows).contains(Int(p.layers[0].rows)), (8...4096).contains(Int(p.blockImages)),
+                  Int(p.images) == Stage.allCases.count * Int(p.blockImages), (1...64).contains(Int(p.shotsPerBurst)),
                   p.gain.isFinite, (1...100).contains(p.gain), p.photonsPerMode.isFinite, p.photonsPerMode > 0, p.photonsPerMode <= 1e4 else {
                 throw RunError.operatingPoint("the link calibration's plan is not one this client runs (\(p.layers.count) layers, G = \(p.gain), μ = \(p.photonsPerMode), \(p.images) shots)")
             }
