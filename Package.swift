@@ -122,7 +122,7 @@ let package = Package(
         // and -DFUZZING into .build-fuzz; an ordinary build is a corpus replayer).
         .executableTarget(
             name: "QBenchFuzz",
-            dependencies: ["BenchIO", "BenchKit", "BenchSim", "Calibrate", "Drivers", "SecureInference"],
+            dependencies: ["BenchIO", "BenchKit", "BenchSim", "Calibrate", "Drivers", "SecureInference", "SessionProtocol"],
             path: "Fuzz/QBenchFuzz"
         ),
 

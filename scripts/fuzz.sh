@@ -12,7 +12,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(bench-file instrument-file calibration-record calibration-index model-file mnist-idx gzip usbtmc-bulk-in ieee-block scpi-response)
+  targets=(bench-file instrument-file calibration-record calibration-index model-file mnist-idx gzip usbtmc-bulk-in ieee-block scpi-response session-message client-image)
 fi
 config="${FUZZ_CONFIG:-release}"
 swift build -c "$config" --scratch-path .build-fuzz --product QBenchFuzz \

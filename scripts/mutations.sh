@@ -17,7 +17,8 @@ cd "$work/src"
 find Sources Tests Fuzz -name '*.swift' -exec touch {} +
 tests='ServerCheckTests|LeakageBoundTests|DegenerateModelTests|ServerCheckIntegrityTests|ServerCheckSensitivityTests|MarginalAttackTests|StoreTests|StationSessionTests|StationRecordsTests|HiddenUnitPermutationTests|StationFileTests'
 
-# name | file | python expression applied to the file's text (s) | what the defect is
+# name | file | python expression applied to the file's text (s) | what the defect is [| tests]
+# (a fifth field names the tests instead of $tests; BusTests run under the umockdev preload)
 mutants=(
   "eps-plus-5e-4|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let eps = ((sr2 - el2) / n0 - 1) / eta', 'let eps = ((sr2 - el2) / n0 - 1) / eta + 5e-4')|ε̂ shifted by +5e-4 SNU"
   "eps-minus-5e-4|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let eps = ((sr2 - el2) / n0 - 1) / eta', 'let eps = ((sr2 - el2) / n0 - 1) / eta - 5e-4')|ε̂ shifted by −5e-4 SNU"
@@ -35,13 +36,23 @@ mutants=(
   "abort-not-final|Sources/Sequencer/Records/RunDatabase+Decisions.swift|s.replace(\"step = 'abort'\", \"step = 'never'\")|a journaled abort does not stop a resume"
   "fibre-drops-the-client|Sources/BenchSim/Engine/ShotKernel.swift|s.replace('let d = p.back * dRaw', 'let d = p.back * Complex(0) * dRaw')|the twin's returned light loses what the client's optics added"
   "station-file-admits-names|Sources/SessionTransport/ServerStationFile.swift|s.replace('if case .commonName = entry {', 'if case .commonName = entry, false {')|the station file admits a client by common name"
+  "no-safety-guard|Sources/qbench/Support/SafetyGuard.swift|s.replace('guard description.bindings.values.contains(where: { \$0.driver != \"sim\" }) else { return }', 'return')|a real bench is driven without a safety guard|BusTests"
+  "guard-ignores-release|Sources/qbench/Commands/GuardCommand.swift|s.replace('if line == \"safe\" { released = true }', 'if line == \"safe\" { released = false }')|the guard acts after a normal end too|BusTests"
 )
+
+run_tests() {
+  if [[ $1 == Bus* ]]; then
+    LD_PRELOAD="libumockdev-preload.so.0${LD_PRELOAD:+:$LD_PRELOAD}" swift test --skip-build --filter "$1"
+  else
+    swift test --skip-build --filter "$1"
+  fi
+}
 
 selected=("$@")
 survivors=0
 swift build --build-tests >/dev/null 2>&1 || { echo "the unmutated copy does not build"; exit 2; }
 for m in "${mutants[@]}"; do
-  IFS='|' read -r name file expr what <<<"$m"
+  IFS='|' read -r name file expr what only <<<"$m"
   if [ ${#selected[@]} -gt 0 ] && [[ ! " ${selected[*]} " == *" $name "* ]]; then continue; fi
   cp "$file" "$file.orig"
   python3 - "$file" "$expr" <<'PY'
@@ -56,7 +67,7 @@ PY
   started=$(date +%s)
   if ! swift build --build-tests >"$work/$name.build.log" 2>&1; then
     verdict="killed (does not compile)"
-  elif swift test --skip-build --filter "$tests" >"$work/$name.test.log" 2>&1; then
+  elif run_tests "${only:-$tests}" >"$work/$name.test.log" 2>&1; then
     verdict="SURVIVED"; survivors=$((survivors + 1))
   else
     failing=$(grep -E '^✘ Test [^ ]+' "$work/$name.test.log" | grep -v '^✘ Test run with' | sed -E 's/^✘ Test ([^ (]+).*/\1/' | sort -u | head -4 | paste -sd, -)

@@ -5,6 +5,7 @@ import Calibrate
 import Drivers
 import Foundation
 import SecureInference
+import SessionProtocol
 
 /// Coverage-guided fuzz targets for every parser that reads outside data (issue 11). One binary
 /// holds them all; `QBENCH_FUZZ_TARGET` picks one (scripts/fuzz.sh runs each in turn). A target
@@ -20,6 +21,8 @@ enum FuzzTarget: String, CaseIterable {
     case usbtmcBulkIn = "usbtmc-bulk-in"
     case ieeeBlock = "ieee-block"
     case scpiResponse = "scpi-response"
+    case sessionMessage = "session-message"
+    case clientImage = "client-image"
 
     /// Runs one input through the target's parsers.
     func run(_ bytes: [UInt8]) {
@@ -80,7 +83,72 @@ enum FuzzTarget: String, CaseIterable {
             _ = SCPIResponse.numbers(text)
             _ = SCPIIdentity(response: text)
             if let entry = SCPIErrorEntry(response: text) { _ = entry.category; _ = entry.description }
+        case .sessionMessage:
+            // First byte: whose state machine (bit 0: client) receives; then frames of a little-endian
+            // UInt16 length and a serialised envelope from the peer, in order.
+            guard let first = bytes.first else { return }
+            var machine = SessionStateMachine(side: first & 1 == 0 ? .server : .client, softwareVersion: "fuzz")
+            for frame in SessionFrames.split(Array(bytes.dropFirst())) {
+                switch machine.receive(bytes: frame) {
+                case let .accepted(message):
+                    if case let .request(r) = message, r.parameters.problem == nil {
+                        let p = r.parameters
+                        _ = p.sha256
+                        for block in 0..<min(p.blockCount, 4) {
+                            _ = p.imagesInBlock(block)
+                            for burst in 0..<min(p.burstCount(block: block), 4) { _ = p.burst(block: block, burst: burst) }
+                        }
+                    }
+                case .refused: break
+                }
+                if machine.isClosed { break }
+            }
+        case .clientImage:
+            // First byte: what the file claims to be (its extension); the rest is the file.
+            guard let first = bytes.first else { return }
+            let url = Scratch.shared.imageFile(extension: ["pgm", "png", "idx"][Int(first) % 3])
+            try? Data(bytes.dropFirst()).write(to: url)
+            _ = try? ClientImageFiles.load(url)
         }
+    }
+}
+
+/// The session-message target's framing (also used to write its seed corpus).
+enum SessionFrames {
+    static func split(_ bytes: [UInt8]) -> [[UInt8]] {
+        var frames: [[UInt8]] = [], at = 0
+        while at + 2 <= bytes.count, frames.count < 64 {
+            let n = Int(bytes[at]) | Int(bytes[at + 1]) << 8
+            at += 2
+            let end = min(at + n, bytes.count)
+            frames.append(Array(bytes[at..<end]))
+            at = end
+        }
+        return frames
+    }
+
+    static func join(side: SessionSide, _ envelopes: [SessionEnvelope]) -> [UInt8] {
+        var out: [UInt8] = [side == .server ? 0 : 1]
+        for e in envelopes {
+            let b: [UInt8] = (try? e.serializedBytes()) ?? []
+            out += [UInt8(b.count & 0xFF), UInt8(b.count >> 8)] + b
+        }
+        return out
+    }
+
+    /// Valid openings of a session as each side receives them: the peer's hello, then its request
+    /// (to a server) or its accept and the first layer's flow (to a client).
+    static func seeds() -> [String: [UInt8]] {
+        let p = SessionParameters.make(gain: 2, photonsPerMode: 4, modesPerRow: 8, vacuumSlotsPerRow: 4, layers: [(4, 8), (2, 4)],
+                                       images: 3, blockImages: 2, shotsPerBurst: 2, weightLeakageBudgetBitsPerMode: 0.1, delta: 1e-6)
+        func envelopes(_ messages: [SessionMessage]) -> [SessionEnvelope] {
+            messages.enumerated().map { k, m in var e = SessionEnvelope(); e.sequence = UInt64(k); e.body = m; return e }
+        }
+        let toServer = envelopes([.hello(softwareVersion: "fuzz"), .request(sessionID: "s-1", parameters: p)])
+        let toClient = envelopes([.hello(softwareVersion: "fuzz", parametersSHA256: p.sha256), .accept(parameters: p),
+                                  .layerReady(block: 0, layer: 0), .fired(block: 0, layer: 0, burst: 0)])
+        return ["to-server": join(side: .server, toServer), "to-client": join(side: .client, toClient),
+                "to-server-garbled": join(side: .server, toServer).map { $0 ^ 0x01 }]
     }
 }
 
@@ -94,7 +162,11 @@ final class Scratch: Sendable {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-fuzz-\(getpid())")
         try? FileManager.default.createDirectory(at: root.appendingPathComponent("fz/r"), withIntermediateDirectories: true)
         store = CalibrationStore(root: root, key: .generate())
+        self.root = root
     }
+    let root: URL
+
+    func imageFile(extension ext: String) -> URL { root.appendingPathComponent("image.\(ext)") }
 }
 
 /// The target named by `QBENCH_FUZZ_TARGET`.
@@ -139,6 +211,12 @@ struct Fuzz {
 struct Replay {
     static func main() throws {
         let args = CommandLine.arguments.dropFirst()
+        if args.first == "--write-session-seeds", let folder = args.dropFirst().first {
+            for (name, bytes) in SessionFrames.seeds() {
+                try Data(bytes).write(to: URL(fileURLWithPath: folder).appendingPathComponent(name))
+            }
+            return
+        }
         guard let name = args.first, let target = FuzzTarget(rawValue: name) else {
             print("usage: QBenchFuzz TARGET FILE...; targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))")
             exit(2)

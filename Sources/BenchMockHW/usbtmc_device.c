@@ -590,8 +590,20 @@ static void reap_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockdevI
         umockdev_ioctl_client_complete(client, -1, d->gone ? ENODEV : EAGAIN);
         return;
     }
-    if (e->reply && e->reply->len > 0)
-        memcpy((uint8_t *)e->urb->buffer + e->reply_offset, e->reply->data, e->reply->len);
+    if (e->reply && e->reply->len > 0) {
+        /* Through umockdev's copy of the client's buffer, synced back when the ioctl completes:
+         * the client may be another process (a qbench child of the test), whose addresses mean
+         * nothing here. */
+        g_autoptr(UMockdevIoctlData) buffer =
+            umockdev_ioctl_data_resolve(e->data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
+                                        (gsize)e->urb->buffer_length, NULL);
+        if (buffer == NULL || e->reply_offset + e->reply->len > (size_t)buffer->data_len) {
+            umockdev_ioctl_client_complete(client, -1, EFAULT);
+            entry_free(e);
+            return;
+        }
+        memcpy(buffer->data + e->reply_offset, e->reply->data, e->reply->len);
+    }
     e->urb->actual_length = e->actual_length;
     e->urb->status = e->status;
     g_autoptr(UMockdevIoctlData) pointer = umockdev_ioctl_data_resolve(arg, 0, sizeof(gpointer), NULL);

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 
-@main
 struct QBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qbench",
@@ -10,6 +9,26 @@ struct QBench: AsyncParsableCommand {
         version: QBenchVersion.string,
         subcommands: [SimulateCommand.self, LeakageCommand.self, MapCommand.self, TrainCommand.self, CurveCommand.self, ModelCommand.self, CalibrationCommand.self, RunsCommand.self,
                       ReportCommand.self, JournalCommand.self, RunCommand.self, CalibrateCommand.self, DevicesCommand.self, BenchCommand.self, ScanCommand.self,
-                      PKICommand.self, LedgerCommand.self, ServeCommand.self, ClientCommand.self, ExperimentCommand.self]
+                      PKICommand.self, LedgerCommand.self, ServeCommand.self, ClientCommand.self, ExperimentCommand.self, AlignCommand.self, GuardCommand.self]
     )
+}
+
+/// The entry point: ArgumentParser's, plus the safety guard's release. A command that returns
+/// normally has left its bench in its safe state, so its guard (if it started one) stands down;
+/// on an error, a signal or a kill, the guard runs the bench's safe-state sequence itself.
+@main
+enum QBenchMain {
+    static func main() async {
+        do {
+            var command = try QBench.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            SafetyGuard.release()
+        } catch {
+            QBench.exit(withError: error)
+        }
+    }
 }

@@ -42,4 +42,20 @@ struct DriftWalkTests {
         }
         #expect(DriftState(seed: 1).unitWalk(0, at: .infinity).isFinite)
     }
+
+    /// A run record's twin checkpoint is protected by a CRC, not a key: a crafted one may hold any
+    /// counter. Counters near the top of UInt64 are refused, so the next shot cannot overflow.
+    @Test func counterNearItsLimitIsRefused() async throws {
+        let (_, engine) = try await TestBench.open(TestBench.yaml(seed: 4, constants: [:]))
+        let good = engine.checkpoint()
+        for bad in [UInt64.max, UInt64.max - 1, UInt64(1) << 63] {
+            var c = good
+            c.shotCounter = bad
+            #expect(throws: SimulationError.self) { try engine.restore(c) }
+            c = good
+            c.acquireCounter = bad
+            #expect(throws: SimulationError.self) { try engine.restore(c) }
+        }
+        try engine.restore(good)
+    }
 }

@@ -133,3 +133,16 @@ struct PlainRecipeTests {
         #expect(checked > 20)
     }
 }
+
+@Suite("Training refuses images the network cannot take")
+struct TrainingInputTests {
+    /// 10 × 10-pixel images once reached gemm's size precondition (docs/trap-audit.md).
+    @Test func imagesOtherThan28By28AreRefused() throws {
+        let set = MNISTSet(images: Matrix(rows: 20, cols: 100, values: [Float](repeating: 0.1, count: 2000)), labels: [UInt8](repeating: 3, count: 20))
+        var c = Trainer.Configuration()
+        c.validationImages = 5
+        c.epochs = 1
+        #expect(throws: Trainer.ConfigurationError.self) { _ = try Trainer(configuration: c).train(on: set) }
+        #expect(throws: MNISTSet.LoadError.self) { try set.requireStandardPixels(from: "/data") }
+    }
+}

@@ -8,7 +8,7 @@ enum QBench {
     static var binary: URL { root.appendingPathComponent(".build/debug/qbench") }
     static var simBench: String { root.appendingPathComponent("Devices/benches/sim.yaml").path }
 
-    /// Runs a program to its end; its stdout.
+    /// Runs a program to its end: its exit status (128 + the signal when one ended it), stdout, stderr.
     @discardableResult
     static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: Data, stderr: String) {
         let p = Process()
@@ -27,7 +27,9 @@ enum QBench {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         while !errorText.done { Thread.sleep(forTimeInterval: 0.01) }
-        return (p.terminationStatus, stdout, String(decoding: errorText.value, as: UTF8.self))
+        // A signal shows as 128 + its number, as a shell reports it.
+        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+        return (status, stdout, String(decoding: errorText.value, as: UTF8.self))
     }
 
     /// `scripts/two-stations.sh` with `arguments`: the two stations' reports.

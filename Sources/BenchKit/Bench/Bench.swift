@@ -92,18 +92,20 @@ public final class Bench: Sendable {
     }
 
     func observeStartingValues() async throws {
-        for (role, d) in devices {
-            switch d {
-            case let x as any Laser:
-                await limits.observe(role, "current", try await x.current().si)
-                await limits.observe(role, "temperature", try await x.temperature().si)
-            case let x as any Shutter: await limits.observe(role, "open", try await x.isOpen() ? 1 : 0)
-            case let x as any VariableAttenuator: await limits.observe(role, "attenuation", try await x.attenuation().dB)
-            case let x as any OpticalAmplifier: await limits.observe(role, "gain", try await x.gain())
-            case let x as any TunableSplitter: await limits.observe(role, "kept-fraction", try await x.keptFraction())
-            case let x as any HomodyneReceiver: await limits.observe(role, "lo-power", try await x.localOscillatorPower().si)
-            default: break
-            }
+        for (role, d) in devices { try await observeStartingValue(of: role, d) }
+    }
+
+    func observeStartingValue(of role: Role, _ d: any BenchDevice) async throws {
+        switch d {
+        case let x as any Laser:
+            await limits.observe(role, "current", try await x.current().si)
+            await limits.observe(role, "temperature", try await x.temperature().si)
+        case let x as any Shutter: await limits.observe(role, "open", try await x.isOpen() ? 1 : 0)
+        case let x as any VariableAttenuator: await limits.observe(role, "attenuation", try await x.attenuation().dB)
+        case let x as any OpticalAmplifier: await limits.observe(role, "gain", try await x.gain())
+        case let x as any TunableSplitter: await limits.observe(role, "kept-fraction", try await x.keptFraction())
+        case let x as any HomodyneReceiver: await limits.observe(role, "lo-power", try await x.localOscillatorPower().si)
+        default: break
         }
     }
 

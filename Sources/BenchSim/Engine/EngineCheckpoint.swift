@@ -13,6 +13,10 @@ extension SimulationEngine {
         public var meterRandom: Xoshiro256
     }
 
+    /// The most shots (or captures) a twin counts: 2^48, nine years of shots at 1 MHz. Counters
+    /// keyed into the noise streams stay far from UInt64's end, so no addition can overflow.
+    public static let maximumCounter: UInt64 = 1 << 48
+
     public func checkpoint() -> Checkpoint {
         locked {
             Checkpoint(clock: clock, shotCounter: shotCounter, acquireCounter: acquireCounter, meterRandom: meterRng)
@@ -24,6 +28,9 @@ extension SimulationEngine {
     public func restore(_ c: Checkpoint) throws(SimulationError) {
         guard c.clock.isFinite, c.clock >= 0, c.clock <= Double(Duration.maximumFileSeconds) else {
             throw SimulationError("the twin's checkpoint holds the clock \(c.clock) s, not a simulated time: the record is damaged")
+        }
+        guard c.shotCounter <= Self.maximumCounter, c.acquireCounter <= Self.maximumCounter else {
+            throw SimulationError("the twin's checkpoint holds \(c.shotCounter) shots and \(c.acquireCounter) captures, beyond the \(Self.maximumCounter) a twin counts to: the record is damaged; start a new run")
         }
         locked {
             clock = c.clock

@@ -107,6 +107,10 @@ extension SimulationEngine {
     /// server receiver will get, and advances the clock past them. Nil when no light or reading
     /// comes of it: no receiver records, or (on the client path) nothing is there to reach the client.
     func planShots(_ shots: Int) throws -> ShotPlan? {
+        guard shots >= 0, shotCounter <= Self.maximumCounter, UInt64(shots) <= Self.maximumCounter else {
+            throw DeviceError(.invalidRequest, device: Role.trigger.rawValue, message: "\(shots) shots after \(shotCounter): beyond the \(Self.maximumCounter) shots a twin counts",
+                              remedy: "start a new run on a freshly opened twin")
+        }
         let time = clock
         let phases = drift.phases(at: time, truth: truth, faults: faultBook.faults)
         state.triggerPulses += shots

@@ -110,6 +110,14 @@ public struct MNISTSet: Sendable {
         }
     }
 
+    /// Refuses a set whose images are not MNIST's 28 × 28 pixels: every network here takes 784
+    /// inputs (PROTOCOL.md §4), and a product of mismatched sizes is a trap, not an answer.
+    public func requireStandardPixels(from path: String) throws(LoadError) {
+        guard images.cols == Self.standardPixels else {
+            throw .malformed(path: path, reason: "its images have \(images.cols) pixels, not 28 × 28 = \(Self.standardPixels): pass --data with the MNIST files")
+        }
+    }
+
     /// The images with indices `indices`, in that order, refusing an index outside the set: for
     /// counts that come from outside (an option, a run record, a file).
     public func subset(checked indices: some Collection<Int>) throws(SubsetError) -> MNISTSet {

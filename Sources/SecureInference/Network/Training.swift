@@ -71,6 +71,9 @@ public struct Trainer: Sendable {
     /// test set is never seen here: selection uses the validation split only.
     public func train(on set: MNISTSet, report: (EpochReport) -> Void = { _ in }) throws(ConfigurationError) -> (network: MNISTNetwork, history: [EpochReport]) {
         let c = try configuration.validated()
+        guard set.images.cols == MNISTSet.standardPixels else {
+            throw .outOfRange(option: "pixels per image", value: Double(set.images.cols), expected: "28 × 28 = \(MNISTSet.standardPixels) (the network's inputs)")
+        }
         guard c.validationImages < set.count else {
             throw .outOfRange(option: "validation images", value: Double(c.validationImages), expected: "fewer than the \(set.count) training images")
         }

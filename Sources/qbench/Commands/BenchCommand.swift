@@ -57,7 +57,7 @@ struct RunBenchmark: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
+        try BenchmarkCounts.check(images: images, blockImages: blockImages)
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -126,6 +126,15 @@ struct RunBenchmark: AsyncParsableCommand {
     }
 }
 
+/// The ranges every benchmark's counts share: checked before any bench is opened.
+enum BenchmarkCounts {
+    static func check(seeds: Int? = nil, images: Int? = nil, blockImages: Int? = nil) throws {
+        if let seeds, !(1...10_000).contains(seeds) { throw ValidationError("--seeds must be between 1 and 10000 (got \(seeds))") }
+        if let images, !(1...10_000).contains(images) { throw ValidationError("--images must be between 1 and 10000 (got \(images))") }
+        if let blockImages, blockImages < 1 { throw ValidationError("--block-images must be at least 1 (got \(blockImages))") }
+    }
+}
+
 struct CalibrationBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibration",
@@ -135,6 +144,8 @@ struct CalibrationBenchmark: AsyncParsableCommand {
     @Option(help: "Number of seeds (1, 2, …).") var seeds = 20
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @Flag(help: "One JSON object on stdout.") var json = false
+
+    func validate() throws { try BenchmarkCounts.check(seeds: seeds) }
 
     func run() async throws {
         let url = try BenchOpening.url(bench)
@@ -175,6 +186,8 @@ struct ServerCheckBenchmark: AsyncParsableCommand {
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
+
+    func validate() throws { try BenchmarkCounts.check(seeds: seeds, images: images, blockImages: blockImages) }
 
     func run() async throws {
         let behaviours = try clientBehaviours(clients)
@@ -224,6 +237,8 @@ struct AttackBenchmark: AsyncParsableCommand {
         let csv: String
         let svg: String
     }
+
+    func validate() throws { try BenchmarkCounts.check(seeds: seeds, images: images, blockImages: blockImages) }
 
     func run() async throws {
         let behaviours = try clientBehaviours(clients)
@@ -279,6 +294,8 @@ struct CuriousServerBenchmark: AsyncParsableCommand {
         let seconds: Double
         let cores: Int
     }
+
+    func validate() throws { try BenchmarkCounts.check(images: images) }
 
     func run() async throws {
         guard images >= 1 else { throw ValidationError("--images must be at least 1") }

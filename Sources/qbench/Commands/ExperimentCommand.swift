@@ -20,7 +20,7 @@ enum ExperimentFolder {
 /// Benches for the runner: every driver this build knows; the twin's client set through its engine.
 struct CLIExperimentBenches: ExperimentBenches {
     func open(_ description: BenchDescription) async throws -> Bench {
-        try await Bench.open(description, registry: try BenchOpening.registry(), patchPanel: TerminalPatchPanel())
+        try await BenchOpening.open(description, station: nil)
     }
 
     func setClient(_ behaviour: ClientBehaviour, on bench: Bench) async throws {

@@ -142,6 +142,8 @@ final class TerminalObserver: RunObserver, @unchecked Sendable {
     init(enabled: Bool) { self.enabled = enabled }
 
     func started(runId: String, plan: [PlanStep]) {
+        // The server's run database (run, serve and experiment all keep theirs in $QBENCH_HOME).
+        SafetyGuard.note(run: runId, database: StationOption.directory(.server))
         if enabled { FileHandle.standardError.write(Data("run \(runId): \(plan.count - 3) blocks\n".utf8)) }
     }
 

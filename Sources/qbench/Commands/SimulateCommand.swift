@@ -20,9 +20,7 @@ struct ModelOptions: ParsableArguments {
     func loadSet(_ split: MNISTSet.Split, limit: Int?) throws -> MNISTSet {
         let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
         let set = try MNISTSet.load(split, directory: dir, limit: limit)
-        guard set.images.cols == MNISTSet.standardPixels else {
-            throw MNISTSet.LoadError.malformed(path: dir.path, reason: "its images have \(set.images.cols) pixels, not 28 × 28 = \(MNISTSet.standardPixels): pass --data with the MNIST files")
-        }
+        try set.requireStandardPixels(from: dir.path)
         return set
     }
 }

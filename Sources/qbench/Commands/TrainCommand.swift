@@ -90,6 +90,8 @@ struct TrainCommand: ParsableCommand {
         let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
         let train = try MNISTSet.load(.train, directory: dir)
         let test = try MNISTSet.load(.test, directory: dir)
+        try train.requireStandardPixels(from: dir.path)
+        try test.requireStandardPixels(from: dir.path)
         let started = Date()
         let (network, history) = try Trainer(configuration: config).train(on: train) { e in
             if !json {

@@ -17,7 +17,14 @@ enum BenchOpening {
     }
 
     static func open(_ path: String?) async throws -> Bench {
-        let description = try BenchDescription.load(try url(path))
+        try await open(try BenchDescription.load(try url(path)), station: nil)
+    }
+
+    /// Every command opens its bench here: a bench with real instruments gets its safety guard
+    /// first (`SafetyGuard`: the safe-state sequence runs even if this process is killed), then
+    /// its devices.
+    static func open(_ description: BenchDescription, station: Station?) async throws -> Bench {
+        try SafetyGuard.arm(for: description, station: station)
         return try await Bench.open(description, registry: try registry(), patchPanel: TerminalPatchPanel())
     }
 

@@ -22,7 +22,7 @@ struct SiteOptions: ParsableArguments {
             let (host, port) = try Self.endpoint(fiber)
             description = try description.site(of: station, fiber: (host, port))
         }
-        let bench = try await Bench.open(description, registry: try BenchOpening.registry(), patchPanel: TerminalPatchPanel())
+        let bench = try await BenchOpening.open(description, station: station)
         try bench.requireSite(of: station)
         if fiber != nil { try await BenchOpening.calibrateTwinIfNeeded(bench, store: store, photons: photons, gain: gain, log: true) }
         return bench
