@@ -73,12 +73,14 @@ extension BusTests {
             }
 
             let sentBeforeKill = lab.laser.device.receivedMessages.count
+            let killed = ContinuousClock.now
             kill(engine.processIdentifier, SIGKILL)
             engine.waitUntilExit()
             #expect(engine.terminationReason == .uncaughtSignal && engine.terminationStatus == SIGKILL)
 
             // Nothing in the engine ran after the kill; whatever changes now is the guard's doing.
             let safe = await eventually(seconds: 30) { !lab.laser.device.withModel { $0.laserOn } }
+            print("safety guard: laser off \(killed.duration(to: .now)) after SIGKILL of the engine")
             #expect(safe, "the laser is still on after the engine was killed: \(engineOutput())")
             #expect(lab.laser.device.withModel { $0.setpoint } == 0)
             // Zero drive: each arm a DC level at its bias (the carrier null stays; an output switched
