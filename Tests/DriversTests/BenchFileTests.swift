@@ -19,14 +19,22 @@ struct BenchFileTests {
         }
     }
 
-    @Test("fiber-testbed.yaml parses and passes DriverRegistry.validate with these drivers and sim")
-    func fiberTestbedValidates() throws {
+    @Test("fiber-testbed.yaml passes every role's checks, and is refused whole: real instruments and the twin never share a bench")
+    func fiberTestbedIsRefusedAsAMix() throws {
         let bench = try BenchDescription.load(Self.path)
-        try registry.validate(bench)
         #expect(bench.name == "fiber-testbed" && bench.roles.count == Role.allCases.count)
         let real = bench.roles.filter { bench.bindings[$0]!.driver != "sim" }.map(\.rawValue)
         #expect(real == ["server.laser", "server.modulator", "server.tap", "server.receiver", "trigger", "shutter", "interlock"])
         #expect(bench.safeState.first?.description == "server.laser: ramp-down")
+        // Every role's own checks pass (the edits below are refused for their own reasons first);
+        // the mix is refused after them, at the first simulated role, naming both sides.
+        do {
+            try registry.validate(bench)
+            Issue.record("a bench of real instruments and the twin was accepted")
+        } catch let error as BenchFileError {
+            #expect(error.line == bench.bindings[.serverAttenuator]!.line, "\(error)")
+            #expect(error.message.contains("server.voa") && error.message.contains("server.laser") && error.message.contains("twin"), "\(error)")
+        }
     }
 
     @Test("the catalog names every driver, and each serves its family")

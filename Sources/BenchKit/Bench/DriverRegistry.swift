@@ -90,6 +90,24 @@ public struct DriverRegistry: Sendable {
                 }
             }
         }
+        try refuseMix(bench)
+    }
+
+    /// Real instruments and the twin never share a bench. The twin's light exists only inside the
+    /// twin: no real instrument can send light into it or take light from it, so every mix puts a
+    /// simulated element in a real light path (a simulated VOA after a real laser would set μ wrong
+    /// by the whole VOA setting; a real scope would record what no simulated link ever delivered).
+    /// Checked after every role's own checks, at the first simulated role.
+    func refuseMix(_ bench: BenchDescription) throws(BenchFileError) {
+        let simulated = bench.roles.filter { bench.bindings[$0]?.driver == "sim" }
+        let real = bench.roles.filter { bench.bindings[$0]?.driver != "sim" }
+        guard let first = simulated.min(by: { (bench.bindings[$0]?.line ?? 0) < (bench.bindings[$1]?.line ?? 0) }), !real.isEmpty else { return }
+        throw BenchFileError(file: bench.file, line: bench.bindings[first]?.line ?? 0, message: """
+            bench '\(bench.name)' binds the twin (\(simulated.map(\.rawValue).joined(separator: ", "))) beside real instruments \
+            (\(real.map(\.rawValue).joined(separator: ", "))): the twin's light exists only inside the twin, so a simulated \
+            element would sit in a real light path; bind every role to a real instrument (each site its own file, \
+            Devices/benches/fiber-testbed-server.yaml and -client.yaml), or every role to the twin (driver: sim)
+            """)
     }
 
     public func factory(for binding: RoleBinding) -> (any DriverFactory)? { factories[binding.driver] }

@@ -57,9 +57,7 @@ extension Bench {
         }
         let simulated = description.bindings.values.filter { $0.driver == "sim" }.map(\.role.rawValue).sorted()
         guard !simulated.isEmpty else { return }
-        guard simulated.count == description.bindings.count else {
-            throw CLIError("bench '\(description.name)' mixes simulated instruments (\(simulated.joined(separator: ", "))) with real ones: a site is all real or all twin; bind every role of the site to its real instrument")
-        }
+        // A mix of real and simulated instruments never opens (DriverRegistry.refuseMix).
         guard case .simulatedFiber? = description.bindings[.link]?.address else {
             throw CLIError("bench '\(description.name)' is simulated but its link is not the twin's fibre: give --fiber HOST:PORT (the same on both stations) to split it, or run both stations in one process with `qbench run`")
         }
