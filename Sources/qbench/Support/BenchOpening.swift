@@ -23,9 +23,13 @@ enum BenchOpening {
     /// Every command opens its bench here: a bench with real instruments gets its safety guard
     /// first (`SafetyGuard`: the safe-state sequence runs even if this process is killed), then
     /// its devices.
+    /// A bench file that will be refused (unknown driver, a limit beyond the hardware, real and
+    /// simulated mixed) is refused before the guard starts: no instrument was touched.
     static func open(_ description: BenchDescription, station: Station?) async throws -> Bench {
+        let registry = try registry()
+        try registry.validate(description)
         try SafetyGuard.arm(for: description, station: station)
-        return try await Bench.open(description, registry: try registry(), patchPanel: TerminalPatchPanel())
+        return try await Bench.open(description, registry: registry, patchPanel: TerminalPatchPanel())
     }
 
     /// The station's calibration store: `$QBENCH_HOME/calibration` unless `--store` names another
