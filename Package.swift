@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // Sealing (calibration records, the secret basis) and the classical channel between the stations.
@@ -73,7 +74,7 @@ let package = Package(
         // SVG plots and CSV for calibration records, maps and run reports.
         .target(name: "Plots"),
         // Transports: USBTMC over libusb, GPIO lines over libgpiod, SCPI sessions, scripted transport.
-        .target(name: "BenchIO", dependencies: ["CLibUSB", "CGPIOD"]),
+        .target(name: "BenchIO", dependencies: ["CLibUSB", "CGPIOD", .product(name: "Logging", package: "swift-log")]),
         // SCPI behaviour of instruments (error queue, status byte), shared by the in-memory and bus tests.
         .target(name: "InstrumentModels", dependencies: ["BenchIO"]),
         // Tests only: URB/ioctl mechanics of an emulated USBTMC instrument and GPIO chip for umockdev.
@@ -114,6 +115,7 @@ let package = Package(
                 "SessionProtocol", "SessionTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: optimised
         ),
@@ -133,7 +135,7 @@ let package = Package(
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .testTarget(name: "CalibrationAccuracyTests", dependencies: ["TwinValidation", "Calibrate", "BenchSim", "BenchKit", "Sequencer", "SecureInference", "NumericsKit"], swiftSettings: optimised),
-        .testTarget(name: "BenchIOTests", dependencies: ["BenchIO", "InstrumentModels"]),
+        .testTarget(name: "BenchIOTests", dependencies: ["BenchIO", "InstrumentModels", .product(name: "Logging", package: "swift-log")]),
         // Needs LD_PRELOAD=libumockdev-preload.so.0 (scripts/test.sh sets it).
         .testTarget(name: "BusTests", dependencies: ["BenchIO", "InstrumentModels", "BenchMockHW", "CLibUSB", "CGPIOD", "Drivers", "BenchKit"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "BenchIO", "BenchKit", "InstrumentModels"]),

@@ -65,7 +65,8 @@ qrun() {
   RC=$?
   SECS=$(elapsed "$t" "$(now)")
   if [ "$RC" -eq 0 ]; then MSG=$(firstline "$OUT"); [ -n "$MSG" ] || MSG=$(firstline "$ERR")
-  else MSG=$(firstline "$ERR"); [ -n "$MSG" ] || MSG=$(firstline "$OUT"); fi
+  else MSG=$(tr '\r' '\n' < "$ERR" | grep -m1 '^Error' | cut -c1-300)   # the error, not the progress lines
+       [ -n "$MSG" ] || MSG=$(firstline "$ERR"); [ -n "$MSG" ] || MSG=$(firstline "$OUT"); fi
 }
 
 # case ID EXPECT HOME [-w REGEX] [-x REGEX] [-e] -- ARGS…
@@ -144,7 +145,8 @@ import json, sys
 e = json.load(sys.stdin)["entries"]
 safe = [x for x in e if x["kind"] == "safe-state"]
 fin = [x["detail"].split(":")[0] for x in e if x["step"] == "finish"]
-print("%d safe-state entries; finish %s" % (len(safe), fin[-1] if fin else "none"))' 2>/dev/null || echo "journal unreadable"
+blocks = sum(1 for x in e if x["step"].startswith("block ") and "(images" in x["step"])
+print("%d safe-state entries; finish %s; %d blocks journaled" % (len(safe), fin[-1] if fin else "none", blocks))' 2>/dev/null || echo "journal unreadable"
 }
 run_status() {
   QBENCH_HOME=$1 nice -n 5 "$Q" runs --json 2>/dev/null | python3 -c '
@@ -178,7 +180,7 @@ put("symbol-rate.yaml", t.replace("symbol-rate: 1 GBd", "symbol-rate: 1e400 GBd"
 open(os.path.join(out, "latin1.yaml"), "wb").write(
     t.encode().replace(b"(lossless link, paper setting)", b"(lossless link, caf\xe9 setting)"))
 # Billion laughs: 12 levels of 9 aliases (9^12 ~ 2.8e11 strings once expanded), about 4.8 KB.
-s = "bench: laughs\nroles: {}\nlol0: &a0 [" + ", ".join(['"' + "lol" * 130 + '"'] * 9) + "]\n"
+s = "bench: laughs\nroles: {}\nlol0: &a0 [" + ", ".join(['"' + "lol" * 150 + '"'] * 9) + "]\n"
 for k in range(1, 13):
     s += "lol%d: &a%d [" % (k, k) + ", ".join(["*a%d" % (k - 1)] * 9) + "]\n"
 put("laughs.yaml", s)
@@ -306,7 +308,7 @@ for j in "$W/h7a.json" "$W/h7b.json"; do
   id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["runId"])' "$j" 2>/dev/null)
   if [ -z "$id" ]; then msg+="a run reported no result ($(firstline "${j%.json}.err")); "; ok=0; continue; fi
   st=$(run_status "$H" "$id"); aft=$(after_run "$H" "$id"); msg+="$id $st, $aft; "
-  [ "$st" = completed ] && [[ "$aft" != 0\ * ]] && [[ "$aft" == *"finish completed" ]] || ok=0
+  [ "$st" = completed ] && [[ "$aft" != 0\ * ]] && [[ "$aft" == *"finish completed;"* ]] || ok=0
 done
 line 7-two-runs-one-home "$ra and $rb" "$(elapsed "$t" "$(now)")" "${msg%; }"
 { [ $ra -ge 128 ] || [ $rb -ge 128 ]; } && fail 7-two-runs-one-home "SIGNAL"
@@ -324,7 +326,7 @@ if can_mount; then
   line 8-disk-full "$(status_text "$RC")" "$SECS" "$MSG [then: run $id $st, $aft]"
   [ "$st" = running ] && fail 8-disk-full "DATA: the run is left '$st'"
   [[ "$aft" == 0\ * || "$aft" == "journal unreadable" ]] && fail 8-disk-full "DATA: no safe-state entries journaled ($aft)"
-  echo "$MSG" | grep -q '^Error: SQLite error' && fail 8-disk-full "MESSAGE is a bare SQLite error"
+  echo "$MSG" | grep -qE 'SQLite error [0-9]+' && fail 8-disk-full "MESSAGE is a bare SQLite error"
 else
   line 8-disk-full "not run" 0 "needs root and mount -t tmpfs; not built here"
 fi
@@ -341,22 +343,41 @@ if [ -n "$RID" ]; then
 fi
 
 # 10. Resume against changed surroundings: each on its own copy of the interrupted run.
+# After a resume that was accepted: how many images it ran, and whether it said anything about
+# the change (a warning would show here).
+resume_note() {
+  [ "$RC" -eq 0 ] || return 0
+  local said
+  said=$(tr '\r' '\n' < "$ERR" | grep -iE -m1 'ignor|warn|differ|changed|edited|mismatch' | cut -c1-160)
+  note "$1: $(grep -m1 '^images' "$OUT" | tr -s ' '); on stderr about the change: ${said:-nothing}"
+}
 if [ -n "$RID" ]; then
   cp "$W/rb/bench.yaml" "$W/rb/bench.orig"
   sed -i 's/current: {max: 100 mA}/current: {max: 150 mA}/' "$W/rb/bench.yaml"
   case_ 10a-resume-edited-bench-laser-limit-150mA refuse "$(home_from "$RB" "$W/h10")" -- run --resume "$RID"
+  resume_note 10a-resume-edited-bench-laser-limit-150mA
   cp "$W/rb/bench.orig" "$W/rb/bench.yaml"
   case_ 10b-resume-other-data refuse "$(home_from "$RB" "$W/h10")" -- run --resume "$RID" --data "$W/in/other-300"
+  resume_note 10b-resume-other-data
   H=$(home_from "$RB" "$W/h10c")
   qrun "$H" calibrate all --store "$W/store-other"
   line setup-other-store "$(status_text "$RC")" "$SECS" "calibrate all --store (new records, same station key): $MSG"
   case_ 10c-resume-other-store refuse "$H" -- run --resume "$RID" --store "$W/store-other"
+  resume_note 10c-resume-other-store
+  note "10c-resume-other-store: calibration record sets named by the run's preflight entries: $(QBENCH_HOME=$H nice -n 5 "$Q" journal "$RID" --json 2>/dev/null | python3 -c '
+import json, sys
+p = [x["detail"].split(";")[0] for x in json.load(sys.stdin)["entries"] if x["step"] == "preflight"]
+print("%d entries, %d distinct sets" % (len(p), len(set(p))))' 2>/dev/null)"
   case_ 10d-resume-conflicting-images-50 refuse "$(home_from "$RB" "$W/h10")" -- run --resume "$RID" --images 50
+  resume_note 10d-resume-conflicting-images-50
   case_ 10e-resume-conflicting-gain-3 refuse "$(home_from "$RB" "$W/h10")" -- run --resume "$RID" --gain 3
+  resume_note 10e-resume-conflicting-gain-3
   mv "$W/rb/bench.yaml" "$W/rb/bench.away"
   case_ 10f-resume-stored-bench-file-gone accept "$(home_from "$RB" "$W/h10")" -- run --resume "$RID"
+  resume_note 10f-resume-stored-bench-file-gone
   mv "$W/rb/bench.away" "$W/rb/bench.yaml"
   case_ 10g-resume-unchanged-control accept "$(home_from "$RB" "$W/h10")" -- run --resume "$RID"
+  resume_note 10g-resume-unchanged-control
 fi
 
 # 11. Safe-state sections that leave an emitting device as it is.

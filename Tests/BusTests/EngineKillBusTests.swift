@@ -119,7 +119,8 @@ extension BusTests {
             let home = folder.appendingPathComponent("home")
             let engine = Process()
             engine.executableURL = Self.qbench
-            engine.arguments = ["align", "--bench", benchFile.path, "--current", "30 mA", "--seconds", "1"]
+            let trace = folder.appendingPathComponent("io.jsonl")
+            engine.arguments = ["align", "--bench", benchFile.path, "--current", "30 mA", "--seconds", "1", "--io-trace", trace.path]
             engine.environment = ProcessInfo.processInfo.environment.merging(["QBENCH_HOME": home.path]) { $1 }
             let output = folder.appendingPathComponent("engine.out")
             FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -134,6 +135,12 @@ extension BusTests {
             try await Task.sleep(for: .seconds(1))
             #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("guard.log").path), "\(text)")
             #expect(!text.contains("qbench guard:"), "\(text)")
+            // The I/O trace: the laser's commands and replies, with the instrument and a timestamp.
+            struct Line: Decodable { let at: String; let instrument: String; let message: String }
+            let lines = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            let laser = lines.filter { $0.instrument.contains("M00443953") }.map(\.message)
+            #expect(laser.contains("→ SOUR:CURR 0.03") && laser.contains("→ SOUR:CURR?") && laser.contains { $0.hasPrefix("← ") }, "\(laser.prefix(40))")
+            #expect(lines.allSatisfy { $0.at.hasPrefix("20") })
         }
     }
 }

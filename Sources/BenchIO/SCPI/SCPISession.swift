@@ -1,3 +1,5 @@
+import Logging
+
 /// SCPI over any `MessageTransport` (IEEE 488.2 message exchange, SCPI 1999): terminators,
 /// queries with typed parsing, IEEE 488.2 common commands, binary blocks, and the error-queue
 /// policy of docs/hardware.md §2.1: after every set command `SYST:ERR?` is read until `0,"No error"`
@@ -27,10 +29,25 @@ public actor SCPISession {
 
     public nonisolated let transport: any MessageTransport
     public var options: Options
+    /// The I/O trace: every command sent and every reply read, at `.trace`, with the instrument's
+    /// resource name (`qbench ... --io-trace FILE` writes it out; docs/hardware.md).
+    nonisolated let io: Logger
 
-    public init(transport: any MessageTransport, options: Options = Options()) {
+    public init(transport: any MessageTransport, options: Options = Options(), io: Logger = Logger(label: SCPISession.ioLabel)) {
         self.transport = transport
         self.options = options
+        var io = io
+        io[metadataKey: "instrument"] = "\(transport.resourceName)"
+        self.io = io
+    }
+
+    /// The label of the I/O trace logger.
+    public static let ioLabel = "qbench.io"
+
+    /// A reply as the trace shows it: text up to 200 characters, else its start and its length.
+    static func traced(_ reply: [UInt8]) -> String {
+        let text = String(decoding: reply.prefix(200), as: UTF8.self)
+        return reply.count > 200 ? "\(text)… (\(reply.count) bytes)" : text
     }
 
     public nonisolated var resourceName: String { transport.resourceName }
@@ -77,8 +94,9 @@ public actor SCPISession {
         let limit = timeout ?? options.timeout
         try await send(Array(command.utf8) + options.writeTerminator, command: command, timeout: limit)
         do throws(TransportError) {
-            let reply = try await transport.read(timeout: limit, maxLength: options.maxResponseLength)
-            return SCPIResponse.strippingTerminator(reply)
+            let reply = SCPIResponse.strippingTerminator(try await transport.read(timeout: limit, maxLength: options.maxResponseLength))
+            io.trace("← \(Self.traced(reply))")
+            return reply
         } catch {
             throw await explain(error, command: command)
         }
@@ -145,6 +163,7 @@ public actor SCPISession {
                     _ = try decoder.feed(chunk.bytes)
                     if chunk.isEndOfMessage {
                         try decoder.finish()
+                        io.trace("← #<\(decoder.payload.count) bytes>")
                         return decoder.payload
                     }
                 } catch {
@@ -253,8 +272,9 @@ public actor SCPISession {
         let limit = timeout ?? options.timeout
         try await send(Array(command.utf8) + options.writeTerminator, command: command, timeout: limit)
         do throws(TransportError) {
-            let reply = try await transport.read(timeout: limit, maxLength: 4096)
-            return String(decoding: SCPIResponse.strippingTerminator(reply), as: UTF8.self)
+            let reply = SCPIResponse.strippingTerminator(try await transport.read(timeout: limit, maxLength: 4096))
+            io.trace("← \(Self.traced(reply))")
+            return String(decoding: reply, as: UTF8.self)
         } catch {
             throw .transport(command: command, error: error)
         }
@@ -270,6 +290,7 @@ public actor SCPISession {
     }
 
     private func send(_ bytes: [UInt8], command: String, timeout: Duration?) async throws(SCPIError) {
+        io.trace("→ \(command)")
         do throws(TransportError) {
             try await transport.write(bytes, timeout: timeout ?? options.timeout)
         } catch {

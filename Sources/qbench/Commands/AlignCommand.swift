@@ -30,7 +30,10 @@ struct AlignCommand: AsyncParsableCommand {
         do { _ = try Current.parse(current) } catch { throw ValidationError("--current: \(error)") }
     }
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
+        try logging.bootstrap()
         let target = try Current.parse(current)
         let opened = try await BenchOpening.open(bench)
         let stop = StopRequest()

@@ -24,7 +24,10 @@ struct CalibrateCommand: AsyncParsableCommand {
         let seconds: Double
     }
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
+        try logging.bootstrap()
         let kinds: [CalibrationKind]
         if kind == "all" { kinds = CalibrationKind.allCases } else {
             guard let k = CalibrationKind(rawValue: kind) else {

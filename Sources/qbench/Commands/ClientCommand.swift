@@ -29,7 +29,10 @@ struct ClientCommand: AsyncParsableCommand {
     @Flag(name: .customLong("calibrate-link"), help: "Join a link calibration (the server runs `qbench serve --calibrate-link`) instead of an inference: this station records how its readings map to the light, which its decoder needs.") var calibrateLink = false
     @Flag(help: "One JSON object on stdout.") var json = false
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
+        try logging.bootstrap()
         let dir = try data.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.mnist
         if labels != nil, images == nil { throw CLIError("--labels goes with --images (the MNIST test set has its own)") }
         let testSet = try images.map { try ClientImageFiles.load(URL(fileURLWithPath: $0), labels: labels.map { URL(fileURLWithPath: $0) }) }

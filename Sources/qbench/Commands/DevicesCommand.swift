@@ -35,7 +35,10 @@ struct DevicesCommand: AsyncParsableCommand {
         let safeState: [String]
     }
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
+        try logging.bootstrap()
         let opened = try await BenchOpening.open(bench)
         let d = opened.description
         let snapshot = await opened.snapshot()

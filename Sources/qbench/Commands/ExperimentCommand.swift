@@ -56,7 +56,10 @@ struct ExperimentRunCommand: AsyncParsableCommand {
         guard !(new && resumeId != nil) else { throw ValidationError("--new and --resume exclude each other") }
     }
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
+        try logging.bootstrap()
         let quiet = json
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)

@@ -48,7 +48,10 @@ struct RunCommand: AsyncParsableCommand {
         // leakage) is checked by the run itself before any light, on new and resumed runs alike.
     }
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
+        try logging.bootstrap()
         let model = try modelOptions.loadModel()
         let testSet = try modelOptions.loadSet(.test, limit: nil)
         let db = try RunDatabase(directory: StationOption.directory(.server))

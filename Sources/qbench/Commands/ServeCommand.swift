@@ -54,7 +54,10 @@ struct ServeCommand: AsyncParsableCommand {
         if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { printLine(line) }
     }
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
+        try logging.bootstrap()
         let station: ServerStationFile?
         do { station = try stationFile.map { try ServerStationFile.load(URL(fileURLWithPath: $0)) } } catch let e as ServerStationFile.ReadError {
             throw CLIError("station file \(e)")
