@@ -37,6 +37,10 @@ struct CommandRefusalTests {
         (["bench", "attacks", "--images", "0"], "--images"),
         (["bench", "curious-server", "--images=-1"], "--images"),
         (["bench", "run", "--block-images", "0"], "--block-images"),
+        // A negative number is the option's value, refused with its range (it was "Missing value").
+        (["run", "--budget", "-1", "--images", "10"], "--budget is refused"),
+        (["run", "--delta", "-1e-3", "--images", "10"], "--delta is refused"),
+        (["leakage", "--gain", "-2"], "gain"),
         (["train", "--data", "SMALL", "--validation-images", "5", "--epochs", "1", "--batch-size", "4", "--curve-snrs", "none", "--output", "/tmp/qbench-never.qbm"], "28 × 28"),
     ]
 

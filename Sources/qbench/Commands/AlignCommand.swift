@@ -21,7 +21,7 @@ struct AlignCommand: AsyncParsableCommand {
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @Option(help: "Laser current, e.g. '40 mA'.") var current: String
     @Flag(name: .customLong("open-shutter"), help: "Open the shutter while the laser is on (default: closed).") var openShutter = false
-    @Option(help: "Hold this many seconds, then stop (default: until interrupted).") var seconds: Double?
+    @Option(parsing: .unconditional, help: "Hold this many seconds, then stop (default: until interrupted).") var seconds: Double?
 
     func validate() throws {
         if let seconds, !(seconds.isFinite && seconds > 0 && seconds <= 86_400) {

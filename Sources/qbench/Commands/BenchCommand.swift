@@ -28,11 +28,11 @@ struct RunBenchmark: AsyncParsableCommand {
             depend on --threads).
             """)
 
-    @Option(help: "Test images (1–10000).") var images = 1_000
-    @Option(name: .customLong("block-images"), help: "Images per block.") var blockImages = 100
-    @Option(help: "Worker threads for the twin's physics (default: every core). Results do not depend on it.") var threads: Int?
+    @Option(parsing: .unconditional, help: "Test images (1–10000).") var images = 1_000
+    @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block.") var blockImages = 100
+    @Option(parsing: .unconditional, help: "Worker threads for the twin's physics (default: every core). Results do not depend on it.") var threads: Int?
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
-    @Option(name: .customLong("burst-shots"), help: "Shots per trigger burst.") var burstShots = 32
+    @Option(name: .customLong("burst-shots"), parsing: .unconditional, help: "Shots per trigger burst.") var burstShots = 32
     @Flag(help: "Split the twin at the fibre: the server's and the client's halves joined by sim-fiber over loopback TCP (what two processes pay for the fibre).") var split = false
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
@@ -141,7 +141,7 @@ struct CalibrationBenchmark: AsyncParsableCommand {
         abstract: "Calibrates the simulated bench under many seeds and compares every result with the twin's hidden constants.",
         discussion: "For each seed the bench file's simulation seed is replaced, `calibrate all` runs into a temporary store, and Vπ, bias phases, SNU scales, μ, link transmittances, gain and efficiency are compared with the truth (which only benchmarks and tests may read). Reports the worst error against each target and the coverage of the stated uncertainties.")
 
-    @Option(help: "Number of seeds (1, 2, …).") var seeds = 20
+    @Option(parsing: .unconditional, help: "Number of seeds (1, 2, …).") var seeds = 20
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @Flag(help: "One JSON object on stdout.") var json = false
 
@@ -179,9 +179,9 @@ struct ServerCheckBenchmark: AsyncParsableCommand {
         abstract: "The server's check on the twin over many seeds: honest false aborts and certification, cheating clients' detection.",
         discussion: "For each seed the bench's simulation seed is replaced (new hidden constants and noise), the twin is calibrated, and each client runs on a fresh twin. Reports, per client, how many runs were aborted and after how many images, how many ended certified and after how many modes the bound first held.")
 
-    @Option(help: "Number of seeds (1, 2, …).") var seeds = 20
-    @Option(help: "Test images per run.") var images = 10_000
-    @Option(name: .customLong("block-images"), help: "Images per block.") var blockImages = 100
+    @Option(parsing: .unconditional, help: "Number of seeds (1, 2, …).") var seeds = 20
+    @Option(parsing: .unconditional, help: "Test images per run.") var images = 10_000
+    @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block.") var blockImages = 100
     @Option(help: "Clients, comma-separated.") var clients = "honest,greedy-tap:0.75,over-amplify:4,intercept-resend"
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @OptionGroup var modelOptions: ModelOptions
@@ -217,9 +217,9 @@ struct AttackBenchmark: AsyncParsableCommand {
         abstract: "The attack table: probability of abort and of certification against images served, per attack and strength, over seeds.",
         discussion: "Each seed reseeds the twin (new hidden constants and noise) and calibrates it; each client then runs on a fresh twin through the whole protocol (production secret basis). Beside each client: the weight leakage it really takes, I_w at the channel the server's estimators converge to for it. Writes attacks.csv and attacks.svg to --out.")
 
-    @Option(help: "Number of seeds (1, 2, …).") var seeds = 3
-    @Option(help: "Test images per run (a run also ends at an abort).") var images = 3_000
-    @Option(name: .customLong("block-images"), help: "Images per block.") var blockImages = 100
+    @Option(parsing: .unconditional, help: "Number of seeds (1, 2, …).") var seeds = 3
+    @Option(parsing: .unconditional, help: "Test images per run (a run also ends at an abort).") var images = 3_000
+    @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block.") var blockImages = 100
     @Option(help: "Clients, comma-separated.")
     var clients = "honest,greedy-tap:0.55,greedy-tap:0.6,greedy-tap:0.75,over-amplify:3,over-amplify:4,over-amplify:6,intercept-resend"
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
@@ -280,7 +280,7 @@ struct CuriousServerBenchmark: AsyncParsableCommand {
         abstract: "The curious server on the twin: estimates each image's data pattern |ξ_j|² from the returned excess noise; its error against the Cramér–Rao bounds.",
         discussion: "An honest session on a freshly calibrated twin; the server's own returned samples of the first layer are analysed per image and mode (g|ξ_j|² in each of the layer's rows). Prints the mean-squared error, the exact bound for this measurement, the bound behind qbench's I_x (PROTOCOL.md §5), their ratios, and the information per data symbol the estimator reaches.")
 
-    @Option(help: "Test images.") var images = 50
+    @Option(parsing: .unconditional, help: "Test images.") var images = 50
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false

@@ -12,9 +12,9 @@ struct CalibrateCommand: AsyncParsableCommand {
     @Argument(help: "laser | modulator | attenuation | homodyne | back-to-back | link | all") var kind: String
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @Option(help: "Calibration folder (default: the station's, $QBENCH_HOME/calibration).") var store: String?
-    @Option(help: "Operating μ (photons per mode at the client input) for back-to-back and link.") var photons = 4.0
-    @Option(help: "Operating client gain G for the link calibration.") var gain = 2.0
-    @Option(name: .customLong("reference-shots"), help: "Shots of the back-to-back and link measurements.") var referenceShots = 256
+    @Option(parsing: .unconditional, help: "Operating μ (photons per mode at the client input) for back-to-back and link.") var photons = 4.0
+    @Option(parsing: .unconditional, help: "Operating client gain G for the link calibration.") var gain = 2.0
+    @Option(name: .customLong("reference-shots"), parsing: .unconditional, help: "Shots of the back-to-back and link measurements.") var referenceShots = 256
     @Flag(help: "One JSON object on stdout.") var json = false
 
     struct Output: Encodable {

@@ -20,7 +20,7 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "The server station's HOST:PORT.") var connect: String
     @OptionGroup var site: SiteOptions
     @Option(name: .customLong("server-allow"), help: "Accept only this server certificate (cert-sha256:HEX or key-sha256:HEX); default: any server the lab CA issued.") var serverAllow: [String] = []
-    @Option(name: .customLong("privacy-budget"), help: "Data-leakage budget I_x, bit per symbol: an operating point above it is refused before any light.") var privacyBudget = 0.01
+    @Option(name: .customLong("privacy-budget"), parsing: .unconditional, help: "Data-leakage budget I_x, bit per symbol: an operating point above it is refused before any light.") var privacyBudget = 0.01
     @Option(help: "Directory holding the MNIST test-set .gz files (default: the repository's Data/mnist).") var data: String?
     @Option(help: "Your own 28×28 grey images instead of the MNIST test set (white digit on black): an IDX image file (raw or .gz), a PGM or PNG, or a directory of PGM/PNG files (file-name order).") var images: String?
     @Option(help: "IDX label file for --images (one label per image); without it the session reports predictions only.") var labels: String?

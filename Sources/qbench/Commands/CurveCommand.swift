@@ -17,8 +17,8 @@ struct CurveCommand: ParsableCommand {
     @Option(help: "Model files, comma-separated (default: the shipped model).") var models: String?
     @Option(help: "Inference SNRs F, comma-separated.") var snrs = "0.01,0.03,0.1,0.3,0.5,1,2,3,5,10,30,100"
     @Option(help: "Noise seeds, comma-separated.") var seeds = "1,2,3"
-    @Option(help: "Client gain G (μ = F / 2f(G)).") var gain = 2.0
-    @Option(help: "Test images per point (1–10000).") var images = 10_000
+    @Option(parsing: .unconditional, help: "Client gain G (μ = F / 2f(G)).") var gain = 2.0
+    @Option(parsing: .unconditional, help: "Test images per point (1–10000).") var images = 10_000
     @Option(help: "Output files prefix (writes PREFIX.csv and PREFIX.svg).") var output = "qbench-curve"
     @Option(help: "Directory holding the MNIST .gz files (default: the repository's Data/mnist).") var data: String?
     @Flag(help: "One JSON object on stdout.") var json = false

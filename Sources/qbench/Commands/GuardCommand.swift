@@ -18,7 +18,7 @@ struct GuardCommand: AsyncParsableCommand {
 
     @Option(help: "The bench file whose safe-state sequence to run.") var bench: String
     @Option(help: "server | client | all: whose safe-state steps.") var station = "all"
-    @Option(name: .customLong("engine-pid"), help: "The process being guarded (for the messages).") var enginePid: Int32
+    @Option(name: .customLong("engine-pid"), parsing: .unconditional, help: "The process being guarded (for the messages).") var enginePid: Int32
 
     /// One record of what the guard did, appended to $QBENCH_HOME/guard.log (one JSON object per line).
     struct LogEntry: Codable {

@@ -12,10 +12,10 @@ struct LeakageCommand: ParsableCommand {
             The run on the twin measures it.
             """)
 
-    @Option(help: "Client amplifier gain G (> 1).") var gain: Double
-    @Option(help: "Mean photon number per mode μ (> 0).") var photons: Double
-    @Option(help: "Modes per inner product n.") var modes = 392
-    @Option(help: "Round-trip transmittance T in (0, 1].") var transmittance = 1.0
+    @Option(parsing: .unconditional, help: "Client amplifier gain G (> 1).") var gain: Double
+    @Option(parsing: .unconditional, help: "Mean photon number per mode μ (> 0).") var photons: Double
+    @Option(parsing: .unconditional, help: "Modes per inner product n.") var modes = 392
+    @Option(parsing: .unconditional, help: "Round-trip transmittance T in (0, 1].") var transmittance = 1.0
     @Option(name: .customLong("excess-noise"), help: "Output-referred excess noise ε in SNU (default: the honest client's g/n).")
     var excessNoise: Double?
     @Option(name: .customLong("inner-products"), help: "Inner products M on the same data (conservative data-leakage form).")
@@ -25,10 +25,10 @@ struct LeakageCommand: ParsableCommand {
     @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row for the projection, comma-separated.") var vacuumSlots = "8,32,98,392,1568"
     @Option(name: .customLong("photons-uncertainty"), help: "Relative standard uncertainty of the calibrated μ for the projection.")
     var photonsUncertainty = 0.0
-    @Option(help: "Server receiver efficiency η for the projection.") var efficiency = 0.85
-    @Option(name: .customLong("electronic-noise"), help: "Server receiver electronic noise (SNU) for the projection.") var electronicNoise = 0.0
-    @Option(name: .customLong("reference-fraction"), help: "Fraction of shots that are back-to-back references.") var referenceFraction = 0.3
-    @Option(help: "Error probability δ of the check.") var delta = 1e-6
+    @Option(parsing: .unconditional, help: "Server receiver efficiency η for the projection.") var efficiency = 0.85
+    @Option(name: .customLong("electronic-noise"), parsing: .unconditional, help: "Server receiver electronic noise (SNU) for the projection.") var electronicNoise = 0.0
+    @Option(name: .customLong("reference-fraction"), parsing: .unconditional, help: "Fraction of shots that are back-to-back references.") var referenceFraction = 0.3
+    @Option(parsing: .unconditional, help: "Error probability δ of the check.") var delta = 1e-6
     @Flag(help: "One JSON object on stdout.") var json = false
 
     struct Projection: Encodable {

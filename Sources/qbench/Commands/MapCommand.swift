@@ -17,16 +17,16 @@ struct MapCommand: ParsableCommand {
 
     @Option(help: "Photon numbers per mode μ, comma-separated.") var photons = "0.5,1,2,4,6,10"
     @Option(help: "Client gains G, comma-separated.") var gains = "1.3,1.5,2,3.4142,5"
-    @Option(help: "Test images per grid point.") var images = 2000
-    @Option(help: "Random seed (used when --seeds is not given).") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Test images per grid point.") var images = 2000
+    @Option(parsing: .unconditional, help: "Random seed (used when --seeds is not given).") var seed: UInt64 = 1
     @Option(help: "Noise seeds, comma-separated; the accuracy is their mean, the spread half their range.") var seeds: String?
     @Option(help: "Weight-leakage levels (bit/mode), comma-separated, at which to pick the best point.")
     var levels = "0.01,0.015,0.02,0.03,0.05,0.1,0.2"
     @Option(name: .customLong("max-data-leakage"), help: "Data-leakage budget I_x (bit/symbol) for the best-point choice.")
     var maxDataLeakage = 0.01
     @Option(help: "Output files prefix (writes PREFIX.csv, PREFIX.svg, PREFIX-best.csv, PREFIX-best.svg).") var output = "qbench-map"
-    @Option(name: .customLong("target-accuracy"), help: "Accuracy target for outlining cells.") var targetAccuracy = 0.96
-    @Option(help: "Weight-leakage budget for outlining cells, bit/mode.") var budget = 0.1
+    @Option(name: .customLong("target-accuracy"), parsing: .unconditional, help: "Accuracy target for outlining cells.") var targetAccuracy = 0.96
+    @Option(parsing: .unconditional, help: "Weight-leakage budget for outlining cells, bit/mode.") var budget = 0.1
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
 

@@ -19,7 +19,7 @@ struct PKIInitCommand: ParsableCommand {
 
     @Option(help: "Directory of the lab PKI (created if missing).") var dir: String
     @Option(help: "The CA's common name.") var name = "qbench lab CA"
-    @Option(help: "Validity in days.") var days = 3650
+    @Option(parsing: .unconditional, help: "Validity in days.") var days = 3650
     @Flag(help: "One JSON object on stdout.") var json = false
 
     struct Output: Encodable { let certificate: String; let privateKey: String; let subject: String; let notValidAfter: String; let certificateSHA256: String }
@@ -46,7 +46,7 @@ struct PKIIssueCommand: ParsableCommand {
     @Option(help: "Directory of the lab PKI (from `qbench pki init`).") var dir: String
     @Option(help: "Station name (common name and file name).") var name: String
     @Option(help: "server or client.") var role: String
-    @Option(help: "Validity in days.") var days = 825
+    @Option(parsing: .unconditional, help: "Validity in days.") var days = 825
     @Option(help: "Subject alternative names, comma-separated DNS names or IP addresses.") var san = "localhost,127.0.0.1"
     @Flag(help: "One JSON object on stdout.") var json = false
 

@@ -21,17 +21,17 @@ struct RunCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
-    @Option(help: "Test images (1–10000).") var images = 10_000
-    @Option(help: "Client amplifier gain G.") var gain = 2.0
-    @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
-    @Option(name: .customLong("block-images"), help: "Images per block (the server's check runs after every block).") var blockImages = 100
-    @Option(name: .customLong("burst-shots"), help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it.") var burstShots = 32
+    @Option(parsing: .unconditional, help: "Test images (1–10000).") var images = 10_000
+    @Option(parsing: .unconditional, help: "Client amplifier gain G.") var gain = 2.0
+    @Option(parsing: .unconditional, help: "Mean photons per mode μ at the client input.") var photons = 4.0
+    @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block (the server's check runs after every block).") var blockImages = 100
+    @Option(name: .customLong("burst-shots"), parsing: .unconditional, help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it.") var burstShots = 32
     @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
-    @Option(help: "Weight-leakage budget, bit per mode (the server's check).") var budget = 0.1
-    @Option(name: .customLong("lifetime-budget"), help: "The server's lifetime budget of weight leakage per client, bit per weight symbol, over all its sessions (leakage is per use); a session that could exceed it is refused before light. Default: unlimited (still recorded: `qbench ledger`).") var lifetimeBudget: Double?
-    @Option(name: .customLong("privacy-budget"), help: "The client's data-leakage budget I_x, bit per symbol: it refuses an operating point above it before any light.") var privacyBudget = 0.01
-    @Option(help: "Error probability δ of the abort and certified statements.") var delta = 1e-6
-    @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row (the in-band shot-noise reference; as many as modes halves ε̂'s error against a quarter).") var vacuumSlots = 392
+    @Option(parsing: .unconditional, help: "Weight-leakage budget, bit per mode (the server's check).") var budget = 0.1
+    @Option(name: .customLong("lifetime-budget"), parsing: .unconditional, help: "The server's lifetime budget of weight leakage per client, bit per weight symbol, over all its sessions (leakage is per use); a session that could exceed it is refused before light. Default: unlimited (still recorded: `qbench ledger`).") var lifetimeBudget: Double?
+    @Option(name: .customLong("privacy-budget"), parsing: .unconditional, help: "The client's data-leakage budget I_x, bit per symbol: it refuses an operating point above it before any light.") var privacyBudget = 0.01
+    @Option(parsing: .unconditional, help: "Error probability δ of the abort and certified statements.") var delta = 1e-6
+    @Option(name: .customLong("vacuum-slots"), parsing: .unconditional, help: "Vacuum slots per row (the in-band shot-noise reference; as many as modes halves ε̂'s error against a quarter).") var vacuumSlots = 392
     @Option(name: .customLong("resume"), help: "Continue an interrupted or killed run.") var resumeId: String?
     @Option(help: "Calibration folder (default: the station's, $QBENCH_HOME/calibration).") var store: String?
     @Flag(name: .customLong("raw-samples"), help: "Keep raw returned samples of the first blocks (bounded) in the run database.") var rawSamples = false

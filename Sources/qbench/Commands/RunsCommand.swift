@@ -7,7 +7,7 @@ struct RunsCommand: ParsableCommand {
         commandName: "runs",
         abstract: "List the recorded runs (run database in $QBENCH_HOME, default ~/.local/share/qbench).")
 
-    @Option(help: "Show at most this many runs, newest first.") var limit = 50
+    @Option(parsing: .unconditional, help: "Show at most this many runs, newest first.") var limit = 50
     @OptionGroup var station: StationOption
     @Flag(help: "One JSON object on stdout.") var json = false
 

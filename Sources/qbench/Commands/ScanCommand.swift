@@ -11,7 +11,7 @@ struct ScanCommand: AsyncParsableCommand {
         discussion: "Needs read/write access to the USB devices and /dev/gpiochip*: see docs/real-bench.md for the udev rule and the gpio group.")
 
     @Flag(help: "One JSON object on stdout.") var json = false
-    @Option(name: .customLong("timeout-ms"), help: "Timeout of each *IDN? query, in milliseconds.") var timeoutMilliseconds = 2000
+    @Option(name: .customLong("timeout-ms"), parsing: .unconditional, help: "Timeout of each *IDN? query, in milliseconds.") var timeoutMilliseconds = 2000
     @Option(help: "The instrument files (default: Devices/instruments of the repository).") var instruments: String?
 
     func run() async throws {

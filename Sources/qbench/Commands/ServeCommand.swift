@@ -20,17 +20,17 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var site: SiteOptions
     @Option(name: .customLong("station-file"), help: "The server station's file: the clients it admits (by certificate or key fingerprint) and the lifetime budget per client (format: docs/two-sites.md).") var stationFile: String?
     @Option(name: .customLong("allow"), help: "An admitted client besides the station file's: cert-sha256:HEX or key-sha256:HEX (`qbench pki fingerprint CLIENT.pem`); repeat per client.") var allow: [String] = []
-    @Option(help: "Sessions to serve before exiting (0: until stopped).") var sessions = 1
+    @Option(parsing: .unconditional, help: "Sessions to serve before exiting (0: until stopped).") var sessions = 1
     @Option(name: .customLong("resume"), help: "Continue this interrupted session (from its last commit) with the first client that connects; later sessions are new.") var resumeId: String?
-    @Option(help: "Test images per session (1–10000).") var images = 10_000
-    @Option(help: "Client amplifier gain G the server offers.") var gain = 2.0
-    @Option(help: "Mean photons per mode μ at the client input.") var photons = 4.0
-    @Option(name: .customLong("block-images"), help: "Images per block (the check runs after every block).") var blockImages = 100
-    @Option(name: .customLong("burst-shots"), help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it.") var burstShots = 32
-    @Option(help: "Weight-leakage budget, bit per mode.") var budget = 0.1
-    @Option(help: "Error probability δ of the check's statements.") var delta = 1e-6
-    @Option(name: .customLong("vacuum-slots"), help: "Vacuum slots per row.") var vacuumSlots = 392
-    @Option(name: .customLong("lifetime-budget"), help: "Lifetime weight-leakage budget per client, bit per weight symbol, instead of the station file's (default: the file's, or unlimited, recorded).") var lifetimeBudget: Double?
+    @Option(parsing: .unconditional, help: "Test images per session (1–10000).") var images = 10_000
+    @Option(parsing: .unconditional, help: "Client amplifier gain G the server offers.") var gain = 2.0
+    @Option(parsing: .unconditional, help: "Mean photons per mode μ at the client input.") var photons = 4.0
+    @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block (the check runs after every block).") var blockImages = 100
+    @Option(name: .customLong("burst-shots"), parsing: .unconditional, help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it.") var burstShots = 32
+    @Option(parsing: .unconditional, help: "Weight-leakage budget, bit per mode.") var budget = 0.1
+    @Option(parsing: .unconditional, help: "Error probability δ of the check's statements.") var delta = 1e-6
+    @Option(name: .customLong("vacuum-slots"), parsing: .unconditional, help: "Vacuum slots per row.") var vacuumSlots = 392
+    @Option(name: .customLong("lifetime-budget"), parsing: .unconditional, help: "Lifetime weight-leakage budget per client, bit per weight symbol, instead of the station file's (default: the file's, or unlimited, recorded).") var lifetimeBudget: Double?
     @Option(help: "Calibration folder (default: $QBENCH_HOME/calibration).") var store: String?
     @Option(help: "Model file (default: the shipped model).") var model: String?
     @Flag(name: .customLong("calibrate-link"), help: "Serve link calibrations instead of inference: the public calibration frame at --photons through each client's optics at --gain, each station recording its part (docs/two-sites.md).") var calibrateLink = false

@@ -31,10 +31,10 @@ struct SimulateCommand: ParsableCommand {
         abstract: "Secure inference of the MNIST test set under the protocol's noise model (no bench).",
         discussion: "Every inner product's client reading is drawn per PROTOCOL.md §3: mean 2√(G−1) Re β, variance (2G²−3G+2)/G.")
 
-    @Option(help: "Client amplifier gain G.") var gain = 2.0
-    @Option(help: "Mean photon number per mode μ.") var photons = 4.0
-    @Option(help: "Test images to classify (1–10000).") var images = 10_000
-    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Client amplifier gain G.") var gain = 2.0
+    @Option(parsing: .unconditional, help: "Mean photon number per mode μ.") var photons = 4.0
+    @Option(parsing: .unconditional, help: "Test images to classify (1–10000).") var images = 10_000
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Client behaviour: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false

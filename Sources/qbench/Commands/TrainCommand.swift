@@ -17,8 +17,8 @@ struct TrainCommand: ParsableCommand {
             Format of the output file: docs/model-format.md.
             """)
 
-    @Option(help: "Epochs.") var epochs = 30
-    @Option(name: .customLong("batch-size"), help: "Mini-batch size.") var batchSize = 128
+    @Option(parsing: .unconditional, help: "Epochs.") var epochs = 30
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Mini-batch size.") var batchSize = 128
     @Option(name: .customLong("learning-rate"), help: "Initial Adam learning rate.") var learningRate = 1e-3
     @Option(name: .customLong("final-lr-fraction"), help: "Final learning rate as a fraction of the initial one, cosine decay (1: constant, the authors' plain Adam).")
     var finalLRFraction = 0.05
@@ -29,14 +29,14 @@ struct TrainCommand: ParsableCommand {
     var noiseSchedule = "constant"
     @Option(name: .customLong("selection-snr"), help: "F at which the validation split picks the epoch (default: --noise-snr; 0: noise-free accuracy).")
     var selectionSNR: Double?
-    @Option(name: .customLong("validation-images"), help: "Training images held out for validation.") var validationImages = 5000
-    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(name: .customLong("validation-images"), parsing: .unconditional, help: "Training images held out for validation.") var validationImages = 5000
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Output model file.") var output = "Models/mnist-784-784-10.qbm"
     @Option(help: "Directory holding the MNIST .gz files (default: the repository's Data/mnist).") var data: String?
     @Option(name: .customLong("curve-snrs"), help: "Inference SNRs F of the noise curve stored in the header, comma-separated, or 'none'.")
     var curveSNRs = NoiseCurve.defaultSNRs.map { format($0) }.joined(separator: ",")
     @Option(name: .customLong("curve-seeds"), help: "Noise seeds of the curve, comma-separated.") var curveSeeds = "1,2,3"
-    @Option(name: .customLong("curve-gain"), help: "Client gain G of the curve (μ = F / 2f(G)).") var curveGain = 2.0
+    @Option(name: .customLong("curve-gain"), parsing: .unconditional, help: "Client gain G of the curve (μ = F / 2f(G)).") var curveGain = 2.0
     @Option(help: "Free-text provenance stored in the header (why this model, what it is for).") var provenance: String?
     @Flag(help: "One JSON object on stdout.") var json = false
 
