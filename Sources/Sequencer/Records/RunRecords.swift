@@ -22,6 +22,9 @@ public struct RunConfiguration: Sendable, Codable, Equatable {
     /// Shots per trigger burst, fixed when the session starts (so a resume plays the same bursts);
     /// nil in records older than it: the station's `chunkShots` then.
     public var shotsPerBurst: Int?
+    /// The calibration folder the run's preflight read (so a resume reads the same records); nil in
+    /// records older than it.
+    public var calibrationStore: String?
 
     public init(benchFile: String, modelFile: String, dataDirectory: String, images: Int = 10_000, gain: Double = 2,
                 photonsPerMode: Double = 4, blockImages: Int = 100, client: String = "honest",

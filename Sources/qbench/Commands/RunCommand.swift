@@ -21,27 +21,44 @@ struct RunCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
-    @Option(parsing: .unconditional, help: "Test images (1–10000).") var images = 10_000
-    @Option(parsing: .unconditional, help: "Client amplifier gain G.") var gain = 2.0
-    @Option(parsing: .unconditional, help: "Mean photons per mode μ at the client input.") var photons = 4.0
-    @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block (the server's check runs after every block).") var blockImages = 100
-    @Option(name: .customLong("burst-shots"), parsing: .unconditional, help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it.") var burstShots = 32
-    @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend.") var client = "honest"
-    @Option(parsing: .unconditional, help: "Weight-leakage budget, bit per mode (the server's check).") var budget = 0.1
+    @Option(parsing: .unconditional, help: "Test images (1–10000; default 10000).") var images: Int?
+    @Option(parsing: .unconditional, help: "Client amplifier gain G (default 2).") var gain: Double?
+    @Option(parsing: .unconditional, help: "Mean photons per mode μ at the client input (default 4).") var photons: Double?
+    @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block (the server's check runs after every block; default 100).") var blockImages: Int?
+    @Option(name: .customLong("burst-shots"), parsing: .unconditional, help: "Shots per trigger burst: each burst is four messages between the stations, and the server's memory per burst grows with it (default 32).") var burstShots: Int?
+    @Option(help: "Client behaviour on the simulated bench: honest | greedy-tap:R | over-amplify:G2 | intercept-resend (default honest).") var client: String?
+    @Option(parsing: .unconditional, help: "Weight-leakage budget, bit per mode (the server's check; default 0.1).") var budget: Double?
     @Option(name: .customLong("lifetime-budget"), parsing: .unconditional, help: "The server's lifetime budget of weight leakage per client, bit per weight symbol, over all its sessions (leakage is per use); a session that could exceed it is refused before light. Default: unlimited (still recorded: `qbench ledger`).") var lifetimeBudget: Double?
     @Option(name: .customLong("privacy-budget"), parsing: .unconditional, help: "The client's data-leakage budget I_x, bit per symbol: it refuses an operating point above it before any light.") var privacyBudget = 0.01
-    @Option(parsing: .unconditional, help: "Error probability δ of the abort and certified statements.") var delta = 1e-6
-    @Option(name: .customLong("vacuum-slots"), parsing: .unconditional, help: "Vacuum slots per row (the in-band shot-noise reference; as many as modes halves ε̂'s error against a quarter).") var vacuumSlots = 392
-    @Option(name: .customLong("resume"), help: "Continue an interrupted or killed run.") var resumeId: String?
+    @Option(parsing: .unconditional, help: "Error probability δ of the abort and certified statements (default 1e-6).") var delta: Double?
+    @Option(name: .customLong("vacuum-slots"), parsing: .unconditional, help: "Vacuum slots per row (the in-band shot-noise reference; as many as modes halves ε̂'s error against a quarter; default 392).") var vacuumSlots: Int?
+    @Option(name: .customLong("resume"), help: "Continue an interrupted or killed run, as it was recorded: its bench file, data, calibration folder and operating point (an option that differs from the record is refused).") var resumeId: String?
     @Option(help: "Calibration folder (default: the station's, $QBENCH_HOME/calibration).") var store: String?
     @Flag(name: .customLong("raw-samples"), help: "Keep raw returned samples of the first blocks (bounded) in the run database.") var rawSamples = false
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
 
+    /// A new run's settings: the options given, else the defaults.
+    var newRun: RunConfiguration {
+        var c = RunConfiguration(benchFile: "", modelFile: "", dataDirectory: "")
+        c.images = images ?? 10_000
+        c.gain = gain ?? 2
+        c.photonsPerMode = photons ?? 4
+        c.blockImages = blockImages ?? 100
+        c.client = client ?? "honest"
+        c.budgetBitsPerMode = budget ?? 0.1
+        c.delta = delta ?? 1e-6
+        c.vacuumSlotsPerRow = vacuumSlots ?? 392
+        c.keepRawSamples = rawSamples
+        c.shotsPerBurst = burstShots ?? 32
+        return c
+    }
+
     func validate() throws {
-        guard (1...10_000).contains(images) else { throw ValidationError("--images must be between 1 and 10000") }
-        guard blockImages > 0 else { throw ValidationError("--block-images must be positive") }
-        guard ClientBehaviour(argument: client) != nil else {
+        let c = newRun
+        guard (1...10_000).contains(c.images) else { throw ValidationError("--images must be between 1 and 10000") }
+        guard c.blockImages > 0 else { throw ValidationError("--block-images must be positive") }
+        guard ClientBehaviour(argument: c.client) != nil else {
             throw ValidationError("--client must be honest, greedy-tap:R, over-amplify:G2 or intercept-resend")
         }
         // Every other option (δ, budget, gain, μ, vacuum slots, and the budget against the honest
@@ -52,26 +69,30 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try logging.bootstrap()
-        let model = try modelOptions.loadModel()
-        let testSet = try modelOptions.loadSet(.test, limit: nil)
         let db = try RunDatabase(directory: StationOption.directory(.server))
         let clientDB = try RunDatabase(directory: StationOption.directory(.client))
-        var benchPath = bench
-        var behaviour = ClientBehaviour(argument: client)!
-        if let id = resumeId {
-            let summary = try db.run(id)
-            benchPath = summary.configuration.benchFile
-            behaviour = ClientBehaviour(argument: summary.configuration.client) ?? .honest
+        // A resumed run continues as it was recorded: its bench text, data, calibration folder and
+        // operating point; an option that says otherwise is refused before anything opens.
+        let resumed = try resumeId.map { try ResumedRun(id: $0, options: self, server: db, client: clientDB) }
+        var model = modelOptions
+        if let resumed {
+            model.data = model.data ?? resumed.dataDirectory
+            model.model = model.model ?? resumed.modelFile
         }
-        let opened = try await BenchOpening.open(benchPath)
+        let modelFile = try model.loadModel()
+        let testSet = try model.loadSet(.test, limit: nil)
+        let description = try resumed?.bench ?? BenchDescription.load(try BenchOpening.url(bench))
+        let behaviour = ClientBehaviour(argument: resumed?.configuration.client ?? newRun.client) ?? .honest
+        let opened = try await BenchOpening.open(description, station: nil)
         if behaviour != .honest {
             guard let engine = try? await SimulatedBench.engine(of: opened) else {
-                throw CLIError("--client \(client) is a behaviour of the simulated bench; bench '\(opened.description.name)' is real: a real client cannot be told to cheat")
+                throw CLIError("--client \(behaviour) is a behaviour of the simulated bench; bench '\(opened.description.name)' is real: a real client cannot be told to cheat")
             }
             try engine.setClientBehaviour(behaviour)
         }
-        let store = try BenchOpening.store(store)
-        if resumeId == nil { try await BenchOpening.calibrateTwinIfNeeded(opened, store: store, photons: photons, gain: gain, log: !json) }
+        let storePath = resumed?.configuration.calibrationStore ?? store
+        let store = try BenchOpening.store(storePath)
+        if resumeId == nil { try await BenchOpening.calibrateTwinIfNeeded(opened, store: store, photons: newRun.photonsPerMode, gain: newRun.gain, log: !json) }
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
@@ -83,17 +104,14 @@ struct RunCommand: AsyncParsableCommand {
         let result: RunResult
         do {
             if let id = resumeId {
-                result = try await ProtocolRun.resume(runId: id, model: model, testSet: testSet, env: env)
+                result = try await ProtocolRun.resume(runId: id, model: modelFile, testSet: testSet, env: env)
             } else {
-                let modelPath = try modelOptions.model ?? ProjectPaths.defaultModel.path
-                let dataPath = try modelOptions.data ?? ProjectPaths.mnist.path
-                var config = RunConfiguration(
-                    benchFile: try BenchOpening.url(bench).path, modelFile: modelPath,
-                    dataDirectory: dataPath, images: images, gain: gain, photonsPerMode: photons,
-                    blockImages: blockImages, client: client, budgetBitsPerMode: budget, delta: delta,
-                    vacuumSlotsPerRow: vacuumSlots, keepRawSamples: rawSamples)
-                config.shotsPerBurst = burstShots
-                result = try await ProtocolRun.start(config, model: model, testSet: testSet, env: env)
+                var config = newRun
+                config.benchFile = try BenchOpening.url(bench).path
+                config.modelFile = try modelOptions.model ?? ProjectPaths.defaultModel.path
+                config.dataDirectory = try modelOptions.data ?? ProjectPaths.mnist.path
+                config.calibrationStore = self.store.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+                result = try await ProtocolRun.start(config, model: modelFile, testSet: testSet, env: env)
             }
         } catch let failure as RunFailure {
             if json { try printJSON(failure.result) }
