@@ -178,6 +178,45 @@ struct RunDatabaseDamageTests {
         #expect(throws: RunDatabaseError.missing(path: empty.appendingPathComponent("runs.sqlite").path)) { try RunDatabase(directory: empty, readOnly: true) }
         #expect(!FileManager.default.fileExists(atPath: empty.path))
     }
+
+    /// A run on a QBENCH_HOME it cannot write is refused with the folder named and what to do
+    /// (it was a bare "SQLite error 14: unable to open database file"). Read-only by a read-only
+    /// tmpfs mount when this process may mount (root stops at EROFS, not at permissions), else by
+    /// permissions (for anyone but root).
+    @Test func unwritableHomeIsNamed() throws {
+        let (db, _) = try populated()
+        let home = db.url.deletingLastPathComponent()
+        try db.queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        let readOnly = scratchDirectory().appendingPathComponent("ro")
+        try FileManager.default.createDirectory(at: readOnly, withIntermediateDirectories: true)
+        func sh(_ args: [String]) -> Int32 {
+            let p = Process(); p.executableURL = URL(fileURLWithPath: "/bin/sh"); p.arguments = ["-c"] + [args.joined(separator: " ")]
+            p.standardError = FileHandle.nullDevice
+            do { try p.run() } catch { return -1 }
+            p.waitUntilExit(); return p.terminationStatus
+        }
+        var mounted = false
+        if getuid() == 0 {
+            mounted = sh(["mount -t tmpfs -o size=4m tmpfs", readOnly.path, "&& cp", db.url.path, readOnly.path + "/ && mount -o remount,ro", readOnly.path]) == 0
+            if !mounted { _ = sh(["umount", readOnly.path]) }
+        } else {
+            try FileManager.default.copyItem(at: db.url, to: readOnly.appendingPathComponent("runs.sqlite"))
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: readOnly.path)
+        }
+        defer { if mounted { _ = sh(["umount", readOnly.path]) } else { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: readOnly.path) } }
+        guard mounted || getuid() != 0 else {
+            print("unwritableHomeIsNamed: root without permission to mount: the read-only case cannot be made here")
+            return
+        }
+        #expect(throws: RunDatabaseError.self) { try RunDatabase(directory: readOnly) }
+        do { _ = try RunDatabase(directory: readOnly) } catch let error as RunDatabaseError {
+            guard case let .notWritable(path, _) = error else { Issue.record("\(error)"); return }
+            #expect(path == readOnly.path && error.description.contains("set QBENCH_HOME to a writable folder"))
+        }
+        // Reading still works there.
+        #expect(try RunDatabase(directory: readOnly, readOnly: true).runs().count == 1)
+        _ = home
+    }
 }
 
 @Suite("Layer frames from outside values")

@@ -28,6 +28,8 @@ public enum RunDatabaseError: Error, CustomStringConvertible, Equatable {
     case missing(path: String)
     /// Another process held the database locked longer than the busy timeout.
     case busy(path: String, seconds: Double)
+    /// A run must journal every step before it acts, and QBENCH_HOME cannot be written.
+    case notWritable(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -43,6 +45,8 @@ public enum RunDatabaseError: Error, CustomStringConvertible, Equatable {
             "run \(id) in \(p): the checkpoint of journal entry \(seq) fails its checksum (damaged on disk); resuming from it would give wrong results: start a new run with `qbench run`"
         case let .missing(p):
             "no run database at \(p) yet: `qbench run` creates it (set QBENCH_HOME to use another directory)"
+        case let .notWritable(p, d):
+            "the run database's folder \(p) cannot be written (\(d)), and a run journals every step before it acts: set QBENCH_HOME to a writable folder, or fix the folder (`ls -ld \(p)`, a read-only or full file system); `qbench runs`, `journal` and `report` still read what is there"
         case let .busy(p, s):
             "the run database \(p) stayed locked by another qbench process for \(s) s: wait for it to finish, or check for a hung process (`fuser \(p)`)"
         }
@@ -74,7 +78,13 @@ public final class RunDatabase: Sendable {
         } else if readOnly {
             throw RunDatabaseError.missing(path: url.path)
         } else {
-            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+            do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+                throw RunDatabaseError.notWritable(path: directory.path, detail: "\((error as NSError).localizedDescription)")
+            }
+        }
+        // A read-only mount stops even root (EROFS); permissions stop others.
+        if !readOnly, access(directory.path, W_OK) != 0 {
+            throw RunDatabaseError.notWritable(path: directory.path, detail: String(cString: strerror(errno)))
         }
         var config = Configuration()
         config.busyMode = .timeout(Self.busyTimeout)
