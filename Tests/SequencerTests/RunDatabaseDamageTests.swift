@@ -179,6 +179,37 @@ struct RunDatabaseDamageTests {
         #expect(!FileManager.default.fileExists(atPath: empty.path))
     }
 
+    /// On a full file system a run's last steps (safe state, status) still reach the journal: the
+    /// database gives back its reserve and writes again (they were lost, the run left `running`).
+    /// Needs a small tmpfs, so root with permission to mount.
+    @Test func fullDiskStillJournalsTheEndOfARun() throws {
+        let dir = scratchDirectory().appendingPathComponent("full")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        func sh(_ command: String) -> Int32 {
+            let p = Process(); p.executableURL = URL(fileURLWithPath: "/bin/sh"); p.arguments = ["-c", command]
+            p.standardError = FileHandle.nullDevice; p.standardOutput = FileHandle.nullDevice
+            do { try p.run() } catch { return -1 }
+            p.waitUntilExit(); return p.terminationStatus
+        }
+        guard getuid() == 0, sh("mount -t tmpfs -o size=12m tmpfs \(dir.path)") == 0 else {
+            print("fullDiskStillJournalsTheEndOfARun: cannot mount a tmpfs here (needs root): not run")
+            return
+        }
+        defer { _ = sh("umount \(dir.path)") }
+        let db = try RunDatabase(directory: dir)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs.sqlite.reserve").path))
+        let id = RunDatabase.newRunID()
+        try db.createRun(id: id, configuration: config, bench: "sim", benchSnapshot: nil, calibrationIds: ["a"], modelId: "m", codeVersion: "v", arguments: ["qbench"])
+        // Fill the file system.
+        _ = sh("dd if=/dev/zero of=\(dir.path)/filler bs=64k 2>/dev/null")
+        let detail = String(repeating: "x", count: 4000)
+        for k in 0..<3 { _ = try db.journal(id, kind: .safeState, step: "server.laser: ramp-down \(k)", detail: detail) }
+        try db.setStatus(id, .interrupted)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs.sqlite.reserve").path))
+        #expect(try db.journalEntries(id).filter { $0.kind == .safeState }.count == 3)
+        #expect(try db.run(id).status == .interrupted)
+    }
+
     /// A run on a QBENCH_HOME it cannot write is refused with the folder named and what to do
     /// (it was a bare "SQLite error 14: unable to open database file"). Read-only by a read-only
     /// tmpfs mount when this process may mount (root stops at EROFS, not at permissions), else by

@@ -1,5 +1,9 @@
 import Foundation
 import GRDB
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where run records live: `$QBENCH_HOME`, else `$XDG_DATA_HOME/qbench`, else
 /// `~/.local/share/qbench`. Never inside the repository.
@@ -30,6 +34,8 @@ public enum RunDatabaseError: Error, CustomStringConvertible, Equatable {
     case busy(path: String, seconds: Double)
     /// A run must journal every step before it acts, and QBENCH_HOME cannot be written.
     case notWritable(path: String, detail: String)
+    /// The file system is full, even after the database's reserve was given back.
+    case full(path: String)
 
     public var description: String {
         switch self {
@@ -47,6 +53,8 @@ public enum RunDatabaseError: Error, CustomStringConvertible, Equatable {
             "no run database at \(p) yet: `qbench run` creates it (set QBENCH_HOME to use another directory)"
         case let .notWritable(p, d):
             "the run database's folder \(p) cannot be written (\(d)), and a run journals every step before it acts: set QBENCH_HOME to a writable folder, or fix the folder (`ls -ld \(p)`, a read-only or full file system); `qbench runs`, `journal` and `report` still read what is there"
+        case let .full(p):
+            "the file system holding \(p) is full (its reserve for the last steps of a run was used too): free space there (`df -h \(p)`), then `qbench runs` shows what was recorded and `qbench run --resume RUN_ID` continues an interrupted run"
         case let .busy(p, s):
             "the run database \(p) stayed locked by another qbench process for \(s) s: wait for it to finish, or check for a hung process (`fuser \(p)`)"
         }
@@ -97,6 +105,7 @@ public final class RunDatabase: Sendable {
         }
         do {
             queue = try Self.open(path: url.path, configuration: config, existed: existed, readOnly: readOnly, reportedPath: url.path)
+            if !readOnly { Self.keepReserve(at: reserveURL) }
         } catch let error as DatabaseError where readOnly && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode) {
             // A WAL database in a directory this user cannot write (a read-only QBENCH_HOME):
             // SQLite cannot create the -shm file it needs even to read. Read a snapshot copy.
@@ -182,9 +191,37 @@ public final class RunDatabase: Sendable {
         }
     }
 
-    /// A write, with SQLite's damage and lock errors turned into `RunDatabaseError`.
+    /// A write, with SQLite's damage and lock errors turned into `RunDatabaseError`. On a full
+    /// file system the reserve is given back and the write tried once more: the steps that end a
+    /// run (its safe state, its status) still reach the journal.
     func write<T>(_ updates: (Database) throws -> T) throws -> T {
-        do { return try queue.write(updates) } catch let error as DatabaseError { throw Self.translate(error, path: url.path) }
+        do { return try queue.write(updates) } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            guard (try? FileManager.default.removeItem(at: reserveURL)) != nil else { throw RunDatabaseError.full(path: url.path) }
+            reserve.withLock { $0 = true }
+            do { return try queue.write(updates) } catch let again as DatabaseError {
+                throw again.resultCode == .SQLITE_FULL ? RunDatabaseError.full(path: url.path) : Self.translate(again, path: url.path)
+            }
+        } catch let error as DatabaseError { throw Self.translate(error, path: url.path) }
+    }
+
+    private let reserve = Mutex(false)
+    /// True once a write on a full disk used the reserve: a run stops at its next safe point.
+    public var usedReserve: Bool { reserve.withLock { $0 } }
+
+    /// Space kept beside the database for the end of a run on a full disk: a file of
+    /// `reserveBytes` that a write failing with SQLITE_FULL deletes before it tries again.
+    public static let reserveBytes = 512 << 10
+    var reserveURL: URL { url.deletingLastPathComponent().appendingPathComponent("runs.sqlite.reserve") }
+
+    /// Creates the reserve (really allocated, not a sparse file) when it is missing and there is room.
+    static func keepReserve(at url: URL) {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int, size >= reserveBytes { return }
+        let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if posix_fallocate(fd, 0, off_t(reserveBytes)) != 0 {
+            try? FileManager.default.removeItem(at: url)
+        }
     }
 
     /// A read, with SQLite's damage and lock errors turned into `RunDatabaseError`.

@@ -127,6 +127,11 @@ final class ServerStation: @unchecked Sendable {
 
     func checkStop() throws {
         if let why = env.stop.requested { throw RunError.stopped(why) }
+        // The database gave back its reserve to a full disk: what is left is for the safe state
+        // and the run's status, so the run stops here and can be resumed once there is space.
+        if env.database.usedReserve {
+            throw RunError.stopped("the file system holding \(env.database.url.path) is full; free space, then resume the run")
+        }
     }
 
     /// Runs the session with the client at the other end of `endpoint`, to the end (or to an
