@@ -54,7 +54,7 @@ public enum RunDatabaseError: Error, CustomStringConvertible, Equatable {
         case let .notWritable(p, d):
             "the run database's folder \(p) cannot be written (\(d)), and a run journals every step before it acts: set QBENCH_HOME to a writable folder, or fix the folder (`ls -ld \(p)`, a read-only or full file system); `qbench runs`, `journal` and `report` still read what is there"
         case let .full(p):
-            "the file system holding \(p) is full (its reserve for the last steps of a run was used too): free space there (`df -h \(p)`), then `qbench runs` shows what was recorded and `qbench run --resume RUN_ID` continues an interrupted run"
+            "the file system holding \(p) is full (a run keeps a small reserve there for its safe state and status; it is used up): free space there (`df -h \(p)`), then `qbench runs` shows what was recorded and `qbench run --resume RUN_ID` continues an interrupted run"
         case let .busy(p, s):
             "the run database \(p) stayed locked by another qbench process for \(s) s: wait for it to finish, or check for a hung process (`fuser \(p)`)"
         }
@@ -106,6 +106,9 @@ public final class RunDatabase: Sendable {
         do {
             queue = try Self.open(path: url.path, configuration: config, existed: existed, readOnly: readOnly, reportedPath: url.path)
             if !readOnly { Self.keepReserve(at: reserveURL) }
+        } catch let error as DatabaseError where !readOnly && [.SQLITE_FULL, .SQLITE_IOERR].contains(error.resultCode) {
+            // A full file system: SQLite cannot even create its WAL index to open.
+            throw RunDatabaseError.full(path: url.path)
         } catch let error as DatabaseError where readOnly && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode) {
             // A WAL database in a directory this user cannot write (a read-only QBENCH_HOME):
             // SQLite cannot create the -shm file it needs even to read. Read a snapshot copy.
