@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev        # the run database (GRDB)
   umockdev libumockdev-dev  # emulated USB and GPIO devices for the bus-level tests
   iproute2              # network namespaces: the two stations as two hosts (scripts/two-stations.sh --netns)
+  chromium              # the live page, loaded by a real browser in the tests (docs/live-view.md)
 )
 missing=()
 for p in "${packages[@]}"; do

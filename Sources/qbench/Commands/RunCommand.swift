@@ -35,6 +35,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("resume"), help: "Continue an interrupted or killed run, as it was recorded: its bench file, data, calibration folder and operating point (an option that differs from the record is refused).") var resumeId: String?
     @Option(help: "Calibration folder (default: the station's, $QBENCH_HOME/calibration).") var store: String?
     @Flag(name: .customLong("raw-samples"), help: "Keep raw returned samples of the first blocks (bounded) in the run database.") var rawSamples = false
+    @Option(help: "Serve a live page of the run at [HOST:]PORT (HOST defaults to 127.0.0.1, loopback only; docs/live-view.md).") var live: String?
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "One JSON object on stdout.") var json = false
 
@@ -96,7 +97,19 @@ struct RunCommand: AsyncParsableCommand {
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
-        let observer = TerminalObserver(enabled: !json)
+        let terminal = TerminalObserver(enabled: !json)
+        var observer: any RunObserver = terminal
+        var liveServer: LiveServer?
+        if let live {
+            let state = LiveState(station: "server", bench: opened.description.name,
+                                  budget: resumed?.configuration.budgetBitsPerMode ?? newRun.budgetBitsPerMode)
+            state.setDevices(await opened.snapshot())
+            let server = try LiveServer.start(live, state: state)
+            FileHandle.standardError.write(Data("live page: \(server.url)\n".utf8))
+            observer = LiveObserver(state: state, next: terminal)
+            liveServer = server
+        }
+        defer { liveServer?.stop() }
         var env = RunEnvironment(bench: opened, store: store, database: db, clientDatabase: clientDB, codeVersion: QBenchVersion.withCommit,
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
         env.dataLeakageBudgetBits = privacyBudget
@@ -117,6 +130,7 @@ struct RunCommand: AsyncParsableCommand {
             if json { try printJSON(failure.result) }
             throw CLIError("\(failure)")
         }
+        liveServer?.state.update { $0.state = result.aborted ? "aborted" : result.certified ? "completed, certified" : "completed, not certified" }
         if json { try printJSON(result); return }
         let firstCertified = try db.blocks(result.runId).first { $0.decision == "certified" }
         printResult(result, firstCertified: firstCertified)

@@ -55,6 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     @OptionGroup var logging: LoggingOptions
+    @Option(help: "Serve a live page of this station at [HOST:]PORT (HOST defaults to 127.0.0.1, loopback only; docs/live-view.md).") var live: String?
 
     func run() async throws {
         try logging.bootstrap()
@@ -79,8 +80,19 @@ struct ServeCommand: AsyncParsableCommand {
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
+        var observer: any RunObserver = TerminalObserver(enabled: true)
+        var liveServer: LiveServer?
+        if let live {
+            let state = LiveState(station: "server", bench: opened.description.name, budget: budget)
+            state.setDevices(await opened.snapshot(of: .server))
+            let server = try LiveServer.start(live, state: state)
+            say("live page: \(server.url)")
+            observer = LiveObserver(state: state, next: observer)
+            liveServer = server
+        }
+        defer { liveServer?.stop() }
         let env = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
-                                     arguments: CommandLine.arguments, stop: stop, observer: TerminalObserver(enabled: true))
+                                     arguments: CommandLine.arguments, stop: stop, observer: observer)
         var configuration = RunConfiguration(benchFile: try BenchOpening.url(bench).path, modelFile: try model ?? ProjectPaths.defaultModel.path, dataDirectory: "",
                                              images: images, gain: gain, photonsPerMode: photons, blockImages: blockImages, budgetBitsPerMode: budget,
                                              delta: delta, vacuumSlotsPerRow: vacuumSlots)

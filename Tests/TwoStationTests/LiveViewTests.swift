@@ -1,0 +1,89 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Sequencer
+import Testing
+
+/// The live page (`qbench run --live`, docs/live-view.md) loaded in a real browser (headless
+/// Chromium, Debian's `chromium`; scripts/bootstrap.sh installs it) while a twin run goes on: the
+/// values the browser renders are the run database's, block for block.
+@Suite("The live page in a real browser", .serialized)
+struct LiveViewTests {
+    static let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func get(_ url: String) async throws -> (Int, Data) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// The DOM the browser renders: element id → its text.
+    static func rendered(_ url: String, browser: String) throws -> [String: String] {
+        let r = try QBench.run(URL(fileURLWithPath: browser), ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                                            "--virtual-time-budget=5000", "--dump-dom", url])
+        let dom = String(decoding: r.stdout, as: UTF8.self)
+        var out: [String: String] = [:]
+        let pattern = try NSRegularExpression(pattern: #"id="([a-z-]+)"[^>]*>([^<]*)<"#)
+        for m in pattern.matches(in: dom, range: NSRange(dom.startIndex..., in: dom)) {
+            if let k = Range(m.range(at: 1), in: dom), let v = Range(m.range(at: 2), in: dom) { out[String(dom[k])] = String(dom[v]) }
+        }
+        return out
+    }
+
+    @Test("Chromium renders the run's values: each as the run database records it")
+    func browserShowsTheRunDatabase() async throws {
+        let browser = try #require(Self.browser, "no chromium: run scripts/bootstrap.sh (it installs Debian's chromium)")
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-live-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let log = home.appendingPathComponent("run.err")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let run = Process()
+        run.executableURL = QBench.binary
+        run.arguments = ["run", "--images", "4000", "--block-images", "100", "--live", "127.0.0.1:0"]
+        run.environment = ProcessInfo.processInfo.environment.merging(["QBENCH_HOME": home.path]) { $1 }
+        run.standardOutput = FileHandle.nullDevice
+        run.standardError = try FileHandle(forWritingTo: log)
+        try run.run()
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+
+        // The page's address, then a run with a few blocks behind it.
+        var base: String?
+        let deadline = ContinuousClock.now + .seconds(180)
+        while base == nil, ContinuousClock.now < deadline, run.isRunning {
+            try await Task.sleep(for: .milliseconds(200))
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: #"live page: (http://[0-9.:]+/)"#, options: .regularExpression) {
+                base = String(text[r].dropFirst("live page: ".count))
+            }
+        }
+        let url = try #require(base, "the run never printed its live page: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        struct State: Decodable { struct Point: Decodable { let block: Int }; let latest: Point? }
+        while ContinuousClock.now < deadline, run.isRunning {
+            let (_, data) = try await Self.get(url + "state.json")
+            if let s = try? JSONDecoder().decode(State.self, from: data), let b = s.latest?.block, b >= 2 { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let (status, _) = try await Self.get(url + "nothing-here")
+        #expect(status == 404)
+
+        let dom = try Self.rendered(url + "?once", browser: browser)
+        // A block reaches the page after its record is committed: no need to wait for the end.
+        kill(run.processIdentifier, SIGTERM)
+        run.waitUntilExit()
+        let runId = try #require(dom["run-id"], "\(dom)")
+        let blockIndex = try #require(dom["block"].flatMap(Int.init), "\(dom)")
+        let db = try RunDatabase(directory: home, readOnly: true)
+        let record = try #require(try db.blocks(runId).first { $0.blockIndex == blockIndex })
+        let g = { (v: Double) in String(format: "%.6g", v) }
+        #expect(dom["transmittance"] == g(record.transmittance))
+        #expect(dom["excess-noise"] == g(record.excessNoise))
+        #expect(dom["excess-noise-upper"] == g(record.excessNoiseUpperBound))
+        #expect(dom["weight-leakage"] == g(record.weightLeakageBitsPerMode))
+        #expect(dom["weight-leakage-upper"] == g(record.weightLeakageUpperBound))
+        #expect(dom["decision"] == record.decision)
+        #expect(dom["bench"] == "sim" && dom["station"] == "server" && dom["budget"] == "0.1")
+        #expect((dom["images-done"].flatMap(Int.init) ?? -1) >= record.imagesDone)
+        #expect(dom["images"] == "4000")
+    }
+}
