@@ -22,11 +22,13 @@ struct LoggingOptions: ParsableArguments {
     /// Sets up logging for this process (once; a second call changes nothing).
     func bootstrap() throws {
         let level = Logger.Level(rawValue: logLevel) ?? .warning
-        var trace: IOTraceFile?
+        let trace: IOTraceFile?
         if let ioTrace {
             do { trace = try IOTraceFile(path: ioTrace) } catch {
                 throw CLIError("--io-trace: cannot write \(ioTrace) (\(error)): give a path in a writable folder")
             }
+        } else {
+            trace = nil
         }
         LoggingBootstrap.once {
             LoggingSystem.bootstrap { label in
@@ -56,7 +58,7 @@ final class IOTraceFile: @unchecked Sendable {
     private let handle: FileHandle
     private let lock = NSLock()
     init(path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.truncate(atOffset: 0)
     }
