@@ -4,7 +4,7 @@
 # the twin's fibre (sim-fiber://) and by gRPC with mutual TLS (a lab PKI made here). Each station
 # has its own QBENCH_HOME: its own key, calibration store and run database.
 #
-#   scripts/two-stations.sh [--images N] [--budget B] [--burst-shots S] [--client BEHAVIOUR] [--netns] [--keep DIR]
+#   scripts/two-stations.sh [--images N] [--budget B] [--burst-shots S] [--client BEHAVIOUR] [--netns] [--keep DIR] [--client-live [HOST:]PORT]
 #
 #   --images N          test images of the session (default 1000)
 #   --budget B          the server's weight-leakage budget, bit per mode (default 0.1)
@@ -13,6 +13,7 @@
 #                       intercept-resend (a cheating client the server's check should abort)
 #   --netns             each station in its own network namespace, joined by a veth pair
 #                       (10.77.0.1 server, 10.77.0.2 client; needs root and iproute2)
+#   --client-live ADDR  the client station serves its live page there during the session (docs/live-view.md)
 #   --keep DIR          keep the stations' homes, logs and PKI in DIR (default: a temporary folder,
 #                       removed at the end)
 #
@@ -22,7 +23,7 @@
 # the session id, the decision, certified, aborted; the client's accuracy and images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-images=1000 budget=0.1 behaviour=honest netns=0 keep="" burst=32
+images=1000 budget=0.1 behaviour=honest netns=0 keep="" burst=32 client_live=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --images) images="$2"; shift 2 ;;
@@ -31,7 +32,8 @@ while [ $# -gt 0 ]; do
         --client) behaviour="$2"; shift 2 ;;
         --netns) netns=1; shift ;;
         --keep) keep="$2"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --client-live) client_live=(--live "$2"); shift 2 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "two-stations.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -126,7 +128,7 @@ server_pid=""
 # 2. The session.
 start_server server --images "$images" --budget "$budget" --burst-shots "$burst"
 client_status=0
-run_client client --behaviour "$behaviour" || client_status=$?
+run_client client --behaviour "$behaviour" "${client_live[@]}" || client_status=$?
 server_status=0
 wait "$server_pid" || server_status=$?
 server_pid=""

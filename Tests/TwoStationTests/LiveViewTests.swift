@@ -85,5 +85,53 @@ struct LiveViewTests {
         #expect(dom["bench"] == "sim" && dom["station"] == "server" && dom["budget"] == "0.1")
         #expect((dom["images-done"].flatMap(Int.init) ?? -1) >= record.imagesDone)
         #expect(dom["images"] == "4000")
+        // The server's page has no accuracy: it never sees a prediction.
+        #expect(dom["accuracy"] == nil || dom["accuracy"] == "", "\(dom)")
+    }
+
+    @Test("the client's own page shows its accuracy, as its run database records it")
+    func clientPageShowsItsAccuracy() async throws {
+        let browser = try #require(Self.browser, "no chromium: run scripts/bootstrap.sh (it installs Debian's chromium)")
+        let keep = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-client-live-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: keep) }
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/bin/bash")
+        script.arguments = [QBench.root.appendingPathComponent("scripts/two-stations.sh").path, "--images", "3000",
+                            "--client-live", "127.0.0.1:0", "--keep", keep.path]
+        script.environment = ProcessInfo.processInfo.environment.merging(["QBENCH": QBench.binary.path]) { $1 }
+        script.currentDirectoryURL = QBench.root
+        script.standardOutput = FileHandle.nullDevice
+        script.standardError = FileHandle.nullDevice
+        try script.run()
+        defer { if script.isRunning { kill(script.processIdentifier, SIGTERM) } }
+
+        let log = keep.appendingPathComponent("client.log")
+        var base: String?
+        let deadline = ContinuousClock.now + .seconds(240)
+        while base == nil, ContinuousClock.now < deadline, script.isRunning {
+            try await Task.sleep(for: .milliseconds(300))
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: #"live page: (http://[0-9.:]+/)"#, options: .regularExpression) {
+                base = String(text[r].dropFirst("live page: ".count))
+            }
+        }
+        let url = try #require(base, "the client never printed its live page")
+        struct State: Decodable { struct Point: Decodable { let block: Int }; let latest: Point? }
+        while ContinuousClock.now < deadline, script.isRunning {
+            if let (_, data) = try? await Self.get(url + "state.json"),
+               let s = try? JSONDecoder().decode(State.self, from: data), let b = s.latest?.block, b >= 1 { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let dom = try Self.rendered(url + "?once", browser: browser)
+        let blockIndex = try #require(dom["block"].flatMap(Int.init), "\(dom)")
+        let db = try RunDatabase(directory: keep.appendingPathComponent("client/client"), readOnly: true)
+        let runId = try #require(try db.runs().first?.id)
+        let record = try #require(try db.blocks(runId).first { $0.blockIndex == blockIndex })
+        let accuracy = try #require(record.accuracy)
+        #expect(dom["station"] == "client")
+        #expect(dom["accuracy"] == String(format: "%.2f %%", 100 * accuracy), "\(dom)")
+        #expect(dom["weight-leakage-upper"] == String(format: "%.6g", record.weightLeakageUpperBound))
+        kill(script.processIdentifier, SIGTERM)
+        script.waitUntilExit()
     }
 }

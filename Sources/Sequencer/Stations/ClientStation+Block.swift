@@ -83,6 +83,7 @@ extension ClientStation {
             weightLeakageUpperBound: verdict.weightLeakageBoundBitsPerMode, dataLeakageBits: dataLeakageBits(p),
             decision: Self.decisionName(verdict.decision), reason: verdict.reason, wallSeconds: checkpoint.wallSeconds, clippedSamples: nil)
         try journal(.step, "block \(index)", detail: "\(record.decision): \(verdict.reason)", block: record, checkpoint: true)
+        env.observer.block(record)   // the client's own page (its accuracy); `qbench run` passes steps only
         try await endpoint.commit()
         return verdict
     }

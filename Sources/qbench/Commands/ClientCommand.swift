@@ -30,6 +30,7 @@ struct ClientCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object on stdout.") var json = false
 
     @OptionGroup var logging: LoggingOptions
+    @Option(help: "Serve a live page of this station, with its accuracy, at [HOST:]PORT (HOST defaults to 127.0.0.1, loopback only; docs/live-view.md).") var live: String?
 
     func run() async throws {
         try logging.bootstrap()
@@ -58,8 +59,20 @@ struct ClientCommand: AsyncParsableCommand {
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
         let database = try RunDatabase(directory: StationOption.directory(.client))
+        var observer: any RunObserver = SilentObserver()
+        var liveServer: LiveServer?
+        if let live {
+            let state = LiveState(station: "client", bench: opened.description.name, budget: nil)
+            state.setDevices(await opened.snapshot(of: .client))
+            state.update { $0.state = "connecting" }
+            let server = try LiveServer.start(live, state: state)
+            FileHandle.standardError.write(Data("live page: \(server.url)\n".utf8))
+            observer = LiveObserver(state: state, next: observer)
+            liveServer = server
+        }
+        defer { liveServer?.stop() }
         let env = StationEnvironment(bench: opened, store: calibration, database: database,
-                                     codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, stop: stop)
+                                     codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, stop: stop, observer: observer)
         let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: images ?? dir.path, behaviour: behaviour ?? "honest")
         let config = SessionClientConfiguration(host: host, port: port,
                                                 security: .mutualTLS(credentials: credentials, trustRoots: roots, serverAllowList: serverList.isEmpty ? nil : serverList))

@@ -24,7 +24,8 @@ enum LivePage {
         <th>modes measured</th><td class="num" id="modes">0</td><th>modes/s</th><td class="num" id="modes-per-second">—</td></tr>
     <tr><th>block</th><td class="num" id="block">—</td><th>decision</th><td id="decision">—</td></tr>
     <tr><th>T̂</th><td class="num" id="transmittance">—</td><th>ε̂ (SNU)</th><td class="num"><span id="excess-noise">—</span> ≤ <span id="excess-noise-upper">—</span></td></tr>
-    <tr><th>I_w (bit/mode)</th><td class="num"><span id="weight-leakage">—</span> ≤ <span id="weight-leakage-upper">—</span></td></tr>
+    <tr><th>I_w (bit/mode)</th><td class="num"><span id="weight-leakage">—</span> ≤ <span id="weight-leakage-upper">—</span></td>
+        <th id="accuracy-label" hidden>accuracy (this client's)</th><td class="num" id="accuracy" hidden></td></tr>
     </table>
     <svg id="plot" width="640" height="240" viewBox="0 0 640 240" aria-label="I_w bound and estimate against modes measured"></svg>
     <h2>Devices (their state when the run started)</h2><table id="devices"><tr><th>role</th><th>identity</th><th>state</th></tr></table>
@@ -68,6 +69,10 @@ enum LivePage {
         text('excess-noise-upper', p.excessNoiseUpper); text('weight-leakage', p.weightLeakage);
         text('weight-leakage-upper', p.weightLeakageUpper);
         const d = document.getElementById('decision'); d.textContent = p.decision; d.className = p.decision;
+        if (p.accuracy) {
+          text('accuracy', p.accuracy);
+          document.getElementById('accuracy').hidden = false; document.getElementById('accuracy-label').hidden = false;
+        }
       }
       const t = document.getElementById('devices');
       while (t.rows.length > 1) t.deleteRow(1);

@@ -18,6 +18,8 @@ final class LiveState: @unchecked Sendable {
         let weightLeakage: String
         let weightLeakageUpper: String
         let decision: String
+        /// The client's accuracy so far (its own page only: the server never sees a prediction).
+        let accuracy: String?
     }
     struct Device: Encodable, Equatable {
         let role: String
@@ -119,7 +121,8 @@ struct LiveObserver: RunObserver {
                                 transmittance: LiveState.number(r.transmittance), excessNoise: LiveState.number(r.excessNoise),
                                 excessNoiseUpper: LiveState.number(r.excessNoiseUpperBound),
                                 weightLeakage: LiveState.number(r.weightLeakageBitsPerMode),
-                                weightLeakageUpper: LiveState.number(r.weightLeakageUpperBound), decision: r.decision)
+                                weightLeakageUpper: LiveState.number(r.weightLeakageUpperBound), decision: r.decision,
+                                accuracy: r.accuracy.map { String(format: "%.2f %%", 100 * $0) })
         state.update { s in
             s.latest = p
             s.history.append(p)
