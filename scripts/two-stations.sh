@@ -57,6 +57,9 @@ cleanup() {
     return 0
 }
 trap cleanup EXIT
+# SIGTERM or Ctrl-C end the script at once (a wait is interrupted), and the EXIT trap stops both stations.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 run_server=() run_client=()
 if [ "$netns" = 1 ]; then
