@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 SRC=${QBENCH:-.build/debug/qbench}
 [ -x "$SRC" ] || { echo "no qbench binary at $SRC (set QBENCH)" >&2; exit 2; }
-W=$(mktemp -d /tmp/qbench-hostile.XXXXXX)
+W=$(mktemp -d -t qbench-hostile.XXXXXX)
 MOUNTS=()
 cleanup() {
   for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
@@ -39,7 +39,7 @@ LIMIT=${CASE_TIMEOUT:-120}     # seconds before a case is stopped (SIGINT, then 
 FAILURES=()
 T0=$(date +%s.%N)
 
-echo "# binary $SRC: sha256 $(sha256sum "$SRC" | cut -c1-16)…, built $(date -u -r "$SRC" '+%Y-%m-%d %H:%M UTC'); work dir $W"
+echo "# binary $SRC: sha256 $(sha256sum "$SRC" | cut -c1-16)…, built $(date -u -r "$SRC" '+%Y-%m-%d %H:%M UTC'); work dir \$W (a temporary folder)"
 echo "# case-id | exit status (or signal) | seconds | first line of the message"
 
 now() { date +%s.%N; }
@@ -52,7 +52,9 @@ status_text() {
   else echo "$s"; fi
 }
 fail() { FAILURES+=("$1: $2"); }
-line() { echo "$1 | $2 | $3 | $4"; }
+# Paths in messages are shown as $W/… (this run's temporary folder) and relative to the repository,
+# so the output reads the same on any machine.
+line() { echo "$1 | $2 | $3 | $4" | sed -e "s|$W|\$W|g" -e "s|$REPO/||g"; }
 
 # qbench under nice and a time limit, with its own home: status in $RC, seconds in $SECS, output
 # in $OUT and $ERR, the first line of its message in $MSG.

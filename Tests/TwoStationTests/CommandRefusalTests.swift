@@ -41,7 +41,7 @@ struct CommandRefusalTests {
         (["run", "--budget", "-1", "--images", "10"], "--budget is refused"),
         (["run", "--delta", "-1e-3", "--images", "10"], "--delta is refused"),
         (["leakage", "--gain", "-2"], "gain"),
-        (["train", "--data", "SMALL", "--validation-images", "5", "--epochs", "1", "--batch-size", "4", "--curve-snrs", "none", "--output", "/tmp/qbench-never.qbm"], "28 × 28"),
+        (["train", "--data", "SMALL", "--validation-images", "5", "--epochs", "1", "--batch-size", "4", "--curve-snrs", "none", "--output", "SMALL/never.qbm"], "28 × 28"),
     ]
 
     @Test("refused with a message, not a signal", arguments: cases)
@@ -50,7 +50,7 @@ struct CommandRefusalTests {
         defer { try? FileManager.default.removeItem(at: small) }
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-refusal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: home) }
-        let r = try QBench.run(QBench.binary, c.arguments.map { $0 == "SMALL" ? small.path : $0 }, environment: ["QBENCH_HOME": home.path])
+        let r = try QBench.run(QBench.binary, c.arguments.map { $0.replacingOccurrences(of: "SMALL", with: small.path) }, environment: ["QBENCH_HOME": home.path])
         #expect(r.status != 0 && r.status < 128, "\(c.arguments) ended with \(r.status): \(r.stderr.suffix(1500))")
         #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("precondition") && !r.stderr.contains("Program crashed"), "\(r.stderr.suffix(1500))")
         #expect(r.stderr.contains(c.says), "\(c.arguments): \(r.stderr.suffix(800))")

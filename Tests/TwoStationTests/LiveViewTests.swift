@@ -42,6 +42,28 @@ struct LiveViewTests {
         return out
     }
 
+    /// The page's address, as the station prints it on stderr (`live page: URL`), once it has.
+    static func liveURL(in log: URL, while process: Process, deadline: ContinuousClock.Instant) async throws -> String? {
+        while ContinuousClock.now < deadline, process.isRunning {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: #"live page: (http://[0-9.:]+/)"#, options: .regularExpression) {
+                return String(text[r].dropFirst("live page: ".count))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
+
+    /// Waits until the page's state holds block `block` or later.
+    static func waitForBlock(_ block: Int, at url: String, while process: Process, deadline: ContinuousClock.Instant) async throws {
+        struct State: Decodable { struct Point: Decodable { let block: Int }; let latest: Point? }
+        while ContinuousClock.now < deadline, process.isRunning {
+            if let (_, data) = try? await get(url + "state.json"),
+               let s = try? JSONDecoder().decode(State.self, from: data), let b = s.latest?.block, b >= block { return }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+    }
+
     @Test("Chromium renders the run's values: each as the run database records it")
     func browserShowsTheRunDatabase() async throws {
         let browser = try #require(Self.browser, "no chromium: run scripts/bootstrap.sh (it installs Debian's chromium)")
@@ -49,33 +71,15 @@ struct LiveViewTests {
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }
         let log = home.appendingPathComponent("run.err")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let run = Process()
-        run.executableURL = QBench.binary
-        run.arguments = ["run", "--images", "10000", "--block-images", "100", "--live", "127.0.0.1:0"]
-        run.environment = ProcessInfo.processInfo.environment.merging(["QBENCH_HOME": home.path]) { $1 }
-        run.standardOutput = FileHandle.nullDevice
-        run.standardError = try FileHandle(forWritingTo: log)
-        try run.run()
+        let run = try QBench.start(["run", "--images", "10000", "--block-images", "100", "--live", "127.0.0.1:0"],
+                                   environment: ["QBENCH_HOME": home.path], stderr: log)
         defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
 
         // The page's address, then a run with a few blocks behind it.
-        var base: String?
         let deadline = ContinuousClock.now + .seconds(180)
-        while base == nil, ContinuousClock.now < deadline, run.isRunning {
-            try await Task.sleep(for: .milliseconds(200))
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let r = text.range(of: #"live page: (http://[0-9.:]+/)"#, options: .regularExpression) {
-                base = String(text[r].dropFirst("live page: ".count))
-            }
-        }
-        let url = try #require(base, "the run never printed its live page: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-        struct State: Decodable { struct Point: Decodable { let block: Int }; let latest: Point? }
-        while ContinuousClock.now < deadline, run.isRunning {
-            if let (_, data) = try? await Self.get(url + "state.json"),
-               let s = try? JSONDecoder().decode(State.self, from: data), let b = s.latest?.block, b >= 2 { break }
-            try await Task.sleep(for: .milliseconds(300))
-        }
+        let url = try #require(try await Self.liveURL(in: log, while: run, deadline: deadline),
+                               "the run never printed its live page: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        try await Self.waitForBlock(2, at: url, while: run, deadline: deadline)
         try #require(run.isRunning, "the run ended before the page could be read: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         let (status, _) = try await Self.get(url + "nothing-here")
         #expect(status == 404)
@@ -118,23 +122,10 @@ struct LiveViewTests {
         try script.run()
         defer { if script.isRunning { kill(script.processIdentifier, SIGTERM) } }
 
-        let log = keep.appendingPathComponent("client.log")
-        var base: String?
         let deadline = ContinuousClock.now + .seconds(240)
-        while base == nil, ContinuousClock.now < deadline, script.isRunning {
-            try await Task.sleep(for: .milliseconds(300))
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let r = text.range(of: #"live page: (http://[0-9.:]+/)"#, options: .regularExpression) {
-                base = String(text[r].dropFirst("live page: ".count))
-            }
-        }
-        let url = try #require(base, "the client never printed its live page")
-        struct State: Decodable { struct Point: Decodable { let block: Int }; let latest: Point? }
-        while ContinuousClock.now < deadline, script.isRunning {
-            if let (_, data) = try? await Self.get(url + "state.json"),
-               let s = try? JSONDecoder().decode(State.self, from: data), let b = s.latest?.block, b >= 1 { break }
-            try await Task.sleep(for: .milliseconds(300))
-        }
+        let url = try #require(try await Self.liveURL(in: keep.appendingPathComponent("client.log"), while: script, deadline: deadline),
+                               "the client never printed its live page")
+        try await Self.waitForBlock(1, at: url, while: script, deadline: deadline)
         try #require(script.isRunning, "the session ended before the client's page could be read")
         let dom = try Self.renderedRun(url + "?once", browser: browser)
         let blockIndex = try #require(dom["block"].flatMap(Int.init), "\(dom)")

@@ -50,13 +50,8 @@ struct ResumeRecordTests {
     func resumesWithoutItsBenchFile() async throws {
         let (home, bench) = try Self.folder()
         defer { try? FileManager.default.removeItem(at: home.deletingLastPathComponent()) }
-        let p = Process()
-        p.executableURL = QBench.binary
-        p.arguments = ["run", "--bench", bench.path, "--images", "3000", "--block-images", "10"]
-        p.environment = ProcessInfo.processInfo.environment.merging(["QBENCH_HOME": home.path]) { $1 }
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try QBench.start(["run", "--bench", bench.path, "--images", "3000", "--block-images", "10"],
+                                 environment: ["QBENCH_HOME": home.path])
         // Stop it (SIGTERM: at its next safe point) once it has run a few blocks.
         let deadline = ContinuousClock.now + .seconds(120)
         var id: String?

@@ -32,6 +32,25 @@ enum QBench {
         return (status, stdout, String(decoding: errorText.value, as: UTF8.self))
     }
 
+    /// Starts `qbench` in the background with `arguments` (stdout discarded; stderr to `stderr`, or
+    /// discarded): for tests that act while it runs.
+    static func start(_ arguments: [String], environment: [String: String] = [:], stderr: URL? = nil) throws -> Process {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        p.currentDirectoryURL = root
+        p.standardOutput = FileHandle.nullDevice
+        if let stderr {
+            FileManager.default.createFile(atPath: stderr.path, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: stderr)
+        } else {
+            p.standardError = FileHandle.nullDevice
+        }
+        try p.run()
+        return p
+    }
+
     /// `scripts/two-stations.sh` with `arguments`: the two stations' reports.
     static func twoStations(_ arguments: [String]) throws -> StationPair {
         let r = try run(URL(fileURLWithPath: "/bin/bash"), [root.appendingPathComponent("scripts/two-stations.sh").path] + arguments,

@@ -20,18 +20,8 @@ extension Bench {
         var unopened: [Role: String] = [:]
         let roles = Set(description.safeState.filter { station == nil || $0.role.station == station }.map(\.role))
         for role in roles.sorted() {
-            guard let binding = description.bindings[role] else {
-                unopened[role] = "the bench file binds no device to \(role.rawValue)"
-                continue
-            }
             do {
-                guard let factory = registry.factory(for: binding) else {
-                    unopened[role] = "no driver '\(binding.driver)' in this qbench"
-                    continue
-                }
-                let raw = try await factory.makeDevice(DriverContext(bench: description, binding: binding, shared: shared))
-                guard raw.family == role.family else { throw AccessError.wrongFamily(role, expected: role.family.rawValue) }
-                devices[role] = guardWrap(raw, role: role, limits: limits)
+                devices[role] = try await makeDevice(role, of: description, registry: registry, shared: shared, limits: limits)
             } catch {
                 unopened[role] = "\(error)"
             }

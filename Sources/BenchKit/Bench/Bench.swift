@@ -63,10 +63,7 @@ public final class Bench: Sendable {
         let limits = LimitGuard(bench: description, registry: registry)
         var devices: [Role: any BenchDevice] = [:]
         for role in description.roles {
-            let binding = description.bindings[role]!
-            let raw = try await registry.factory(for: binding)!.makeDevice(DriverContext(bench: description, binding: binding, shared: shared))
-            guard raw.family == role.family else { throw AccessError.wrongFamily(role, expected: role.family.rawValue) }
-            devices[role] = guardWrap(raw, role: role, limits: limits)
+            devices[role] = try await makeDevice(role, of: description, registry: registry, shared: shared, limits: limits)
         }
         var panel: (any PatchPanel)?
         for binding in description.bindings.values.sorted(by: { $0.role < $1.role }) where panel == nil {
@@ -76,6 +73,19 @@ public final class Bench: Sendable {
                           shared: shared, devices: devices, registry: registry)
         try await bench.observeStartingValues()
         return bench
+    }
+
+    /// The device of `role` through its driver, checked to be of the role's family and wrapped in
+    /// the bench's limit guard.
+    static func makeDevice(_ role: Role, of description: BenchDescription, registry: DriverRegistry,
+                           shared: SharedResources, limits: LimitGuard) async throws -> any BenchDevice {
+        guard let binding = description.bindings[role] else { throw AccessError.missingRole(role, bench: description.name) }
+        guard let factory = registry.factory(for: binding) else {
+            throw BenchFileError(file: description.file, line: binding.line, message: "\(role.rawValue): no driver '\(binding.driver)' in this qbench")
+        }
+        let raw = try await factory.makeDevice(DriverContext(bench: description, binding: binding, shared: shared))
+        guard raw.family == role.family else { throw AccessError.wrongFamily(role, expected: role.family.rawValue) }
+        return guardWrap(raw, role: role, limits: limits)
     }
 
     static func guardWrap(_ d: any BenchDevice, role: Role, limits: LimitGuard) -> any BenchDevice {

@@ -59,8 +59,9 @@ final class LiveState: @unchecked Sendable {
         lock.lock()
         change(&snapshot)
         snapshot.version += 1
-        let data = (try? JSONEncoder().encode(snapshot)) ?? Data()
         let targets = Array(listeners.values)
+        // Encoded only for a page that is listening: progress calls come once per burst.
+        let data = targets.isEmpty ? Data() : (try? JSONEncoder().encode(snapshot)) ?? Data()
         lock.unlock()
         for t in targets { t(data) }
     }
@@ -100,7 +101,7 @@ struct LiveObserver: RunObserver {
     }
 
     func step(_ text: String) {
-        let stamp = ISO8601DateFormatter().string(from: Date())
+        let stamp = ISO8601DateFormatter.traceFormatter.string(from: Date())
         state.update { s in
             s.journal.append("\(stamp)  \(text)")
             if s.journal.count > 30 { s.journal.removeFirst(s.journal.count - 30) }
