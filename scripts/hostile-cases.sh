@@ -44,7 +44,10 @@ echo "# case-id | exit status (or signal) | seconds | first line of the message"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-firstline() { tr '\r' '\n' < "$1" | sed -e 's/[[:space:]]*$//' | grep -v '^$' | head -n 1 | cut -c1-300; }
+# Paths in messages are shown as $W/… (this run's temporary folder) and relative to the repository,
+# so the output reads the same on any machine.
+paths() { sed -e "s|$W|\$W|g" -e "s|$REPO/||g"; }
+firstline() { tr '\r' '\n' < "$1" | sed -e 's/[[:space:]]*$//' | grep -v '^$' | head -n 1 | paths | cut -c1-300; }
 status_text() {
   local s=$1
   if [ "$s" -eq 124 ]; then echo "timeout (${LIMIT} s)"
@@ -52,9 +55,7 @@ status_text() {
   else echo "$s"; fi
 }
 fail() { FAILURES+=("$1: $2"); }
-# Paths in messages are shown as $W/… (this run's temporary folder) and relative to the repository,
-# so the output reads the same on any machine.
-line() { echo "$1 | $2 | $3 | $4" | sed -e "s|$W|\$W|g" -e "s|$REPO/||g"; }
+line() { echo "$1 | $2 | $3 | $4" | paths; }
 
 # qbench under nice and a time limit, with its own home: status in $RC, seconds in $SECS, output
 # in $OUT and $ERR, the first line of its message in $MSG.
@@ -319,7 +320,7 @@ line 7-two-runs-one-home "$ra and $rb" "$(elapsed "$t" "$(now)")" "${msg%; }"
 # 8. A full disk in the middle of a run (a 1 MiB tmpfs holding the home).
 if can_mount; then
   M=$W/full; mkdir -p "$M"; mount -t tmpfs -o size=1m tmpfs "$M" && MOUNTS+=("$M")
-  cp -a "$BASE/." "$M/"
+  cp -a "$BASE/." "$M/" 2>/dev/null || true   # the copy is meant to fill the file system
   qrun "$M" run --images 2000 --block-images 10
   judge 8-disk-full refuse "" ""
   cp -a "$M" "$W/full-copy"; umount "$M"
