@@ -72,7 +72,8 @@ struct ExperimentPlanTests {
     @Test func theShippedExamplesParse() throws {
         let folder = repositoryRoot.appendingPathComponent("Experiments")
         let counts = ["paper-map.yaml": 12, "paper-map-full.yaml": 30, "attacks.yaml": 12, "drift-recheck.yaml": 3,
-                      "low-leakage.yaml": 3, "low-leakage-certified.yaml": 6, "accurate-at-0.05.yaml": 3, "accurate-at-0.05-g2.yaml": 3]
+                      "low-leakage.yaml": 3, "low-leakage-certified.yaml": 6, "accurate-at-0.05.yaml": 3, "accurate-at-0.05-g2.yaml": 3,
+                      "sweep-3x3.yaml": 9]
         // Every plan in the folder is listed here (a new one is parsed, or this test fails).
         let shipped = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
         #expect(Set(shipped) == Set(counts.keys))
