@@ -22,6 +22,8 @@ public enum DriverCatalog {
             GPIOTriggerDriver(connector: connector),
             GPIOShutterDriver(connector: connector),
             GPIOInterlockDriver(connector: connector),
+            GPIOOpticalSwitchDriver(connector: connector),
+            try DACVariableAttenuatorDriver(awg: awg, connector: connector),
         ]
     }
 
