@@ -24,7 +24,7 @@ struct BenchFileTests {
         let bench = try BenchDescription.load(Self.path)
         #expect(bench.name == "fiber-testbed" && bench.roles.count == Role.allCases.count)
         let real = bench.roles.filter { bench.bindings[$0]!.driver != "sim" }.map(\.rawValue)
-        #expect(real == ["server.laser", "server.modulator", "server.tap", "server.receiver", "trigger", "shutter", "interlock"])
+        #expect(real == ["server.laser", "server.modulator", "server.voa", "server.tap", "server.switch", "server.receiver", "trigger", "shutter", "interlock"])
         #expect(bench.safeState.first?.description == "server.laser: ramp-down")
         // Every role's own checks pass (the edits below are refused for their own reasons first);
         // the mix is refused after them, at the first simulated role, naming both sides.
@@ -32,8 +32,9 @@ struct BenchFileTests {
             try registry.validate(bench)
             Issue.record("a bench of real instruments and the twin was accepted")
         } catch let error as BenchFileError {
-            #expect(error.line == bench.bindings[.serverAttenuator]!.line, "\(error)")
-            #expect(error.message.contains("server.voa") && error.message.contains("server.laser") && error.message.contains("twin"), "\(error)")
+            let firstSimulated = try #require(bench.roles.first { bench.bindings[$0]!.driver == "sim" })
+            #expect(error.line == bench.bindings[firstSimulated]!.line, "\(error)")
+            #expect(error.message.contains(firstSimulated.rawValue) && error.message.contains("server.laser") && error.message.contains("twin"), "\(error)")
         }
     }
 
@@ -62,20 +63,22 @@ struct BenchFileTests {
         ("      drive: {min: -2 V, max: 2 V}", "      drive: {min: -8 V, max: 8 V}", 27, "lies outside what channel 1 (i, line 30) can output into 50 Ω"),
         ("      phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 1, load: high-z}",
          "      phase: {awg: \"gpio://gpiochip0/1\", channel: 1, load: high-z}", 32, "expected a usbtmc:// or tcpip:// (or serial://) address"),
-        ("      channel: 1\n      symbol-rate", "      channel: 5\n      symbol-rate", 55, "channel must be 1…4"),
-        ("      symbol-rate: 10 MBd", "      symbol-rate: 10 MV", 56, "bad unit"),
-        ("      symbol-rate: 10 MBd", "      symbol-rate: 200 MBd", 56, "beyond what the lo-phase AWG can play"),
-        ("      slots-per-shot: 313600", "      slots-per-shot: 4", 58, "slots-per-shot must be 8…"),
-        ("tap-fraction: 0.01, averaging", "tap-fraktion: 0.01, averaging", 59, "unknown key 'tap-fraktion'"),
+        ("      channel: 1\n      symbol-rate", "      channel: 5\n      symbol-rate", 67, "channel must be 1…4"),
+        ("      symbol-rate: 10 MBd", "      symbol-rate: 10 MV", 68, "bad unit"),
+        ("      symbol-rate: 10 MBd", "      symbol-rate: 200 MBd", 68, "beyond what the lo-phase AWG can play"),
+        ("      slots-per-shot: 313600", "      slots-per-shot: 4", 70, "slots-per-shot must be 8…"),
+        ("tap-fraction: 0.01, averaging", "tap-fraktion: 0.01, averaging", 71, "unknown key 'tap-fraktion'"),
         ("      lo-phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2, v-pi: 3.5 V}",
-         "      lo-phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2, v-pi: 7 V}", 60, "±π would not fit"),
+         "      lo-phase: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2, v-pi: 7 V}", 72, "±π would not fit"),
         ("      vacuum-gate: {awg: \"usbtmc://0957:2807?serial=MY52600003\", channel: 1",
-         "      vacuum-gate: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2", 61, "vacuum-gate uses the same AWG channel as lo-phase"),
-        ("blocked-level: high}", "blocked-level: sideways}", 62, "not a level"),
-        ("      period: 40 ms", "      period: 5 µs", 88, "must be longer than the pulse width"),
-        ("      pulse-width: 10 µs", "      pulse-width: 10 parsecs", 87, "is not a duration"),
-        ("      open-level: high", "      open-level: ajar", 93, "not a level"),
-        ("    driver: gpio-interlock\n    address: gpio://gpiochip0/22", "    driver: gpio-interlock\n    address: usbtmc://1313:8072", 94, "drives a GPIO line"),
+         "      vacuum-gate: {awg: \"usbtmc://0957:2807?serial=MY52600002\", channel: 2", 73, "vacuum-gate uses the same AWG channel as lo-phase"),
+        ("blocked-level: high}", "blocked-level: sideways}", 74, "not a level"),
+        ("      period: 40 ms", "      period: 5 µs", 100, "must be longer than the pulse width"),
+        ("      pulse-width: 10 µs", "      pulse-width: 10 parsecs", 99, "is not a duration"),
+        ("      open-level: high", "      open-level: ajar", 105, "not a level"),
+        ("    driver: gpio-interlock\n    address: gpio://gpiochip0/22", "    driver: gpio-interlock\n    address: usbtmc://1313:8072", 106, "drives a GPIO line"),
+        ("        - [3 V, 14.5 dB]", "        - [3 V, 3 dB]", 47, "must rise (or fall) strictly"),
+        ("      back-to-back-level: low", "      back-to-back-level: maybe", 60, "not a level"),
     ] as [(String, String, Int, String)])
     func mistakesNameTheLine(find: String, replace: String, line: Int, message: String) throws {
         let text = Self.text.replacingOccurrences(of: find, with: replace)
