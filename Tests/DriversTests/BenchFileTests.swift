@@ -40,13 +40,14 @@ struct BenchFileTests {
     @Test("the catalog names every driver, and each serves its family")
     func catalog() throws {
         let drivers = try DriverCatalog.all(library: library, connector: SystemConnector())
-        #expect(drivers.map(\.name) == ["thorlabs-pm100usb", "thorlabs-cld1015", "keysight-33500b", "keysight-infiniivision",
-                                        "gpio-trigger", "gpio-shutter", "gpio-interlock"])
-        #expect(drivers.map(\.families) == [[.powerMeter], [.laser], [.modulator], [.homodyneReceiver], [.trigger], [.shutter], [.interlock]])
+        #expect(drivers.map(\.name) == ["thorlabs-pm100usb", "thorlabs-cld1015", "thorlabs-cld1015-soa", "keysight-33500b", "keysight-33500b-coupler",
+                                        "keysight-33500b-processor", "keysight-infiniivision", "gpio-trigger", "gpio-shutter", "gpio-interlock"])
+        #expect(drivers.map(\.families) == [[.powerMeter], [.laser], [.amplifier], [.modulator], [.splitter], [.clientProcessor], [.homodyneReceiver],
+                                            [.trigger], [.shutter], [.interlock]])
         let cld = drivers[1].hardwareLimits(for: .laser)
         #expect(cld["current"]?.max == 1.5 && abs((cld["temperature"]?.min ?? 0) - 278.15) < 1e-9)
         #expect(cld["current"]?.source.hasSuffix("thorlabs-cld1015.yaml:16") == true)
-        #expect(drivers[2].hardwareLimits(for: .modulator)["drive"]?.max == 10)
+        #expect(drivers[3].hardwareLimits(for: .modulator)["drive"]?.max == 10)
     }
 
     /// Each edit of fiber-testbed.yaml is refused with this line and message.
@@ -108,7 +109,8 @@ struct BenchFileTests {
 
 /// The two site files of the fibre test bed (docs/two-sites.md): each binds only its station's
 /// roles, and a role whose instrument has no driver makes the whole file refused, every such role
-/// named — never one simulated instrument beside real ones.
+/// named — never one simulated instrument beside real ones. The client's site has a driver for
+/// every role and passes every check.
 @Suite("Site bench files of the fibre test bed")
 struct SiteBenchFileTests {
     struct Site: Sendable, CustomStringConvertible {
@@ -118,7 +120,7 @@ struct SiteBenchFileTests {
 
     static let sites = [
         Site(file: "fiber-testbed-server.yaml", station: .server, missing: ["server.voa", "server.switch"]),
-        Site(file: "fiber-testbed-client.yaml", station: .client, missing: ["client.processor", "client.amplifier", "client.splitter"]),
+        Site(file: "fiber-testbed-client.yaml", station: .client, missing: []),
     ]
 
     @Test(arguments: sites)
@@ -128,12 +130,53 @@ struct SiteBenchFileTests {
         #expect(!bench.bindings.values.contains { $0.driver == "sim" }, "a site file binds a simulated instrument")
         var registry = try DriverCatalog.registry(library: library, connector: SystemConnector())
         registry.register(FakeSimDriver())
+        if site.missing.isEmpty {
+            try registry.validate(bench)
+            return
+        }
         do {
             try registry.validate(bench)
             Issue.record("\(site.file) was accepted with instruments that have no driver")
         } catch {
             for role in site.missing { #expect(error.message.contains(role), "\(error.message)") }
             #expect(error.message.contains("refused whole"))
+        }
+    }
+
+    static let client = repositoryRoot.appendingPathComponent("Devices/benches/fiber-testbed-client.yaml")
+
+    /// Each edit of fiber-testbed-client.yaml is refused with this line and message.
+    @Test(arguments: [
+        ("      v-pi-i: 4.5 V ", "      v-pi-i: -4.5 V ", 24, "v-pi-i must be positive"),
+        ("      bias-phase: 2.2 V ", "      bias-fase: 2.2 V ", 28, "unknown key 'bias-fase'"),
+        ("      bias-phase: 2.2 V ", "      bias-q2: 2.2 V ", 28, "unknown key 'bias-q2'"),
+        ("      bias-i: 0 V ", "      bias-i: 7 V ", 26, "outside the channel's output window"),
+        ("      symbol-rate: 10 MBd          # the server's", "      symbol-rate: 300 MBd          # the server's", 23, "beyond the AWG's"),
+        ("      field-scale: 0.9", "      field-scale: 1.5", 29, "field-scale must be"),
+        ("      current-limit: 400 mA ", "      current-limit: 2 A ", 37, "above what the CLD1015 can drive"),
+        ("        - {current: 200 mA, gain: 8}", "        - {current: 500 mA, gain: 8}", 44, "outside 0 … current-limit 400 mA"),
+        ("        - {current: 80 mA, gain: 2.5}", "        - {current: 80 mA, gain: 1.5}", 41, "breaks the monotone order"),
+        ("        - {current: 80 mA, gain: 2.5}", "        - {current: 50 mA, gain: 2.5}", 41, "does not lie above point 2"),
+        ("      gain: {min: 1, max: 6}", "      gain: {min: 1, max: 9}", 35, "the gain limit 9.0 lies outside the gain table's 1.0 … 8.0"),
+        ("        - {voltage: 0 V, kept-fraction: 0}\n", "", 55, "must contain 0 V"),
+        ("        - {voltage: 5 V, kept-fraction: 0.97}", "        - {voltage: 5 V, kept-fraction: 1.2}", 60, "outside 0 … 1"),
+        ("        - {voltage: 5 V, kept-fraction: 0.97}", "        - {voltage: 12 V, kept-fraction: 0.97}", 60, "outside channel 1's output window -10 V … 10 V into high-Z"),
+        ("      kept-fraction: {min: 0, max: 0.95}", "      kept-fraction: {min: 0, max: 0.99}", 50, "lies outside the table's 0.0 … 0.97"),
+        ("      channel: 1\n      load: high-z", "      chanel: 1\n      load: high-z", 52, "unknown key 'chanel'"),
+    ] as [(String, String, Int, String)])
+    func clientMistakesNameTheLine(find: String, replace: String, line: Int, message: String) throws {
+        let original = try String(contentsOf: Self.client, encoding: .utf8)
+        let text = original.replacingOccurrences(of: find, with: replace)
+        #expect(text != original, "the edit did not apply")
+        var registry = try DriverCatalog.registry(library: library, connector: SystemConnector())
+        registry.register(FakeSimDriver())
+        do throws(BenchFileError) {
+            let bench = try BenchDescription.parse(text, file: "fiber-testbed-client.yaml")
+            try registry.validate(bench)
+            Issue.record("accepted: \(replace)")
+        } catch {
+            #expect(error.line == line, "\(error)")
+            #expect(error.message.contains(message), "\(error)")
         }
     }
 }
