@@ -39,9 +39,9 @@ struct Keysight33500BCouplerTests {
 
     @Test("a coupler whose kept fraction falls with voltage")
     func fallingTable() async throws {
-        let falling = try CalibrationTable([.init(x: 0, y: 0.9), .init(x: 5, y: 0.1)], source: "client.yaml:30")
-        let (coupler, transport) = try await open([Self.notBurst, S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 2.5")], output: "1", table: falling)
-        try await coupler.setKeptFraction(0.5)
+        let falling = try CalibrationTable([.init(x: 0, y: 0.9), .init(x: 2, y: 0.6), .init(x: 5, y: 0.1)], source: "client.yaml:30")
+        let (coupler, transport) = try await open([Self.notBurst, S.set("SOUR1:FUNC DC"), S.set("SOUR1:VOLT:OFFS 3.8")], output: "1", table: falling)
+        try await coupler.setKeptFraction(0.3)
         try transport.finish()
     }
 

@@ -22,6 +22,11 @@ import Foundation
 /// their manual sections are on `Keysight33500BChannel`.
 ///
 /// Safe state: every output off, burst off, function DC (the processor unprogrammed).
+///
+/// This is diag(conj ξ_j) slot by slot, not the twin's mesh (a unitary with first row conj(ξ)):
+/// it attenuates each slot by |ξ_j| and leaves each slot's vacuum noise in place, and returned
+/// light passing it again carries the |ξ_j| pattern. Whether that is acceptable for the protocol
+/// is open (docs/real-bench.md, "The client's site").
 public actor Keysight33500BProcessor: ClientProcessor {
     public struct Configuration: Sendable {
         public var symbolRate: Frequency
