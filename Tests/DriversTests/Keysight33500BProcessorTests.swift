@@ -101,6 +101,20 @@ struct Keysight33500BProcessorTests {
         try transport.finish()
     }
 
+    @Test("an upload the AWG rejects on the Q arm switches both arms off: never one arm on the new program and the other not")
+    func failedUploadSwitchesBothOff() async throws {
+        let iDef = #""XI_SEQ","XI_ARM",1,onceWaitTrig,maintain,4,"XI_S0001",1,onceWaitTrig,maintain,4"#
+        let (p, transport) = try await open(
+            Self.sequence(1, [("XI_ARM", Self.zeros), ("XI_S0001", Self.codes([-32767]))], definition: iDef, vpp: "6", offset: "0")
+            + [S.set("OUTP2 OFF"), S.set("SOUR2:BURS:STAT OFF"), S.set("SOUR2:FUNC DC"), S.rejected("SOUR2:DATA:VOL:CLE", -221, "Settings conflict")]
+            + [S.set("OUTP1 OFF"), S.set("SOUR1:BURS:STAT OFF"), S.set("SOUR1:FUNC DC"), S.set("OUTP2 OFF"), S.set("SOUR2:BURS:STAT OFF"), S.set("SOUR2:FUNC DC")])
+        await expectDeviceError(.instrumentError, ["client.processor", "\"SOUR2:DATA:VOL:CLE\"", "-221"]) {
+            try await p.program([Self.unit], layout: Self.layout)
+        }
+        #expect(try await p.settings()["program"] == "none")
+        try transport.finish()
+    }
+
     @Test("makeSafe: every output off, burst off, back to DC; the program is dropped")
     func makeSafe() async throws {
         let (p, transport) = try await open([S.set("OUTP1 OFF"), S.set("SOUR1:BURS:STAT OFF"), S.set("SOUR1:FUNC DC"),

@@ -146,11 +146,18 @@ public actor Keysight33500BProcessor: ClientProcessor {
             plans.append((arm, ch, plan.amplitude, bias, segments))
         }
         programmed = nil
-        for (arm, ch, amplitude, bias, segments) in plans {
-            let prefix = Self.names[arm]!
-            let named = [(name: "\(prefix)_ARM", codes: [Int16](repeating: 0, count: segments[0].count))]
-                + segments.enumerated().map { (name: "\(prefix)_S" + String(format: "%04d", $0.offset + 1), codes: $0.element) }
-            try await ch.playSequence("\(prefix)_SEQ", segments: named, rate: configuration.symbolRate, amplitude: amplitude, offset: bias, device)
+        do {
+            for (arm, ch, amplitude, bias, segments) in plans {
+                let prefix = Self.names[arm]!
+                let named = [(name: "\(prefix)_ARM", codes: [Int16](repeating: 0, count: segments[0].count))]
+                    + segments.enumerated().map { (name: "\(prefix)_S" + String(format: "%04d", $0.offset + 1), codes: $0.element) }
+                try await ch.playSequence("\(prefix)_SEQ", segments: named, rate: configuration.symbolRate, amplitude: amplitude, offset: bias, device)
+            }
+        } catch {
+            // Never leave one arm playing the new program and the other the old one (or none):
+            // both outputs off, then the error.
+            for ch in [i, q] { try? await ch.switchOff(device) }
+            throw error
         }
         if let phase, let b = configuration.biasPhase {
             try await phase.holdLevel(b, enableOutput: true, device)
