@@ -77,7 +77,7 @@ struct BenchFileTests {
         ("      pulse-width: 10 µs", "      pulse-width: 10 parsecs", 99, "is not a duration"),
         ("      open-level: high", "      open-level: ajar", 105, "not a level"),
         ("    driver: gpio-interlock\n    address: gpio://gpiochip0/22", "    driver: gpio-interlock\n    address: usbtmc://1313:8072", 106, "drives a GPIO line"),
-        ("        - [3 V, 14.5 dB]", "        - [3 V, 3 dB]", 47, "must rise (or fall) strictly"),
+        ("        - [3 V, 14.5 dB]", "        - [3 V, 3 dB]", 47, "breaks the monotone order"),
         ("      back-to-back-level: low", "      back-to-back-level: maybe", 60, "not a level"),
     ] as [(String, String, Int, String)])
     func mistakesNameTheLine(find: String, replace: String, line: Int, message: String) throws {

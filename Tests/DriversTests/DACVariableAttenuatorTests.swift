@@ -12,38 +12,34 @@ struct DACVariableAttenuatorTests {
     static let volts = [0.0, 1, 2, 3, 4, 5]
     static let decibels = [0.6, 1.4, 4.8, 14.5, 33, 58]
 
-    @Test("the table goes through its points, rises monotonically between them, and inverts")
-    func monotoneTable() throws {
-        let t = try MonotoneTable(x: Self.volts, y: Self.decibels)
-        for (v, a) in zip(Self.volts, Self.decibels) { #expect(abs(t.value(at: v)! - a) < 1e-12) }
-        var previous = -Double.infinity
-        for k in 0...5000 {
-            let v = 5 * Double(k) / 5000, a = t.value(at: v)!
-            #expect(a > previous, "not rising at \(v) V")
-            previous = a
-            #expect(abs(t.inverse(a)! - v) < 1e-9)
-        }
-        #expect(t.value(at: 5.01) == nil && t.value(at: -0.01) == nil && t.inverse(0.5) == nil && t.inverse(58.1) == nil)
-        // A falling table inverts too.
-        let f = try MonotoneTable(x: [0, 1, 2], y: [10, 5, 1])
-        #expect(!f.increasing && abs(f.inverse(5)! - 1) < 1e-12 && abs(f.value(at: f.inverse(3)!)! - 3) < 1e-9)
+    static func table(_ x: [Double], _ y: [Double]) throws -> CalibrationTable {
+        try CalibrationTable(zip(x, y).map { CalibrationTable.Point(x: $0, y: $1) }, source: "test", interpolation: .monotoneCubic)
     }
 
-    @Test(arguments: [
-        ([0.0], [1.0], MonotoneTable.Problem.tooFewPoints(1)),
-        ([0.0, 1, 1], [1.0, 2, 3], .xNotAscending(index: 2)),
-        ([0.0, 1, 2], [1.0, 3, 2], .yNotMonotone(index: 2)),
-        ([0.0, 1, 2], [1.0, 1, 2], .yNotMonotone(index: 1)),
-        ([0.0, .nan], [1.0, 2], .notFinite(index: 1)),
-    ])
-    func badTablesAreRefused(x: [Double], y: [Double], problem: MonotoneTable.Problem) {
-        #expect(throws: problem) { try MonotoneTable(x: x, y: y) }
+    @Test("the monotone cubic goes through its points, rises monotonically between them, and inverts")
+    func monotoneCubic() throws {
+        let t = try Self.table(Self.volts, Self.decibels)
+        for (v, a) in zip(Self.volts, Self.decibels) { #expect(abs(t.y(at: v)! - a) < 1e-12) }
+        var previous = -Double.infinity
+        for k in 0...5000 {
+            let v = 5 * Double(k) / 5000, a = t.y(at: v)!
+            #expect(a > previous, "not rising at \(v) V")
+            previous = a
+            #expect(abs(t.x(for: a)! - v) < 1e-9)
+        }
+        #expect(t.y(at: 5.01) == nil && t.y(at: -0.01) == nil && t.x(for: 0.5) == nil && t.x(for: 58.1) == nil)
+        // Not the straight line: between 3 V and 4 V the curve follows the table's steepening.
+        let linear = try CalibrationTable(zip(Self.volts, Self.decibels).map { CalibrationTable.Point(x: $0, y: $1) }, source: "test")
+        #expect(abs(t.y(at: 3.5)! - linear.y(at: 3.5)!) > 0.1)
+        // A falling table inverts too.
+        let f = try Self.table([0, 1, 2, 3], [10, 5, 2, 1])
+        #expect(!f.increasing && abs(f.x(for: 5)! - 1) < 1e-12 && abs(f.y(at: f.x(for: 3)!)! - 3) < 1e-9)
     }
 
     func open(load: Keysight33500BChannel.Load = .highZ) async throws -> (DACVariableAttenuator, SimulatedSCPIDevice<Keysight33500BModel>) {
         let (link, device) = simulated(Keysight33500BModel(), name: "simulated 33522B")
         let channel = Keysight33500BChannel(link: link, number: 2, load: load, limits: try Keysight33500BLimits(description("keysight-33500b")))
-        let voa = try await DACVariableAttenuator.open(channel: channel, table: try MonotoneTable(x: Self.volts, y: Self.decibels), device: "server.voa")
+        let voa = try await DACVariableAttenuator.open(channel: channel, table: try Self.table(Self.volts, Self.decibels), device: "server.voa")
         return (voa, device)
     }
 
@@ -88,14 +84,14 @@ struct DACVariableAttenuatorTests {
         let (link, device) = simulated(Keysight33500BModel(), name: "simulated 33522B")
         let channel = Keysight33500BChannel(link: link, number: 2, load: .fiftyOhm, limits: try Keysight33500BLimits(description("keysight-33500b")))
         await #expect(throws: DeviceError.self) {
-            _ = try await DACVariableAttenuator.open(channel: channel, table: try MonotoneTable(x: [0, 8], y: [1, 40]), device: "server.voa")
+            _ = try await DACVariableAttenuator.open(channel: channel, table: try Self.table([0, 8], [1, 40]), device: "server.voa")
         }
         #expect(device.receivedMessages.isEmpty)
     }
 
     @Test(arguments: [
         ("    options:\n      channel: 2\n", 7, "is missing 'table'"),
-        ("    options:\n      channel: 2\n      table:\n        - [0 V, 1 dB]\n        - [1 V, 0.5 dB]\n        - [2 V, 9 dB]\n", 11, "must rise (or fall) strictly"),
+        ("    options:\n      channel: 2\n      table:\n        - [0 V, 1 dB]\n        - [1 V, 0.5 dB]\n        - [2 V, 9 dB]\n", 11, "breaks the monotone order"),
         ("    options:\n      channel: 2\n      table:\n        - [0 V, 1 dB]\n        - [1 V]\n", 10, "a table point is a pair"),
         ("    options:\n      channel: 2\n      table:\n        - [0 V, 1 dB]\n        - [1 mW, 3 dB]\n", 10, "bad unit"),
         ("    options:\n      channel: 2\n      load: 50 Ω\n      table:\n        - [0 V, 1 dB]\n        - [9 V, 30 dB]\n", 11, "outside what channel 2 can hold"),

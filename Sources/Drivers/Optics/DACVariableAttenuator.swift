@@ -4,7 +4,7 @@ import BenchKit
 /// A MEMS variable optical attenuator set by a control voltage (a Thorlabs V1550A-class VOA, 0–5 V),
 /// the voltage held as a DC level by one channel of a Keysight 33500B (docs/hardware.md §6.5). The
 /// VOA has no interface of its own: its attenuation is the A(V) table measured on this VOA at this
-/// wavelength and written in the bench file, interpolated monotonically (`MonotoneTable`).
+/// wavelength and written in the bench file, interpolated by monotone cubics (`CalibrationTable`).
 ///
 /// - MEMS VOAs show hysteresis, so every setpoint is approached from the same side: a move to a
 ///   lower voltage first goes down to the table's lowest voltage, then up to the setpoint.
@@ -16,16 +16,16 @@ public actor DACVariableAttenuator: VariableAttenuator {
     public nonisolated var family: DeviceFamily { .attenuator }
     public nonisolated let device: String
     let channel: Keysight33500BChannel
-    let table: MonotoneTable
+    let table: CalibrationTable
 
-    init(channel: Keysight33500BChannel, table: MonotoneTable, device: String) {
+    init(channel: Keysight33500BChannel, table: CalibrationTable, device: String) {
         self.channel = channel; self.table = table; self.device = device
     }
 
     /// Opens on the channel, checks every table voltage is one the channel can hold into its load,
     /// and leaves the VOA at its safe (highest) attenuation.
-    public static func open(channel: Keysight33500BChannel, table: MonotoneTable, device: String) async throws -> DACVariableAttenuator {
-        for v in [table.x[0], table.x[table.x.count - 1]] { try channel.checkLevel(.volts(v), device, what: "VOA control voltage") }
+    public static func open(channel: Keysight33500BChannel, table: CalibrationTable, device: String) async throws -> DACVariableAttenuator {
+        for v in [table.xRange.lowerBound, table.xRange.upperBound] { try channel.checkLevel(.volts(v), device, what: "VOA control voltage") }
         try await channel.configureLoad(device)
         let voa = DACVariableAttenuator(channel: channel, table: table, device: device)
         try await voa.makeSafe()
@@ -35,12 +35,12 @@ public actor DACVariableAttenuator: VariableAttenuator {
     public func identify() async throws -> InstrumentIdentity { try await channel.identify(device) }
 
     /// The voltage of the table's highest attenuation.
-    var safeVoltage: Double { table.increasing ? table.x[table.x.count - 1] : table.x[0] }
+    var safeVoltage: Double { table.increasing ? table.xRange.upperBound : table.xRange.lowerBound }
 
     public func makeSafe() async throws { try await hold(safeVoltage) }
 
     public func setAttenuation(_ attenuation: Decibels) async throws {
-        guard let v = table.inverse(attenuation.dB) else {
+        guard let v = table.x(for: attenuation.dB) else {
             throw DeviceError(.invalidRequest, device: device,
                               message: "\(attenuation) is outside the VOA's measured table (\(Decibels(table.yRange.lowerBound)) … \(Decibels(table.yRange.upperBound)))",
                               remedy: "ask for an attenuation inside the table, or measure the table further and add the points to the bench file")
@@ -50,8 +50,8 @@ public actor DACVariableAttenuator: VariableAttenuator {
 
     public func attenuation() async throws -> Decibels {
         let v = try await controlVoltage()
-        guard let a = table.value(at: v) else {
-            throw DeviceError(.notReady, device: device, message: "the AWG holds \(Voltage.volts(v)), outside the VOA's table (\(Voltage.volts(table.x[0])) … \(Voltage.volts(table.x[table.x.count - 1])))",
+        guard let a = table.y(at: v) else {
+            throw DeviceError(.notReady, device: device, message: "the AWG holds \(Voltage.volts(v)), outside the VOA's table (\(Voltage.volts(table.xRange.lowerBound)) … \(Voltage.volts(table.xRange.upperBound)))",
                               remedy: "set an attenuation (or enter the safe state) before reading it")
         }
         return Decibels(a)
@@ -60,8 +60,8 @@ public actor DACVariableAttenuator: VariableAttenuator {
     public func settings() async throws -> [String: String] {
         let v = try await controlVoltage()
         return ["channel": channel.name, "control": "\(Voltage.volts(v))",
-                "attenuation": table.value(at: v).map { "\(Decibels($0))" } ?? "outside the table",
-                "table": "\(table.x.count) points, \(Decibels(table.yRange.lowerBound)) … \(Decibels(table.yRange.upperBound))"]
+                "attenuation": table.y(at: v).map { "\(Decibels($0))" } ?? "outside the table",
+                "table": "\(table.points.count) points, \(Decibels(table.yRange.lowerBound)) … \(Decibels(table.yRange.upperBound))"]
     }
 
     /// The voltage on the VOA: the channel's DC offset with its output on, 0 V with it off.
@@ -72,7 +72,7 @@ public actor DACVariableAttenuator: VariableAttenuator {
 
     /// Moves to `v` from below (hysteresis), holding each level with the output on.
     func hold(_ v: Double) async throws {
-        let lowest = table.x[0]
+        let lowest = table.xRange.lowerBound
         if try await controlVoltage() > v, v > lowest {
             try await channel.holdLevel(.volts(lowest), enableOutput: true, device)
         }
@@ -96,7 +96,7 @@ public struct DACVariableAttenuatorDriver: DriverFactory {
 
     public var summary: String { "voltage-controlled MEMS VOA (0–5 V class) on a Keysight 33500B channel's DC level, attenuation from a measured A(V) table" }
 
-    func parse(_ binding: RoleBinding) throws(BenchFileError) -> (AWGChannelOption, MonotoneTable) {
+    func parse(_ binding: RoleBinding) throws(BenchFileError) -> (AWGChannelOption, CalibrationTable) {
         guard let o = try binding.options(allowed: AWGChannelOption.keys + ["table"]) else {
             throw binding.fail(binding.benchFile, "driver dac-voa needs 'options:' with the AWG channel and the VOA's measured table, e.g. {channel: 2, load: high-z, table: [[0 V, 0.6 dB], [5 V, 62 dB]]}")
         }
@@ -110,11 +110,14 @@ public struct DACVariableAttenuatorDriver: DriverFactory {
             volts.append(try pair[0].quantity(Voltage.self).si)
             do { decibels.append(try Decibels.parse(try pair[1].string).dB) } catch { throw pair[1].fail("bad unit: \(error)") }
         }
-        let table: MonotoneTable
-        do { table = try MonotoneTable(x: volts, y: decibels) } catch {
+        let table: CalibrationTable
+        do {
+            table = try CalibrationTable(zip(volts, decibels).map { CalibrationTable.Point(x: $0, y: $1) }, source: "\(t.file):\(t.tree.line)",
+                                         interpolation: .monotoneCubic)
+        } catch {
             switch error {
-            case let .notFinite(i), let .xNotAscending(i), let .yNotMonotone(i): throw items[i].fail("\(error)")
-            case .tooFewPoints: throw t.fail("\(error)")
+            case let .notFinite(i), let .xNotIncreasing(i), let .yNotMonotone(i): throw items[i].fail("the voltage-to-attenuation table \(error)")
+            case .tooShort: throw t.fail("the voltage-to-attenuation table \(error)")
             }
         }
         let window = limits.window(channel.load)
