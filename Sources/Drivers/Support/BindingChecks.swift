@@ -23,6 +23,12 @@ extension RoleBinding {
         return (chip, line)
     }
 
+    /// The binding's own GPIO line as an output it drives (`DriverFactory.outputs`).
+    func gpioOutput(_ use: String) throws(BenchFileError) -> [OutputClaim] {
+        let (chip, line) = try gpioLine()
+        return [OutputClaim(output: "GPIO line \(chip)/\(line)", use: use, line: self.line)]
+    }
+
     /// A soft limit of this role, if the bench file declares one.
     func softLimit(_ parameter: String) -> LimitRange? { limits[parameter] }
 }
