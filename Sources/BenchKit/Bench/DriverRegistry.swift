@@ -115,8 +115,7 @@ public struct DriverRegistry: Sendable {
     func refuseSharedOutputs(_ bench: BenchDescription) throws(BenchFileError) {
         var owner: [String: (Role, OutputClaim)] = [:]
         for role in bench.roles {
-            let b = bench.bindings[role]!
-            guard let f = factories[b.driver] else { continue }
+            guard let b = bench.bindings[role], let f = factories[b.driver] else { continue }
             for claim in try f.outputs(b) {
                 if let (other, first) = owner[claim.output], other != role {
                     throw BenchFileError(file: bench.file, line: claim.line,

@@ -565,7 +565,7 @@ public struct KeysightInfiniiVisionDriver: DriverFactory {
         var out: [OutputClaim] = []
         if let (ch, _) = o.loPhase { out.append(ch.claim("lo-phase", line: try line("lo-phase"))) }
         if let (ch, _, _) = o.vacuumGate { out.append(ch.claim("vacuum-gate", line: try line("vacuum-gate"))) }
-        if let (chip, l, _) = o.inputBlock { out.append(OutputClaim(output: "GPIO line \(chip)/\(l)", use: "input-block", line: try line("input-block"))) }
+        if let (chip, l, _) = o.inputBlock { out.append(.gpioLine(chip: chip, line: l, use: "input-block", at: try line("input-block"))) }
         return out
     }
 
