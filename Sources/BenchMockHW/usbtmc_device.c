@@ -491,6 +491,8 @@ static int handle_control(bm_usbtmc_device *d, const uint8_t *setup, GByteArray 
         case 162: /* LOCAL_LOCKOUT */
             if (d->config.interface_protocol != 1)
                 return -EPIPE;
+            if (request == 160 && (value & 0xFF) == 1)
+                d->stats.ren_enable++;
             b[0] = ST_SUCCESS;
             g_byte_array_append(r, b, 1);
             return 0;

@@ -62,11 +62,13 @@ extension BusTests {
             #expect(kernel.kernelDriverBound)   // not detached: a program using /dev/usbtmcN keeps working
             for instrument in [free, kernel, claimed] {
                 #expect(instrument.stats.initiate_clear == 0 && instrument.stats.check_clear_status == 0)
+                #expect(instrument.stats.ren_enable == 0)
             }
             // The bench, by contrast, clears on open and asserts REN (T2) when it opens the free one.
             let opened = try await USBTMCInstrument.open(USBTMCDeviceMatch(serialNumber: "P3000001"), context: try USBContext(),
                                                          configuration: emulatedConfiguration())
             #expect(free.stats.initiate_clear == 1)
+            #expect(free.stats.ren_enable == 1)
             await opened.close()
         }
     }

@@ -59,7 +59,7 @@ struct Keysight33500BTests {
     static let wave: [Float] = [0, 0.5, 1, 0.5, 0, -0.5, -1, -0.5]
     static let codes: [Int16] = [0, 16384, 32767, 16384, 0, -16384, -32767, -16384]
 
-    @Test("drive upload: int16 DAC block, arb selected, APPLy with rate/amplitude/bias, step filter, one burst per external trigger")
+    @Test("drive upload: int16 DAC block, arb selected, rate/amplitude/offset one by one (no APPLy), step filter, one burst per external trigger")
     func loadDrive() async throws {
         let r = try await rig(a: Self.upload(1, "QBENCH_I", Self.codes, rate: "10000000", vpp: "2", offset: "0")
                                  + Self.upload(2, "QBENCH_Q", Self.codes, rate: "10000000", vpp: "1", offset: "0"))

@@ -93,6 +93,7 @@ typedef struct bm_usbtmc_stats {
     uint32_t initiate_clear;
     uint32_t check_clear_status;
     uint32_t read_status_byte;
+    uint32_t ren_enable;                 /* REN_CONTROL with wValue 1: remote enable asserted */
     uint32_t triggers;
     uint32_t interrupt_notifications;
     uint32_t stalls_sent;

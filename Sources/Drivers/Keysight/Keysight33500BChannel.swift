@@ -55,10 +55,6 @@ public struct Keysight33500BLimits: Sendable {
 /// - `[SOURce[1|2]:]BURSt:MODE TRIGgered`, `…:BURSt:NCYCles 1`, `TRIGger[1|2]:SOURce EXTernal`,
 ///   `…:BURSt:STATe ON`, and only then `OUTPut ON`: the waveform plays once per bench trigger and
 ///   never free-runs; the output is off from the first command of an upload;
-/// - `[SOURce[1|2]:]DATA:SEQuence <block>` (DATA subsystem: `"name","segment",repeat,playControl,
-///   markerMode,markerPoint,…` over segments in volatile memory) with every segment
-///   `onceWaitTrig`, selected with `FUNCtion:ARBitrary <name>`: one segment per external trigger
-///   (the client's processor, one shot per trigger);
 /// - `[SOURce[1|2]:]FUNCtion DC` with `[SOURce[1|2]:]VOLTage:OFFSet <V>` (the DC level) for static
 ///   levels and biases, always after `…:BURSt:STATe OFF`: "DC is not allowed" as a burst
 ///   function (33500 help, BURSt subsystem), so FUNC DC with burst on is a settings conflict.
@@ -187,7 +183,7 @@ public struct Keysight33500BChannel: Sendable {
         try await s.checkErrorQueue(after: upload + "#<\(block.count) bytes>")
     }
 
-    /// Selects an arb (or sequence) and sets rate, step filter, amplitude and offset one by one
+    /// Selects an arb and sets rate, step filter, amplitude and offset one by one
     /// (offset 0 first, so no intermediate state leaves the output window).
     private func select(_ s: SCPISession, name: String, rate: Frequency, amplitude: Voltage, offset: Voltage) async throws {
         try await s.write("\(source):FUNC:ARB \(name)")
