@@ -247,6 +247,35 @@ struct ProtocolRunTests {
         #expect(steps.contains("interlock tripped") && steps.contains("interlock cleared"))
     }
 
+    /// The laser's controller switches its output off by itself after the first burst (keylock, its
+    /// own interlock input), the bench's interlock staying clear. Fired dark, the next burst through
+    /// the client (8-shot bursts) would look like light the client took, and a dark back-to-back
+    /// reference (32-shot bursts: the reference comes next) like light it amplified: either way the
+    /// honest client would be aborted and charged. Instead the session stops, resumable, with no
+    /// block and no decision recorded, and the resumed session measures the block again.
+    @Test(arguments: [8, 32])
+    func laserControllerTripStopsTheSessionAndResumes(burstShots: Int) async throws {
+        let f = TwinFixture.shared
+        let db = try RunDatabase(directory: scratchDirectory())
+        let clientDb = try RunDatabase(directory: scratchDirectory())
+        let h = try await Harness.make(db: db, clientDb: clientDb, chunkShots: burstShots, onFirstProgress: { engine in engine.tripLaserController() })
+        var runId = ""
+        do {
+            let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
+            Issue.record("the run went on with the laser dark: \(r.images) images, \(r.abortReason ?? "not aborted")")
+        } catch let failure as RunFailure {
+            runId = failure.runId
+            #expect(failure.status == .interrupted, "\(failure)")
+            #expect("\(failure.underlying)".contains("stopped emitting"), "\(failure.underlying)")
+        }
+        #expect(try db.blocks(runId).isEmpty)
+        let journal = try db.journalEntries(runId)
+        #expect(journal.contains { $0.step == "server laser stopped emitting" })
+        #expect(!journal.contains { $0.kind == .decision && $0.step == "abort" })
+        let resumed = try await ProtocolRun.resume(runId: runId, model: f.model, testSet: f.testSet, env: try await Harness.make(db: db, clientDb: clientDb).env)
+        #expect(resumed.images == 40 && !resumed.aborted, "\(resumed.images) images, \(resumed.abortReason ?? "not aborted")")
+    }
+
     /// The client's own interlock (a two-site client has one) trips after the first burst and
     /// clears 0.3 s later: the client pauses the session, goes safe, warms up and resumes; the
     /// server waits, journaling both, and the run completes.

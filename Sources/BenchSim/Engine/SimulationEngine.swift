@@ -174,6 +174,14 @@ public final class SimulationEngine: @unchecked Sendable {
         }
     }
 
+    /// The server laser's controller switches its output off by itself, with the interlock chain
+    /// clear: a trip of the controller's own protection (keylock, its interlock input, a TEC or
+    /// current-limit fault; Series 4000 SCPI reference §3.14.3, `STATus:MEASurement`). The laser
+    /// stays dark until emission is switched on again; `Laser.isEmitting()` reports it.
+    public func tripLaserController() {
+        update { $0.laser.emissionRequested = false }
+    }
+
     /// Threads the physics runs on (default: every core). Results do not depend on it.
     public var workerThreads: Int { locked { threads } }
     public func setWorkerThreads(_ n: Int) { locked { threads = max(1, n) } }

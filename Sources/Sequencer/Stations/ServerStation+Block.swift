@@ -41,6 +41,7 @@ extension ServerStation {
                     // samples of it can be trusted, and it cannot be fired again within the block.
                     throw RunError.stopped("the interlock tripped during burst \(burst) of layer \(l) of block \(index), so that light was cut; the block is measured again when the session resumes")
                 }
+                try await requireLaserEmitting(after: "burst \(burst) of layer \(l) of block \(index)")
                 try await endpoint.send(.fired(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst)))
                 let measured = try await receiveFlow(endpoint)
                 guard case .clientMeasured = measured else { throw RunError.peer("expected clientMeasured, got \(measured.kind)") }
@@ -74,6 +75,7 @@ extension ServerStation {
                     try journal(.event, "interlock tripped during a reference burst", detail: "block \(index) layer \(l): its samples are discarded and the burst fired again")
                     continue
                 }
+                try await requireLaserEmitting(after: "a back-to-back reference burst of layer \(l) of block \(index)")
                 clipped += acquired.clippedSamples; samples += acquired.volts.count
                 try m.accumulate(checked: acquired.volts, shots: n, into: &reference)
                 refDone += n
@@ -156,6 +158,18 @@ extension ServerStation {
         env.observer.progress(imagesDone: checkpoint.imagesDone + (layer == frames.count - 1 ? imagesInBlock : 0), images: configuration.images,
                               modes: modes, modesPerSecond: elapsed > 0 ? Double(modes) / elapsed : 0,
                               excessNoise: lastAssessment?.estimate.excessNoise)
+    }
+
+    /// A burst fired dark must not reach the check: through the client its missing light would look
+    /// taken, as a reference it would make the client's light look amplified. The laser's controller
+    /// can switch its output off by itself with the bench's interlock clear (keylock, its own
+    /// interlock input, a TEC or current-limit fault: docs/driver-audit.md, L3), so after every
+    /// burst the server asks the laser whether it still emits; if not, the session stops, resumable,
+    /// and the block is measured again.
+    func requireLaserEmitting(after burst: String) async throws {
+        guard !(try await env.bench.laser().isEmitting()) else { return }
+        try journal(.event, "server laser stopped emitting", detail: "after \(burst), with the interlock clear")
+        throw RunError.stopped("the server laser stopped emitting during \(burst) with the interlock clear: its controller switched the output off (keylock, its interlock input, a TEC or current-limit fault). `qbench devices` shows its state; clear the cause, then resume the session: the block is measured again")
     }
 
     /// A tripped interlock pauses the session (Bluesky's suspenders): Pause to the client, safe
