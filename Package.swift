@@ -40,14 +40,14 @@ let package = Package(
         .systemLibrary(name: "CUMockdev", pkgConfig: "umockdev-1.0", providers: [.apt(["libumockdev-dev", "umockdev"])]),
 
         // Small C kernels, each built for AVX2 and for the baseline with bit-identical results (the
-        // choice is made at run time): the Gaussian sampler's fast path.
+        // choice is made at run time): the Gaussian sampler's fast path, the server's slot sums.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Pure numerics: random numbers, Gaussian sampling, statistics, BLAS wrappers.
         .target(name: "NumericsKit", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimised),
         // The protocol: encoding, client operations, estimators, leakage bounds, network, training.
         .target(
             name: "SecureInference",
-            dependencies: ["NumericsKit", "CZlib", .product(name: "Numerics", package: "swift-numerics")],
+            dependencies: ["NumericsKit", "CKernels", "CZlib", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: optimised
         ),
         // Device-family protocols, units, limits, the bench and its YAML description.
@@ -110,7 +110,7 @@ let package = Package(
             exclude: ["Proto"]
         ),
 
-        .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
+        .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", "CKernels", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .executableTarget(
             name: "qbench",
             dependencies: [

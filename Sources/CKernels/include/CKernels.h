@@ -33,6 +33,17 @@ int qk_uses_avx2(void);
 size_t qk_ziggurat_fast(float *out, size_t n, uint64_t *state, const int32_t *bound, const float *scale,
                         uint32_t *rejected, qk_path path);
 
+/// Sample-dependent sums of the server's signal slots over `shots` shots: y of shot s at
+/// y[s · shotStride + k] for k < count, regressors e1[k], e2[k] (already mapped to the slot's
+/// quadrature), isX[k] = 1 for an X slot and 0 for a P slot. Adds to sums, in order:
+/// X: Σy, Σy², Σe1·y, Σe2·y; P: the same. Double accumulation.
+void qk_signal_sums(const float *y, size_t shots, size_t shotStride, const float *e1, const float *e2,
+                    const float *isX, size_t count, double sums[8], qk_path path);
+
+/// Σy and Σy² of vacuum slots over `shots` shots (y of shot s at y[s · shotStride + k], k < count),
+/// added to sums. Double accumulation.
+void qk_vacuum_sums(const float *y, size_t shots, size_t shotStride, size_t count, double sums[2], qk_path path);
+
 #ifdef __cplusplus
 }
 #endif
