@@ -37,14 +37,20 @@ public struct MeasurementFrame: Sendable {
                                 pattern: randomPattern(layout: layout, shots: patternShots, rng: &rng), patternShots: patternShots)
     }
 
-    /// X or P at random (one fair bit per signal slot), vacuum where the layout says.
+    /// X or P at random (one fair bit per signal slot, in slot order), vacuum where the layout says.
     public static func randomPattern<R: RandomNumberGenerator>(layout: FrameLayout, shots: Int, rng: inout R) -> [SlotKind] {
         var pattern = [SlotKind](repeating: .vacuum, count: layout.slotsPerShot * shots)
         var bits: UInt64 = 0, left = 0
-        for k in pattern.indices where layout.isSignal(slot: k % layout.slotsPerShot) {
-            if left == 0 { bits = rng.next(); left = 64 }
-            pattern[k] = bits & 1 == 0 ? .x : .p
-            bits >>= 1; left -= 1
+        pattern.withUnsafeMutableBufferPointer { p in
+            // Every row of every shot starts with its signal slots.
+            for row in 0..<(layout.rows * shots) {
+                let start = row * layout.slotsPerRow
+                for k in start..<(start + layout.modesPerRow) {
+                    if left == 0 { bits = rng.next(); left = 64 }
+                    p[k] = bits & 1 == 0 ? .x : .p
+                    bits >>= 1; left -= 1
+                }
+            }
         }
         return pattern
     }
