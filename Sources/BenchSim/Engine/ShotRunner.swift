@@ -29,10 +29,19 @@ extension SimulationEngine {
         }
         guard plan.serverShots > 0 else { return }
         let count = plan.serverShots * plan.slots
-        var clipped = 0
-        let samples = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
-            clipped = computation.run(server: SharedBuffer(base: buffer.baseAddress!, count: count), returned: returned)
-            initialised = count
+        // The last burst's record, resized within its capacity: written in place once the station
+        // has let go of it (copy-on-write copies it first if anyone still holds it), so a burst
+        // costs no fresh pages of memory.
+        var samples = locked { () -> [Float] in defer { spareRecord = [] }; return spareRecord }
+        if samples.capacity < count {
+            samples = [Float](unsafeUninitializedCapacity: count) { _, initialised in initialised = count }
+        } else if samples.count > count {
+            samples.removeLast(samples.count - count)
+        } else if samples.count < count {
+            samples.append(contentsOf: repeatElement(0, count: count - samples.count))
+        }
+        let clipped = samples.withUnsafeMutableBufferPointer {
+            computation.run(server: SharedBuffer(base: $0.baseAddress!, count: count), returned: returned)
         }
         locked { deliver(.serverReceiver, shots: plan.serverShots, generation: plan.serverGeneration, data: samples, clipped: clipped) }
     }
@@ -90,6 +99,8 @@ extension SimulationEngine {
                 state.receivers[role]!.recordClipped = 0
                 state.receivers[role]!.armedShots = 0
                 state.receivers[role]!.recordedShots = 0
+                // A second reference, no copy: the next burst writes into it once the caller is done.
+                if role == .serverReceiver { spareRecord = samples }
                 return (samples, r.recordClipped, r.armedShots, r.recordedShots, perShot)
             }
             if let samples = outcome.samples {
