@@ -1,7 +1,6 @@
 #include "CKernels.h"
 #include "Dispatch.h"
 
-
 /// Words drawn per block: the lanes fill `w`, then the layer test runs over the block.
 #define BLOCK 1024
 #define LANES QK_ZIGGURAT_LANES
