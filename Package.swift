@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        // The server station's metrics (`qbench serve --metrics`): the registry and its text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (installed by scripts/bootstrap.sh).
@@ -79,11 +81,13 @@ let package = Package(
         // Transports: USBTMC over libusb, GPIO lines over libgpiod, SCPI sessions, scripted transport.
         .target(name: "BenchIO", dependencies: ["CLibUSB", "CGPIOD", .product(name: "Logging", package: "swift-log")]),
         // SCPI behaviour of instruments (error queue, status byte), shared by the in-memory and bus tests.
-        .target(name: "InstrumentModels", dependencies: ["BenchIO"]),
+        .target(name: "InstrumentModels", dependencies: ["BenchIO"], swiftSettings: optimised),
         // Tests only: URB/ioctl mechanics of an emulated USBTMC instrument and GPIO chip for umockdev.
         .target(name: "BenchMockHW", dependencies: ["CUMockdev"]),
         // Real-instrument drivers, one file per model (Devices/instruments/*.yaml), `qbench scan`'s logic.
-        .target(name: "Drivers", dependencies: ["BenchIO", "BenchKit"]),
+        // Optimised in debug too: a 1,000,000-point arb plan or a multi-megabyte block through the
+        // instrument models takes seconds unoptimised, on a test thread other tests wait for.
+        .target(name: "Drivers", dependencies: ["BenchIO", "BenchKit"], swiftSettings: optimised),
         // The session between the stations, pure: typed messages (protobuf), per-side state machines,
         // transcript hash chain, the channel protocol and its in-process implementation.
         .target(
@@ -122,6 +126,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: optimised
         ),

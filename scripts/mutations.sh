@@ -38,6 +38,9 @@ mutants=(
   "station-file-admits-names|Sources/SessionTransport/ServerStationFile.swift|s.replace('if case .commonName = entry {', 'if case .commonName = entry, false {')|the station file admits a client by common name"
   "no-safety-guard|Sources/qbench/Support/SafetyGuard.swift|s.replace('guard description.bindings.values.contains(where: { \$0.driver != \"sim\" }) else { return }', 'return')|a real bench is driven without a safety guard|BusTests"
   "guard-ignores-release|Sources/qbench/Commands/GuardCommand.swift|s.replace('if line == \"safe\" { released = true }', 'if line == \"safe\" { released = false }')|the guard acts after a normal end too|BusTests"
+  "metrics-abort-uncounted|Sources/qbench/Support/Metrics/StationMetrics.swift|s.replace('if r.aborted { registry', 'if false { registry')|the metrics do not count the check's aborts|StationMetricsTests"
+  "voa-no-approach-from-below|Sources/Drivers/Optics/DACVariableAttenuator.swift|s.replace('if try await controlVoltage() > v, v > lowest {', 'if false {')|the VOA moves down in voltage directly (MEMS hysteresis ignored)|DACVariableAttenuatorTests"
+  "live-devices-stale|Sources/qbench/Support/LiveView/LiveState.swift|s.replace('state.setDevices(await bench.snapshot(of: station), read: \"after block \\(block)\")', '_ = block')|the live page keeps the devices as they were before the run|LiveViewTests"
 )
 
 run_tests() {

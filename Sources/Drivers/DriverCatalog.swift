@@ -17,11 +17,15 @@ public enum DriverCatalog {
         return [
             try ThorlabsPM100USBDriver(description: pm, connector: connector),
             try ThorlabsCLD1015Driver(description: cld, connector: connector),
+            try ThorlabsCLD1015SOADriver(description: cld, connector: connector),
             try Keysight33500BDriver(description: awg, connector: connector),
+            try Keysight33500BCouplerDriver(description: awg, connector: connector),
             try KeysightInfiniiVisionDriver(description: scope, awg: awg, meter: pm, connector: connector),
             GPIOTriggerDriver(connector: connector),
             GPIOShutterDriver(connector: connector),
             GPIOInterlockDriver(connector: connector),
+            GPIOOpticalSwitchDriver(connector: connector),
+            try DACVariableAttenuatorDriver(awg: awg, connector: connector),
         ]
     }
 

@@ -1,11 +1,18 @@
 import BenchIO
+import Foundation
 
 /// The SCPI behaviour of a two-channel Keysight 33500B-series AWG (33500B/33600A Operating and
 /// Service Guide, SCPI Programming Reference): volatile arbitrary waveforms uploaded with
 /// `DATA:ARB:DAC` (byte order from `FORM:BORD`), arb selection, sample rate, amplitude and
 /// offset checked against the output window for the programmed load, DC function, `APPLy`,
-/// outputs, loads, triggered bursts. Every out-of-range request queues -222 or -221, like the
-/// instrument.
+/// outputs, loads, triggered bursts, and arb sequences (`DATA:SEQuence`, DATA subsystem: a
+/// definite-length block `"name","segment",repeat,playControl,markerMode,markerPoint,…` naming
+/// segments already in volatile memory; play controls `once`, `onceWaitTrig`, `repeat`,
+/// `repeatInf`, `repeatTilTrig`; marker modes `maintain`, `lowAtStart`, `highAtStart`,
+/// `highStartGoLow`). A selected sequence whose every segment is `onceWaitTrig` plays its first
+/// segment, then one segment per trigger (model assumption, to check on hardware: the output
+/// holds the segment's last point while it waits). Every out-of-range request queues -222 or
+/// -221, like the instrument.
 public struct Keysight33500BModel: SCPIInstrumentModel {
     public struct Channel: Sendable, Equatable {
         public var function = "SIN"
@@ -23,11 +30,29 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
         public var triggerSource = "IMM"
         /// Bursts played on external triggers.
         public var bursts = 0
+        /// Sequences in volatile memory by name: their segments in order.
+        public var sequences: [String: [SequenceStep]] = [:]
+        /// The segments a selected sequence played, in order (its first on selection, then one
+        /// per external trigger).
+        public var playedSegments: [String] = []
+        var sequencePosition = 0
         public init() {}
 
         var window: Double { fiftyOhm ? 5 : 10 }
         var amplitudeRange: ClosedRange<Double> { fiftyOhm ? 0.001...10 : 0.002...20 }
     }
+
+    /// One entry of a sequence (DATA:SEQuence).
+    public struct SequenceStep: Sendable, Equatable {
+        public var segment: String
+        public var repeatCount: Int
+        public var playControl: String
+        public var markerMode: String
+        public var markerPoint: Int
+    }
+
+    public static let playControls = ["ONCE", "ONCEWAITTRIG", "REPEAT", "REPEATINF", "REPEATTILTRIG"]
+    public static let markerModes = ["MAINTAIN", "LOWATSTART", "HIGHATSTART", "HIGHSTARTGOLOW"]
 
     public var identity: SCPIIdentity
     public var channels = [Channel(), Channel()]
@@ -60,11 +85,33 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
     }
 
     /// A pulse on the rear-panel trigger input: every channel in triggered-burst mode with an
-    /// external trigger source and its output on plays one burst.
+    /// external trigger source and its output on plays one burst; every channel waiting in a
+    /// selected sequence (burst off, output on, external trigger) plays its next segment.
     public mutating func externalTrigger() {
         for i in channels.indices where channels[i].burst && channels[i].triggerSource == "EXT" && channels[i].output {
             channels[i].bursts += 1
         }
+        for i in channels.indices {
+            let ch = channels[i]
+            guard !ch.burst, ch.triggerSource == "EXT", ch.output, ch.function == "ARB",
+                  let name = ch.selectedArb, let steps = ch.sequences[name], !steps.isEmpty else { continue }
+            let next = (ch.sequencePosition + 1) % steps.count
+            channels[i].sequencePosition = next
+            channels[i].playedSegments.append(steps[next].segment)
+        }
+    }
+
+    /// The voltages segment `name` of channel `n` plays with the channel's present amplitude and
+    /// offset, nil if it is not in volatile memory.
+    public func segmentPlayback(channel n: Int, _ name: String) -> [Double]? {
+        let ch = channels[n - 1]
+        return ch.arbs[name].map { codes in codes.map { ch.offset + Double($0) / 32767 * ch.amplitude / 2 } }
+    }
+
+    /// True when a selected sequence waits for a trigger after every segment.
+    static func waitsForTriggers(_ ch: Channel) -> Bool {
+        guard let name = ch.selectedArb, let steps = ch.sequences[name] else { return false }
+        return steps.allSatisfy { $0.playControl == "ONCEWAITTRIG" }
     }
 
     static func validName(_ name: String) -> Bool {
@@ -79,7 +126,8 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
     /// A channel that plays its arb continuously to its output: function ARB, output on, burst
     /// off. What `APPLy:ARB` leaves behind ("APPLy sets trigger source to IMMediate", burst off,
     /// output on); on the bench it drives the modulators outside the shot window.
-    public static func freeRunning(_ ch: Channel) -> Bool { ch.function == "ARB" && ch.output && !ch.burst }
+    /// A sequence that waits for a trigger after every segment does not free-run.
+    public static func freeRunning(_ ch: Channel) -> Bool { ch.function == "ARB" && ch.output && !ch.burst && !waitsForTriggers(ch) }
     /// How often a channel entered the free-running state (tests expect 0 from the drivers).
     public private(set) var freeRunningEpisodes = [0, 0]
 
@@ -138,10 +186,18 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
         return 1
     }
 
+    /// A selected sequence starts over: its first segment plays (and waits for a trigger).
+    private func startSequence(_ ch: inout Channel) {
+        guard ch.function == "ARB", let name = ch.selectedArb, let steps = ch.sequences[name], let first = steps.first else { return }
+        ch.sequencePosition = 0
+        ch.playedSegments.append(first.segment)
+    }
+
     private func executeChannel(_ c: SCPICommand, _ ch: inout Channel) -> SCPICommandOutcome {
         if !c.isQuery && c.matches("[SOURce#]:DATA:VOLatile:CLEar") {
             guard ch.function != "ARB" else { return .settingsConflict }
             ch.arbs = [:]
+            ch.sequences = [:]
             ch.selectedArb = nil
             return .done
         }
@@ -167,6 +223,27 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
             ch.arbs[name] = codes
             return .done
         }
+        if !c.isQuery && c.matches("[SOURce#]:DATA:SEQuence") {
+            guard case .block(let bytes)? = c.arguments.first else { return .dataTypeError }
+            guard let text = String(bytes: bytes, encoding: .ascii) else { return .error(-161, "Invalid block data") }
+            let fields = text.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            guard fields.count >= 6, (fields.count - 1) % 5 == 0 else { return .missingParameter }
+            let name = fields[0].uppercased()
+            guard Self.validName(name), ch.arbs[name] == nil else { return .illegalParameterValue }
+            var steps: [SequenceStep] = []
+            for k in stride(from: 1, to: fields.count, by: 5) {
+                let segment = fields[k].uppercased()
+                guard let codes = ch.arbs[segment] else { return .error(-224, "Illegal parameter value; segment not in volatile memory") }
+                guard let count = Int(fields[k + 1]), count >= 0, count <= 1_000_000 else { return .dataOutOfRange }
+                let control = fields[k + 2].uppercased(), marker = fields[k + 3].uppercased()
+                guard Self.playControls.contains(control), Self.markerModes.contains(marker) else { return .illegalParameterValue }
+                guard let point = Int(fields[k + 4]), point >= 4, point <= codes.count else { return .dataOutOfRange }
+                steps.append(SequenceStep(segment: segment, repeatCount: count, playControl: control, markerMode: marker, markerPoint: point))
+            }
+            ch.sequences[name] = steps
+            return .done
+        }
         if c.matches("[SOURce#]:FUNCtion:ARBitrary:SRATe") {
             if c.isQuery { return .number(ch.sampleRate) }
             guard let v = c.number(at: 0) else { return .missingParameter }
@@ -183,8 +260,9 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
         if c.matches("[SOURce#]:FUNCtion:ARBitrary") {
             if c.isQuery { return .quoted(ch.selectedArb ?? "") }
             guard let name = c.arguments.first?.text?.uppercased() else { return .missingParameter }
-            guard ch.arbs[name] != nil else { return .error(-224, "Illegal parameter value; arb waveform not in volatile memory") }
+            guard ch.arbs[name] != nil || ch.sequences[name] != nil else { return .error(-224, "Illegal parameter value; arb waveform not in volatile memory") }
             ch.selectedArb = name
+            startSequence(&ch)
             return .done
         }
         if c.matches("[SOURce#]:FUNCtion[:SHAPe]") {
@@ -196,7 +274,9 @@ public struct Keysight33500BModel: SCPIInstrumentModel {
             // PRBS or arb; "DC is not allowed" (noise only gated). Asking anyway conflicts.
             if ch.burst && (f == "DC" || (f == "NOIS" && ch.burstMode == "TRIG")) { return .settingsConflict }
             if f == "ARB" && ch.selectedArb == nil { return .settingsConflict }
+            let wasArb = ch.function == "ARB"
             ch.function = f == "SINU" ? "SIN" : f
+            if ch.function == "ARB" && !wasArb { startSequence(&ch) }
             return .done
         }
         if c.matches("[SOURce#]:VOLTage[:LEVel][:IMMediate]:OFFSet") {

@@ -8,7 +8,9 @@ public struct LinePlot: Sendable {
         public var points: [(x: Double, y: Double)]
         public var color: String
         public var style: Style
-        public enum Style: Sendable { case line, dashed, markers }
+        /// Stroke width of a line: a wider line under a narrower one keeps both visible where they coincide.
+        public var lineWidth = 1.5
+        public enum Style: Sendable { case line, dashed, markers, linesAndMarkers }
         public init(label: String, points: [(x: Double, y: Double)], color: String, style: Style = .line) {
             self.label = label; self.points = points; self.color = color; self.style = style
         }
@@ -33,7 +35,9 @@ public struct LinePlot: Sendable {
 
     public func render() -> SVGDocument {
         var svg = SVGDocument(width: width, height: height)
-        let left = 80.0, right = 180.0, top = 40.0, bottom = 56.0
+        // The legend's column is as wide as its longest label (11 px text, about 6.3 px a character).
+        let longest = series.map(\.label.count).max() ?? 0
+        let left = 80.0, right = max(180.0, 46 + 6.3 * Double(longest)), top = 40.0, bottom = 56.0
         let pw = width - left - right, ph = height - top - bottom
         let xs = series.flatMap { $0.points.map(\.x) }.filter { $0.isFinite && (!logX || $0 > 0) }
         let ys = (series.flatMap { $0.points.map(\.y) } + referenceLines.map(\.y)).filter(\.isFinite)
@@ -43,7 +47,9 @@ public struct LinePlot: Sendable {
             return svg
         }
         let tx = { (x: Double) -> Double in logX ? log10(x) : x }
-        let (ax0, ax1) = Axis.padded(tx(x0), tx(x1), pad: 0)
+        // Markers keep clear of the frame; a curve runs from edge to edge.
+        let markers = series.contains { $0.style == .markers || $0.style == .linesAndMarkers }
+        let (ax0, ax1) = Axis.padded(tx(x0), tx(x1), pad: markers ? 0.04 : 0)
         let (ay0, ay1) = Axis.padded(y0, y1, pad: 0.06)
         let px = { (x: Double) in left + (tx(x) - ax0) / (ax1 - ax0) * pw }
         let py = { (y: Double) in top + ph - (y - ay0) / (ay1 - ay0) * ph }
@@ -66,12 +72,18 @@ public struct LinePlot: Sendable {
         for (k, s) in series.enumerated() {
             let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.map { (px($0.x), py($0.y)) }
             switch s.style {
-            case .line: svg.polyline(pts, stroke: s.color)
-            case .dashed: svg.polyline(pts, stroke: s.color, dash: "5,3")
-            case .markers: for p in pts { svg.circle(cx: p.0, cy: p.1, r: 2.2, fill: s.color) }
+            case .line: svg.polyline(pts, stroke: s.color, width: s.lineWidth)
+            case .dashed: svg.polyline(pts, stroke: s.color, width: s.lineWidth, dash: "5,3")
+            case .markers: for p in pts { svg.circle(cx: p.0, cy: p.1, r: 3.2, fill: s.color) }
+            case .linesAndMarkers:
+                svg.polyline(pts, stroke: s.color, width: 1.2)
+                for p in pts { svg.circle(cx: p.0, cy: p.1, r: 3.2, fill: s.color) }
             }
             let ly = top + 14 + Double(k) * 18
-            if s.style == .markers { svg.circle(cx: left + pw + 20, cy: ly - 4, r: 3, fill: s.color) } else {
+            if s.style == .markers || s.style == .linesAndMarkers {
+                if s.style == .linesAndMarkers { svg.line(x1: left + pw + 12, y1: ly - 4, x2: left + pw + 30, y2: ly - 4, stroke: s.color, width: 1.2) }
+                svg.circle(cx: left + pw + 21, cy: ly - 4, r: 3.2, fill: s.color)
+            } else {
                 svg.line(x1: left + pw + 12, y1: ly - 4, x2: left + pw + 30, y2: ly - 4, stroke: s.color, width: 2, dash: s.style == .dashed ? "5,3" : nil)
             }
             svg.text(s.label, x: left + pw + 36, y: ly, size: 11)

@@ -111,6 +111,47 @@ extension BusTests {
         }
     }
 
+    /// What `qbench devices --bench Devices/benches/fiber-testbed-server.yaml` does at the server's
+    /// site, on emulated instruments with the file's serial numbers: the shipped file itself (not a
+    /// copy) opens, every role answers with its identity and state, and the safe state completes.
+    @Test("the shipped server-site bench file opens on emulated instruments: every role identified, its state read, safe state done")
+    func shippedServerSiteFile() async throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Devices/benches/fiber-testbed-server.yaml")
+        try await withEmulatedBus { bus in
+            let lab = try EmulatedLab(bus)
+            lab.gpio.setInput(offset: 22, high: true)                      // interlock clear
+            lab.loMeter.device.withModel { $0.opticalPower = 1e-5; $0.darkSignal = 0 }
+            let description = try BenchDescription.load(file)
+            let bench = try await Bench.open(description, registry: try EmulatedLab.registry())
+            let snapshot = await bench.snapshot()
+            #expect(Set(snapshot.entries.map(\.role)) == Set(description.bindings.keys.map(\.rawValue)))
+            for e in snapshot.entries {
+                #expect(e.identity != nil && e.error == nil, "\(e.role): \(e.error ?? "no identity")")
+                #expect(!e.settings.isEmpty, "\(e.role) reports no state")
+            }
+            #expect(snapshot.entries.first { $0.role == "server.receiver" }?.identity?.serial == "MY55100001")
+            // The calibration switch opens back-to-back (line 5 low), routes, and reads its line back.
+            #expect(lab.gpio.value(offset: 5) == 0)
+            let path = try bench.opticalSwitch()
+            try await path.route(.client)
+            let routed = try await path.path()
+            #expect(lab.gpio.value(offset: 5) == 1 && routed == .client)
+            // The VOA opens at its highest attenuation (5 V on AWG 3 channel 2) and sets a table point exactly.
+            #expect(lab.awg3.device.withModel { $0.level(channel: 2) } == 5)
+            let voa = try bench.attenuator()
+            try await voa.setAttenuation(Decibels(14.5))
+            #expect(lab.awg3.device.withModel { $0.level(channel: 2) }.map { abs($0 - 3) < 1e-9 } == true)
+            let records = await bench.enterSafeState()
+            #expect(records.filter { !$0.succeeded }.isEmpty, "\(records.filter { !$0.succeeded })")
+            #expect(lab.laser.device.withModel { $0.laserOn } == false && lab.gpio.value(offset: 27) == 0)
+            #expect(lab.gpio.value(offset: 5) == 0 && lab.awg3.device.withModel { $0.level(channel: 2) } == 5)
+            for instrument in [lab.tap.device.errorQueue, lab.laser.device.errorQueue, lab.scope.device.errorQueue, lab.awg3.device.errorQueue] {
+                #expect(instrument.isEmpty)
+            }
+        }
+    }
+
     @Test("driver error paths over USB: instrument unplugged (disconnected), no reply (timeout naming the command)")
     func driverErrorsOverUSB() async throws {
         try await withEmulatedBus { bus in

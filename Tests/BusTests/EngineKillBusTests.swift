@@ -123,7 +123,7 @@ extension BusTests {
             engine.arguments = ["align", "--bench", benchFile.path, "--current", "30 mA", "--seconds", "1", "--io-trace", trace.path]
             engine.environment = ProcessInfo.processInfo.environment.merging(["QBENCH_HOME": home.path]) { $1 }
             let output = folder.appendingPathComponent("engine.out")
-            FileManager.default.createFile(atPath: output.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
             let log = try FileHandle(forWritingTo: output)
             engine.standardOutput = log
             engine.standardError = log

@@ -37,6 +37,7 @@ struct ExperimentPlanTests {
                 kinds: [back-to-back, modulator]
                 tolerance: 4
                 on-failure: all
+                minimum-change: {V: 0.005, rad: 1e-3}
             report:
               title: T
               plots: [abort-images]
@@ -49,7 +50,8 @@ struct ExperimentPlanTests {
         #expect(p.calibration.store == .experiment && p.calibration.initial == .always && p.calibration.operatingPoint == .refuse)
         #expect(p.calibration.beforeEachPoint == [.link] && p.calibration.referenceShots == 64)
         // Kinds in the routines' dependency order, whatever the file's order.
-        #expect(p.calibration.driftCheck == .init(kinds: [.modulator, .backToBack], toleranceSigmas: 4, onFailure: CalibrationKind.allCases))
+        #expect(p.calibration.driftCheck == .init(kinds: [.modulator, .backToBack], toleranceSigmas: 4, onFailure: CalibrationKind.allCases,
+                                                  minimumChange: ["V": 0.005, "rad": 1e-3]))
         #expect(p.report.title == "T" && p.report.plots == [.abortImages])
     }
 
@@ -72,7 +74,8 @@ struct ExperimentPlanTests {
     @Test func theShippedExamplesParse() throws {
         let folder = repositoryRoot.appendingPathComponent("Experiments")
         let counts = ["paper-map.yaml": 12, "paper-map-full.yaml": 30, "attacks.yaml": 12, "drift-recheck.yaml": 3,
-                      "low-leakage.yaml": 3, "low-leakage-certified.yaml": 6, "accurate-at-0.05.yaml": 3, "accurate-at-0.05-g2.yaml": 3]
+                      "low-leakage.yaml": 3, "low-leakage-certified.yaml": 6, "accurate-at-0.05.yaml": 3, "accurate-at-0.05-g2.yaml": 3,
+                      "sweep-3x3.yaml": 9]
         // Every plan in the folder is listed here (a new one is parsed, or this test fails).
         let shipped = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
         #expect(Set(shipped) == Set(counts.keys))
@@ -107,6 +110,8 @@ struct ExperimentPlanTests {
         ("experiment: x\npoints:\n  - {photons: 1}\ncalibration:\n  drift-check:\n    kinds: [link]\n    tolerance: -1\n", 7, "positive number of standard uncertainties"),
         ("experiment: x\npoints:\n  - {photons: 1}\ncalibration:\n  drift-check:\n    tolerance: 3\n", 6, "missing 'kinds'"),
         ("experiment: x\npoints:\n  - {photons: 1}\ncalibration:\n  drift-check:\n    kinds: [link]\n    when: later\n", 7, "unknown key 'when'"),
+        ("experiment: x\npoints:\n  - {photons: 1}\ncalibration:\n  drift-check:\n    kinds: [link]\n    minimum-change:\n      V: 0\n", 8, "minimum-change for 'V' is 0.0"),
+        ("experiment: x\npoints:\n  - {photons: 1}\ncalibration:\n  drift-check:\n    kinds: [link]\n    minimum-change: 5 mV\n", 7, "expected a mapping"),
         ("experiment: x\npoints:\n  - {photons: 1, seed: 3}\ncalibration:\n  store: station\n", 5, "reseeds the twin"),
         ("experiment: x\npoints:\n  - {photons: 1}\nreport:\n  plots: [pie]\n", 5, "unknown plot 'pie'"),
         ("experiment: x\npoints:\n  - {photons: 1}\nbench: ''\n", 4, "bench is empty"),
@@ -181,5 +186,20 @@ struct ExperimentTableTests {
         let certified: [Double] = curves[0].curve.map(\.certified)
         #expect(aborted == [third, 2 * third])
         #expect(certified == [third, third])
+    }
+
+    /// A drift fails the check when it is beyond the tolerance in σ and not below the plan's
+    /// minimum change for its unit (the twin's bias walked 1.2 mV, 82 σ, between two sessions).
+    @Test(arguments: [
+        (82.5, 0.0012, "V", [String: Double](), true),
+        (82.5, 0.0012, "V", ["V": 0.005], false),
+        (82.5, 0.006, "V", ["V": 0.005], true),
+        (4.0, 0.006, "V", ["V": 0.005], false),
+        (82.5, 0.0012, "rad", ["V": 0.005], true),
+        (5.0, 1.0, "V", [String: Double](), false),
+    ])
+    func driftFailsBeyondBothTolerances(sigmas: Double, change: Double, unit: String, minimum: [String: Double], fails: Bool) {
+        let check = CalibrationPolicy.DriftCheck(kinds: [.modulator], toleranceSigmas: 5, onFailure: [], minimumChange: minimum)
+        #expect(ExperimentCalibrator.fails(sigmas: sigmas, change: change, unit: unit, check: check) == fails)
     }
 }

@@ -100,6 +100,10 @@ struct ExperimentRunTests {
         #expect(csv.count == 4 && csv[2].contains(",\(interrupted),aborted,"))
         let html = try String(contentsOf: outcome.reportURL, encoding: .utf8)
         #expect(html.contains(interrupted) && html.contains("<svg") && html.contains("finished"))
+        // The report can be written again from the journal alone, as it was.
+        try FileManager.default.removeItem(at: outcome.reportURL)
+        #expect(try ExperimentRunner.rewriteOutputs(first.id, folder: folder) == outcome.reportURL)
+        #expect(try String(contentsOf: outcome.reportURL, encoding: .utf8) == html)
         #expect(second.journal.isFinished && second.journal.snapshot.contains { $0.kind == .resumed })
         await #expect(throws: ExperimentError.self) { try await second.run(model: f.model, testSet: f.testSet) }
         #expect(throws: ExperimentError.self) {

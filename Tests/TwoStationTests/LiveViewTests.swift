@@ -104,6 +104,9 @@ struct LiveViewTests {
         #expect(dom["images"] == "10000")
         // The server's page has no accuracy: it never sees a prediction.
         #expect(dom["accuracy"] == nil || dom["accuracy"] == "", "\(dom)")
+        // The devices as read between blocks, not as they were before the run (laser off).
+        #expect(dom["devices-read"]?.hasPrefix("after block ") == true, "\(dom)")
+        #expect(dom["device-server-laser"]?.contains("emission = on") == true, "\(dom["device-server-laser"] ?? "no laser row")")
     }
 
     @Test("the client's own page shows its accuracy, as its run database records it")
@@ -136,6 +139,9 @@ struct LiveViewTests {
         #expect(dom["station"] == "client")
         #expect(dom["accuracy"] == String(format: "%.2f %%", 100 * accuracy), "\(dom)")
         #expect(dom["weight-leakage-upper"] == String(format: "%.6g", record.weightLeakageUpperBound))
+        // Its own devices only, read between blocks.
+        #expect(dom["devices-read"]?.hasPrefix("after block ") == true, "\(dom)")
+        #expect(dom.keys.contains { $0.hasPrefix("device-client-") } && !dom.keys.contains { $0.hasPrefix("device-server-") }, "\(dom.keys.sorted())")
         kill(script.processIdentifier, SIGTERM)
         script.waitUntilExit()
     }

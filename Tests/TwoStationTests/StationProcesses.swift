@@ -147,9 +147,10 @@ final class StationProcesses: @unchecked Sendable {
     }
 
     /// Starts `qbench serve` (resuming `resume` if given) and waits until it listens.
-    func startServer(images: Int, resume: String? = nil, log name: String = "server", calibrateLink: Bool = false) throws {
+    func startServer(images: Int, resume: String? = nil, log name: String = "server", calibrateLink: Bool = false,
+                     sessions: Int = 1, extra: [String] = []) throws {
         var args = ["serve", "--bench", QBench.simBench, "--fiber", "127.0.0.1:\(fiberPort)", "--pki", work.appendingPathComponent("pki").path,
-                    "--name", "server-a", "--listen", "127.0.0.1:\(grpcPort)", "--allow", allow, "--images", "\(images)", "--sessions", "1", "--json"]
+                    "--name", "server-a", "--listen", "127.0.0.1:\(grpcPort)", "--allow", allow, "--images", "\(images)", "--sessions", "\(sessions)", "--json"] + extra
         if let resume { args += ["--resume", resume] }
         if calibrateLink { args.append("--calibrate-link") }
         let p = try launch(args, home: serverHome, log: name)
@@ -161,9 +162,10 @@ final class StationProcesses: @unchecked Sendable {
         }
     }
 
-    func startClient(log name: String = "client", calibrateLink: Bool = false) throws {
+    func startClient(log name: String = "client", calibrateLink: Bool = false, extra: [String] = []) throws {
         client = try launch(["client", "--bench", QBench.simBench, "--fiber", "127.0.0.1:\(fiberPort)", "--pki", work.appendingPathComponent("pki").path,
-                             "--name", "client-b", "--connect", "127.0.0.1:\(grpcPort)", "--json"] + (calibrateLink ? ["--calibrate-link"] : []), home: clientHome, log: name)
+                             "--name", "client-b", "--connect", "127.0.0.1:\(grpcPort)", "--json"] + (calibrateLink ? ["--calibrate-link"] : []) + extra,
+                            home: clientHome, log: name)
     }
 
     /// Waits until the server's database holds `blocks` committed blocks of its newest session; its id.

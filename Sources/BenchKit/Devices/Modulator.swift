@@ -1,3 +1,5 @@
+import Foundation
+
 /// A drive waveform for one AWG channel: voltages at a fixed sample rate (one sample per optical
 /// mode on the secure-inference bench).
 public struct Waveform: Sendable, Equatable {
@@ -22,6 +24,15 @@ public enum ModulatorChannel: String, Sendable, Codable, CaseIterable {
     case i, q
     /// The outer phase section of an IQ modulator (bias only: sets the 90° between arms).
     case phase
+}
+
+/// One Mach–Zehnder arm biased at its null (docs/hardware.md §6.1): the field it transmits for a
+/// drive V relative to the null bias is t = −sin(πV/(2Vπ)), so a field t needs
+/// V = −(2Vπ/π)·arcsin t. The server's encoder and the client's processor driver both pre-distort
+/// their drives with it.
+public enum MachZehnder {
+    /// The drive (volts from the null bias) for arm field `t` (clamped to −1 … 1).
+    public static func drive(field t: Double, vPi: Double) -> Float { Float(-2 * vPi / Double.pi * asin(max(-1, min(1, t)))) }
 }
 
 /// An IQ Mach–Zehnder modulator driven by AWG channels (RF drive per arm) and DC bias supplies.

@@ -57,7 +57,7 @@ public struct TransmitterModel: Sendable, Equatable {
     public func attenuation(forUnitFieldPhotons n: Double) -> Decibels { Decibels(-10 * log10(n / unitFieldPhotonsAtZero) / voaSlope) }
 
     /// Drive voltage (relative to the null bias) for arm field t: V = −(2Vπ/π) arcsin t.
-    public func drive(field t: Double, vpi: Double) -> Float { Float(-2 * vpi / Double.pi * asin(max(-1, min(1, t)))) }
+    public func drive(field t: Double, vpi: Double) -> Float { MachZehnder.drive(field: t, vPi: vpi) }
 
     public struct Encoded: Sendable {
         public let i: Waveform

@@ -205,9 +205,11 @@ public struct Keysight33500BDriver: DriverFactory {
         return ["drive": w, "bias": w]
     }
 
-    func channelMap(_ binding: RoleBinding) throws(BenchFileError) -> [ModulatorChannel: AWGChannelOption] {
-        guard let o = try binding.options(allowed: ModulatorChannel.allCases.map(\.rawValue)) else {
-            throw binding.fail(binding.benchFile, "driver keysight-33500b needs 'options:' mapping the modulator inputs to AWG channels, e.g. {i: {channel: 1}, q: {channel: 2}, phase: {awg: \"usbtmc://0957:2807?serial=MY2\", channel: 1}}")
+    /// The `i`, `q` and `phase` channels of an IQ modulator's options (`extraOptions`: further
+    /// keys a driver built on these channels accepts beside them).
+    func channelMap(_ binding: RoleBinding, extraOptions: [String] = []) throws(BenchFileError) -> [ModulatorChannel: AWGChannelOption] {
+        guard let o = try binding.options(allowed: ModulatorChannel.allCases.map(\.rawValue) + extraOptions) else {
+            throw binding.fail(binding.benchFile, "driver \(binding.driver) needs 'options:' mapping the modulator inputs to AWG channels, e.g. {i: {channel: 1}, q: {channel: 2}, phase: {awg: \"usbtmc://0957:2807?serial=MY2\", channel: 1}}")
         }
         var map: [ModulatorChannel: AWGChannelOption] = [:]
         var seen: [AWGChannelOption: (ModulatorChannel, Int)] = [:]

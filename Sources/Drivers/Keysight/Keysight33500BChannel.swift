@@ -55,6 +55,10 @@ public struct Keysight33500BLimits: Sendable {
 /// - `[SOURce[1|2]:]BURSt:MODE TRIGgered`, `…:BURSt:NCYCles 1`, `TRIGger[1|2]:SOURce EXTernal`,
 ///   `…:BURSt:STATe ON`, and only then `OUTPut ON`: the waveform plays once per bench trigger and
 ///   never free-runs; the output is off from the first command of an upload;
+/// - `[SOURce[1|2]:]DATA:SEQuence <block>` (DATA subsystem: `"name","segment",repeat,playControl,
+///   markerMode,markerPoint,…` over segments in volatile memory) with every segment
+///   `onceWaitTrig`, selected with `FUNCtion:ARBitrary <name>`: one segment per external trigger
+///   (the client's processor, one shot per trigger);
 /// - `[SOURce[1|2]:]FUNCtion DC` with `[SOURce[1|2]:]VOLTage:OFFSet <V>` (the DC level) for static
 ///   levels and biases, always after `…:BURSt:STATe OFF`: "DC is not allowed" as a burst
 ///   function (33500 help, BURSt subsystem), so FUNC DC with burst on is a settings conflict.
@@ -149,33 +153,50 @@ public struct Keysight33500BChannel: Sendable {
     /// `amplitude` peak to peak around `offset`. The output is off from the first command until
     /// the burst is armed (it never plays the arb continuously), then switched on.
     public func playTriggered(arbName: String, codes: [Int16], rate: Frequency, amplitude: Voltage, offset: Voltage, _ device: String) async throws {
-        var block = [UInt8]()
-        block.reserveCapacity(codes.count * 2)
-        for c in codes { withUnsafeBytes(of: c.littleEndian) { block += $0 } }
-        let uploadTimeout = Self.transferTimeout(bytes: block.count)
         try await link.run(device) { s in
-            try await s.write("OUTP\(number) OFF")
-            try await s.write("\(source):BURS:STAT OFF")
-            try await s.write("\(source):FUNC DC")
-            try await s.write("\(source):DATA:VOL:CLE")
-            try await s.write("FORM:BORD SWAP")
-            let upload = "\(source):DATA:ARB:DAC \(arbName),"
-            try await s.write(upload, block: block, timeout: uploadTimeout, checkErrors: false)
-            try await s.waitForOperationComplete(timeout: uploadTimeout)
-            try await s.checkErrorQueue(after: upload + "#<\(block.count) bytes>")
-            try await s.write("\(source):FUNC:ARB \(arbName)")
-            try await s.write("\(source):FUNC ARB")
-            try await s.write("\(source):FUNC:ARB:SRAT \(SCPINumber.format(rate.si))")
-            try await s.write("\(source):FUNC:ARB:FILT STEP")
-            try await s.write("\(source):VOLT:OFFS 0")
-            try await s.write("\(source):VOLT \(SCPINumber.format(amplitude.si))")
-            try await s.write("\(source):VOLT:OFFS \(SCPINumber.format(offset.si))")
+            try await clearForUpload(s)
+            try await upload(s, name: arbName, codes: codes)
+            try await select(s, name: arbName, rate: rate, amplitude: amplitude, offset: offset)
             try await s.write("\(source):BURS:MODE TRIG")
             try await s.write("\(source):BURS:NCYC 1")
             try await s.write("TRIG\(number):SOUR EXT")
             try await s.write("\(source):BURS:STAT ON")
             try await s.write("OUTP\(number) ON")
         }
+    }
+
+    /// Output off, burst off, function DC (FUNC DC only after burst off), volatile memory
+    /// cleared, little-endian blocks.
+    private func clearForUpload(_ s: SCPISession) async throws {
+        try await s.write("OUTP\(number) OFF")
+        try await s.write("\(source):BURS:STAT OFF")
+        try await s.write("\(source):FUNC DC")
+        try await s.write("\(source):DATA:VOL:CLE")
+        try await s.write("FORM:BORD SWAP")
+    }
+
+    /// One DATA:ARB:DAC block and its *OPC?, under a timeout scaled to the block.
+    private func upload(_ s: SCPISession, name: String, codes: [Int16]) async throws {
+        var block = [UInt8]()
+        block.reserveCapacity(codes.count * 2)
+        for c in codes { withUnsafeBytes(of: c.littleEndian) { block += $0 } }
+        let uploadTimeout = Self.transferTimeout(bytes: block.count)
+        let upload = "\(source):DATA:ARB:DAC \(name),"
+        try await s.write(upload, block: block, timeout: uploadTimeout, checkErrors: false)
+        try await s.waitForOperationComplete(timeout: uploadTimeout)
+        try await s.checkErrorQueue(after: upload + "#<\(block.count) bytes>")
+    }
+
+    /// Selects an arb (or sequence) and sets rate, step filter, amplitude and offset one by one
+    /// (offset 0 first, so no intermediate state leaves the output window).
+    private func select(_ s: SCPISession, name: String, rate: Frequency, amplitude: Voltage, offset: Voltage) async throws {
+        try await s.write("\(source):FUNC:ARB \(name)")
+        try await s.write("\(source):FUNC ARB")
+        try await s.write("\(source):FUNC:ARB:SRAT \(SCPINumber.format(rate.si))")
+        try await s.write("\(source):FUNC:ARB:FILT STEP")
+        try await s.write("\(source):VOLT:OFFS 0")
+        try await s.write("\(source):VOLT \(SCPINumber.format(amplitude.si))")
+        try await s.write("\(source):VOLT:OFFS \(SCPINumber.format(offset.si))")
     }
 
     /// Holds a DC level (function DC, offset = level); the output is switched on when asked.
@@ -208,6 +229,11 @@ public struct Keysight33500BChannel: Sendable {
 
     public func offset(_ device: String) async throws -> Voltage {
         .volts(try await link.run(device) { s in try await s.queryDouble("\(source):VOLT:OFFS?") })
+    }
+
+    /// `SOURn:FUNC?`: the function the channel plays (`DC`, `ARB`, `SIN`, …).
+    public func function(_ device: String) async throws -> String {
+        try await link.run(device) { s in try await s.query("\(source):FUNC?") }.trimmingCharacters(in: .whitespaces).uppercased()
     }
 
     public func isOutputOn(_ device: String) async throws -> Bool {

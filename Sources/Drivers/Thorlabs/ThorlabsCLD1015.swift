@@ -27,8 +27,9 @@ import Foundation
 /// Safety (docs/hardware.md §6.6): a current above min(bench soft limit, the controller's limit read
 /// back when opened, the instrument file's limit) is refused before a byte is sent; emission is
 /// refused while the TEC is off or outside its window, and unless the setpoint is at most the
-/// switch-on current (ramp up afterwards with `Laser.ramp(to:)`); `makeSafe` ramps down
-/// (`Laser.rampDown`) and switches the output off.
+/// switch-on current (ramp up afterwards with `Laser.ramp(to:)`); `makeSafe` ramps down in 10 mA
+/// steps and switches the output off. The SCPI exchanges are `CLD1015Controller`'s, shared with
+/// the client's amplifier driver (`ThorlabsCLD1015SOA`).
 public actor ThorlabsCLD1015: Laser {
     /// What the hardware allows, from `Devices/instruments/thorlabs-cld1015.yaml`.
     public struct Limits: Sendable {
@@ -74,12 +75,8 @@ public actor ThorlabsCLD1015: Laser {
 
     /// Opens the controller and reads back its hardware current limit.
     public static func open(link: InstrumentLink, device: String, limits: Limits, configuration: Configuration) async throws -> ThorlabsCLD1015 {
-        let amps = try await link.run(device) { s in try await s.queryDouble("SOUR:CURR:LIM:AMPL?") }
-        guard amps.isFinite, amps >= 0 else {
-            throw DeviceError(.instrumentError, device: device, message: "the controller reports a current limit of \(amps) A",
-                              remedy: "set the LD current limit on the controller's front panel")
-        }
-        return ThorlabsCLD1015(link: link, device: device, limits: limits, configuration: configuration, hardwareCurrentLimit: .amperes(amps))
+        let limit = try await CLD1015Controller(link: link, device: device).currentLimit()
+        return ThorlabsCLD1015(link: link, device: device, limits: limits, configuration: configuration, hardwareCurrentLimit: limit)
     }
 
     /// The highest current this driver will ever send: min(soft, hardware read-back, instrument file).
@@ -89,22 +86,14 @@ public actor ThorlabsCLD1015: Laser {
         return ceiling
     }
 
-    public func identify() async throws -> InstrumentIdentity {
-        let idn = try await link.run(device) { s in try await s.identify() }
-        return InstrumentIdentity(manufacturer: idn.manufacturer, model: idn.model, serial: idn.serialNumber, firmware: idn.firmware)
-    }
+    var controller: CLD1015Controller { CLD1015Controller(link: link, device: device) }
 
-    /// Ramps the current down and switches the LD output off; with the output already off, zeroes
-    /// the setpoint and switches it off again (idempotent). The TEC stays on.
+    public func identify() async throws -> InstrumentIdentity { try await controller.identify() }
+
+    /// Ramps the current down in 10 mA steps and switches the LD output off; with the output
+    /// already off, zeroes the setpoint and switches it off again (idempotent). The TEC stays on.
     public func makeSafe() async throws {
-        if try await isEmitting() {
-            try await rampDown()
-        } else {
-            try await link.run(device) { s in
-                try await s.write("SOUR:CURR 0")
-                try await s.write("OUTP1:STAT OFF")
-            }
-        }
+        try await controller.rampDownAndSwitchOff(step: .milliamperes(10), interval: .milliseconds(20))
     }
 
     public func settings() async throws -> [String: String] {
@@ -133,84 +122,22 @@ public actor ThorlabsCLD1015: Laser {
             throw DeviceError.refused(device, "current \(current) exceeds the ceiling \(currentCeiling) = min(bench limit, controller limit \(hardwareCurrentLimit), instrument file \(limits.current.max))",
                                       remedy: "request at most \(currentCeiling); raise the controller's limit only if the diode allows it")
         }
-        try await link.run(device) { s in try await s.write("SOUR:CURR \(SCPINumber.format(current.amperes))") }
+        try await controller.writeSetpoint(current)
     }
 
-    public func current() async throws -> Current {
-        .amperes(try await link.run(device) { s in try await s.queryDouble("SOUR:CURR?") })
-    }
+    public func current() async throws -> Current { try await controller.setpoint() }
 
     /// Switches the LD output. On: only with the TEC on and settled within the window, and with
-    /// the setpoint at most the switch-on current.
+    /// the setpoint at most the switch-on current (`CLD1015Controller.switchOn`).
     public func setEmission(_ on: Bool) async throws {
-        guard on else {
-            try await link.run(device) { s in try await s.write("OUTP1:STAT OFF") }
-            return
-        }
-        try await link.run(device) { s in
-            guard try await s.queryBool("OUTP2:STAT?") else {
-                throw DeviceError(.notReady, device: device, message: "emission refused: the TEC is off",
-                                  remedy: "switch the TEC on (OUTP2 / front panel) and wait for the temperature to settle")
-            }
-            let setpoint = try await s.queryDouble("SOUR2:TEMP?"), measured = try await s.queryDouble("MEAS:TEMP?")
-            guard abs(measured - setpoint) <= configuration.tecWindow.si else {
-                throw DeviceError(.notReady, device: device,
-                                  message: String(format: "emission refused: the diode is at %.3f °C, %.3f K from the TEC setpoint %.3f °C (window %.3f K)",
-                                                  measured, abs(measured - setpoint), setpoint, configuration.tecWindow.si),
-                                  remedy: "wait for the TEC to settle, or check the TEC connection")
-            }
-            let current = try await s.queryDouble("SOUR:CURR?")
-            guard current <= configuration.switchOnCurrent.si + 1e-12 else {
-                throw DeviceError(.notReady, device: device,
-                                  message: "emission refused: the setpoint is \(Current.amperes(current)), above the switch-on current \(configuration.switchOnCurrent)",
-                                  remedy: "set the current to at most \(configuration.switchOnCurrent), switch on, then ramp with Laser.ramp(to:)")
-            }
-            try await ensureConstantCurrent(s)
-            try await s.write("OUTP1:STAT ON")
-            // §3.14.3: a keylock, an open interlock or a TEC fault keeps the output off or trips
-            // it; neither shows in the error queue, so read the output state and the register.
-            let on = try await s.queryBool("OUTP1:STAT?")
-            let condition = try await s.queryInt("STAT:MEAS:COND?")
-            let problems = Self.blockingConditions.filter { condition & $0.bit != 0 }.map(\.text)
-            if !on || !problems.isEmpty {
-                try await s.write("OUTP1:STAT OFF")
-                throw DeviceError(.notReady, device: device,
-                                  message: "emission did not start: the LD output reads \(on ? "on" : "off") and STAT:MEAS:COND? is \(condition)"
-                                      + (problems.isEmpty ? "" : " (\(problems.joined(separator: ", ")))") + "; the output was switched off again",
-                                  remedy: "check the keylock and the LD interlock plug, the TEC and its cable, then switch on again")
-            }
+        if on {
+            try await controller.switchOn(tecWindow: configuration.tecWindow, switchOnCurrent: configuration.switchOnCurrent)
+        } else {
+            try await controller.switchOff()
         }
     }
 
-    /// STATus:MEASurement bits that mean the LD must not (or cannot) emit (§3.14.3 table).
-    static let blockingConditions: [(bit: Int, text: String)] = [
-        (1, "keylock protection active"), (4, "LD interlock active"), (8, "LD current limit reached"), (16, "LD output inhibit active"),
-        (256, "temperature protection active"), (512, "temperature window failure"), (1024, "temperature sensor failure"),
-        (4096, "TEC connection failure"), (16384, "over temperature"),
-    ]
-
-    /// Constant-current mode and analog modulation off (§3.7.1, §3.7.6), forced when another
-    /// program or the front panel left them otherwise, then read back.
-    private func ensureConstantCurrent(_ s: SCPISession) async throws {
-        if try await s.query("SOUR:FUNC:MODE?").uppercased().hasPrefix("CURR") == false {
-            try await s.write("SOUR:FUNC:MODE CURR")
-            guard try await s.query("SOUR:FUNC:MODE?").uppercased().hasPrefix("CURR") else {
-                throw DeviceError(.instrumentError, device: device, message: "emission refused: the LD source stays out of constant-current mode",
-                                  remedy: "select constant current on the controller's front panel")
-            }
-        }
-        if try await s.queryBool("SOUR:AM:STAT?") {
-            try await s.write("SOUR:AM:STAT OFF")
-            guard try await !s.queryBool("SOUR:AM:STAT?") else {
-                throw DeviceError(.instrumentError, device: device, message: "emission refused: analog modulation stays on, so the diode current is not the setpoint",
-                                  remedy: "switch modulation off on the controller's front panel")
-            }
-        }
-    }
-
-    public func isEmitting() async throws -> Bool {
-        try await link.run(device) { s in try await s.queryBool("OUTP1:STAT?") }
-    }
+    public func isEmitting() async throws -> Bool { try await controller.isOutputOn() }
 
     public func wavelength() async throws -> Length { configuration.wavelength }
 

@@ -1,3 +1,4 @@
+import BenchKit
 import Calibrate
 import Foundation
 
@@ -22,6 +23,10 @@ public protocol RunObserver: Sendable {
     func step(_ text: String)
     func progress(imagesDone: Int, images: Int, modes: Int, modesPerSecond: Double, excessNoise: Double?)
     func block(_ record: BlockRecord)
+    /// Called by a station after each committed block, when its instruments are idle between
+    /// blocks: an observer may read `bench` then (the live page refreshes its device table). Never
+    /// called while a block is measuring, so a query cannot land in the middle of an acquisition.
+    func afterBlock(_ block: Int, bench: Bench) async
 }
 
 extension RunObserver {
@@ -29,6 +34,7 @@ extension RunObserver {
     public func step(_ text: String) {}
     public func progress(imagesDone: Int, images: Int, modes: Int, modesPerSecond: Double, excessNoise: Double?) {}
     public func block(_ record: BlockRecord) {}
+    public func afterBlock(_ block: Int, bench: Bench) async {}
 }
 
 public struct SilentObserver: RunObserver { public init() {} }

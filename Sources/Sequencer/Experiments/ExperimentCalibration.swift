@@ -13,19 +13,29 @@ public struct DriftOutcome: Sendable, Codable, Equatable {
         public var new: Double
         /// |new − old| / √(u_old² + u_new²).
         public var sigmas: Double
+        /// Whether the change fails the check: beyond the tolerance in σ and not below the
+        /// plan's minimum change for its unit (nil in records older than the minimum change).
+        public var fails: Bool?
     }
     public var kinds: [String]
-    /// The values that moved most (at most five), largest first.
+    /// The values that moved most (at most five), those that fail the check first, then by σ.
     public var largest: [Value]
     public var maximumSigmas: Double
     public var toleranceSigmas: Double
-    public var passed: Bool { maximumSigmas <= toleranceSigmas }
+    /// The plan's smallest change that matters, per unit (empty: σ alone decides).
+    public var minimumChange: [String: Double]?
+    /// How many values failed the check (nil in records older than the minimum change).
+    public var failing: Int?
+    public var passed: Bool { failing.map { $0 == 0 } ?? (maximumSigmas <= toleranceSigmas) }
     /// The new records (now active).
     public var recordIds: [String]
 
     public var summary: String {
         let worst = largest.first.map { String(format: "%@ %@ moved %.3g σ (%.6g → %.6g %@)", $0.kind, $0.name, $0.sigmas, $0.old, $0.new, $0.unit) } ?? "no comparable value"
-        return String(format: "largest change %.3g σ against a tolerance of %.3g σ: ", maximumSigmas, toleranceSigmas) + worst
+        let floors = (minimumChange ?? [:]).sorted { $0.key < $1.key }.map { String(format: "%.3g %@", $0.value, $0.key) }
+        let tolerance = String(format: "a tolerance of %.3g σ", toleranceSigmas) + (floors.isEmpty ? "" : " and a minimum change of " + floors.joined(separator: ", "))
+        let count = failing.map { "\($0) value\($0 == 1 ? "" : "s") failed; " } ?? ""
+        return count + String(format: "largest change %.3g σ against ", maximumSigmas) + tolerance + ": " + worst
     }
 }
 
@@ -83,6 +93,11 @@ struct ExperimentCalibrator {
         return []
     }
 
+    /// A change fails when it is beyond the tolerance in σ and at least the unit's minimum change.
+    static func fails(sigmas: Double, change: Double, unit: String, check: CalibrationPolicy.DriftCheck) -> Bool {
+        sigmas > check.toleranceSigmas && change >= (check.minimumChange[unit] ?? 0)
+    }
+
     /// Re-measures `check.kinds` at the active operating point and compares every value with the
     /// record it replaces (the new records stay active: they are the bench as it is now).
     func driftCheck(_ check: CalibrationPolicy.DriftCheck, photons: Double, gain: Double) async throws -> DriftOutcome {
@@ -94,11 +109,13 @@ struct ExperimentCalibrator {
             let previous = try store.load(previousId)
             for c in RecordDiff(previous, r).changes {
                 guard let s = c.sigmas, let old = c.old, let new = c.new, s.isFinite else { continue }
-                values.append(.init(kind: r.kind.rawValue, role: r.role, name: c.name, unit: c.unit, old: old, new: new, sigmas: s))
+                values.append(.init(kind: r.kind.rawValue, role: r.role, name: c.name, unit: c.unit, old: old, new: new, sigmas: s,
+                                    fails: Self.fails(sigmas: s, change: abs(new - old), unit: c.unit, check: check)))
             }
         }
-        values.sort { $0.sigmas > $1.sigmas }
-        return DriftOutcome(kinds: check.kinds.map(\.rawValue), largest: Array(values.prefix(5)), maximumSigmas: values.first?.sigmas ?? 0,
-                            toleranceSigmas: check.toleranceSigmas, recordIds: records.map(\.id))
+        values.sort { ($0.fails == true ? 1 : 0, $0.sigmas) > ($1.fails == true ? 1 : 0, $1.sigmas) }
+        return DriftOutcome(kinds: check.kinds.map(\.rawValue), largest: Array(values.prefix(5)), maximumSigmas: values.map(\.sigmas).max() ?? 0,
+                            toleranceSigmas: check.toleranceSigmas, minimumChange: check.minimumChange,
+                            failing: values.filter { $0.fails == true }.count, recordIds: records.map(\.id))
     }
 }

@@ -110,6 +110,10 @@ public struct CalibrationPolicy: Sendable, Equatable {
         public var toleranceSigmas: Double
         /// Kinds recalibrated when the check fails; empty: stop the experiment.
         public var onFailure: [CalibrationKind]
+        /// The smallest change that matters, per unit of the records' values (e.g. "V": 0.005): a
+        /// value that moved less fails no check however many σ that is (a precise calibration
+        /// resolves drifts far too small to matter). Units without an entry: σ alone decides.
+        public var minimumChange: [String: Double] = [:]
     }
 
     public var store: Store = .experiment
@@ -145,7 +149,7 @@ public struct CalibrationPolicy: Sendable, Equatable {
             p.referenceShots = n
         }
         if let d = try r.optional("drift-check") {
-            try d.onlyKeys(["kinds", "tolerance", "on-failure"], in: "drift-check")
+            try d.onlyKeys(["kinds", "tolerance", "on-failure", "minimum-change"], in: "drift-check")
             let k = try kinds(try d.required("kinds", "the calibrations to re-measure after each point, e.g. [modulator, back-to-back]"))
             guard !k.isEmpty else { throw d.fail("drift-check has no kinds: name what to re-measure, e.g. [back-to-back]") }
             var tolerance = 3.0
@@ -157,7 +161,15 @@ public struct CalibrationPolicy: Sendable, Equatable {
             if let f = try d.optional("on-failure") {
                 if case .scalar("stop", _) = f.tree { onFailure = [] } else { onFailure = try kinds(f) }
             }
-            p.driftCheck = DriftCheck(kinds: k, toleranceSigmas: tolerance, onFailure: onFailure)
+            var minimum: [String: Double] = [:]
+            if let m = try d.optional("minimum-change") {
+                for e in try m.entries {
+                    let v = try e.value.double()
+                    guard v > 0 else { throw e.value.fail("minimum-change for '\(e.key)' is \(v): give a positive amount in that unit, e.g. 'V: 0.005'") }
+                    minimum[e.key] = v
+                }
+            }
+            p.driftCheck = DriftCheck(kinds: k, toleranceSigmas: tolerance, onFailure: onFailure, minimumChange: minimum)
         }
         return p
     }

@@ -41,9 +41,16 @@ public struct ExperimentReport: Sendable {
         let xs = measured.compactMap(\.weightLeakageUpperBound)
         if let lo = xs.min(), let hi = xs.max(), lo > 0, hi / lo > 20 { plot.logX = true }
         plot.width = 900
+        // Honest points of one gain joined in order of μ (the paper's curves), each labelled with its
+        // μ when the group has more than one; an attack's sessions as markers.
         plot.series = groups.enumerated().map { k, g in
-            LinePlot.Series(label: g.label, points: g.rows.sorted { $0.parameters.photons < $1.parameters.photons }.map { ($0.weightLeakageUpperBound!, $0.accuracy!) },
-                            color: LinePlot.palette[k % LinePlot.palette.count], style: .markers)
+            let sorted = g.rows.sorted { $0.parameters.photons < $1.parameters.photons }
+            let curve = sorted.first?.parameters.client == "honest" && Set(sorted.map(\.parameters.photons)).count > 1
+            return LinePlot.Series(label: g.label, points: sorted.map { ($0.weightLeakageUpperBound!, $0.accuracy!) },
+                                   color: LinePlot.palette[k % LinePlot.palette.count], style: curve ? .linesAndMarkers : .markers)
+        }
+        for g in groups where g.rows.first?.parameters.client == "honest" && Set(g.rows.map(\.parameters.photons)).count > 1 {
+            plot.annotations += g.rows.map { ($0.weightLeakageUpperBound!, $0.accuracy!, "μ \(ExperimentPoint.number($0.parameters.photons))") }
         }
         return plot.render().rendered
     }
@@ -86,7 +93,10 @@ public struct ExperimentReport: Sendable {
         plot.width = 900
         for (k, c) in curves.enumerated() {
             let color = LinePlot.palette[k % LinePlot.palette.count]
-            plot.series.append(.init(label: "aborted: \(c.client) (\(c.sessions))", points: c.curve.map { (Double($0.images), $0.aborted) }, color: color))
+            // Each behaviour's line narrower than the one before: curves that coincide (no abort) stay visible.
+            var aborted = LinePlot.Series(label: "aborted: \(c.client) (\(c.sessions) sessions)", points: c.curve.map { (Double($0.images), $0.aborted) }, color: color)
+            aborted.lineWidth = max(1.5, 6 - 1.5 * Double(k))
+            plot.series.append(aborted)
             if c.curve.contains(where: { $0.certified > 0 }) {
                 plot.series.append(.init(label: "certified: \(c.client)", points: c.curve.map { (Double($0.images), $0.certified) }, color: color, style: .dashed))
             }
@@ -105,7 +115,9 @@ public struct ExperimentReport: Sendable {
             let p = r.parameters
             table += "<tr><td>\(r.point + 1)</td><td>\(f(p.photons))</td><td>\(f(p.gain))</td><td>\(f(p.budget))</td><td>\(p.images)</td><td>\(esc(p.client))</td>"
             table += "<td>\(p.seed.map { "\($0)" } ?? "—")</td><td><code>\(esc(r.runId))</code></td><td>\(r.outcome.rawValue)</td>"
-            table += "<td>\(r.accuracy.map { String(format: "%.2f %%", 100 * $0) } ?? "—")</td><td>\(r.certified ? "yes\(r.certifiedImages.map { " (\($0))" } ?? "")" : "no")</td>"
+            // The accuracy's binomial standard error over the images served (the map's vertical spread).
+            let served = max(1, r.imagesServed)
+            table += "<td>\(r.accuracy.map { String(format: "%.2f ± %.2f %%", 100 * $0, 100 * ($0 * (1 - $0) / Double(served)).squareRoot()) } ?? "—")</td><td>\(r.certified ? "yes\(r.certifiedImages.map { " (\($0))" } ?? "")" : "no")</td>"
             table += "<td>\(r.abortImages.map { "block \(r.abortBlock ?? 0), \($0) images" } ?? "—")</td><td>\(f(r.transmittance))</td><td>\(f(r.excessNoise)) (≤ \(f(r.excessNoiseUpperBound)))</td>"
             table += "<td>\(f(r.weightLeakage)) (≤ \(f(r.weightLeakageUpperBound)))</td><td>\(f(r.dataLeakage))</td><td>\(String(format: "%.1f", r.seconds))</td></tr>\n"
         }
@@ -131,7 +143,7 @@ public struct ExperimentReport: Sendable {
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>qbench experiment \(esc(id))</title>
         <style>
-        body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+        body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 2em auto; padding: 0 1.5em; max-width: 1200px; color: #222; }
         table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
         th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
         th { background: #f3f3f3; }
@@ -146,7 +158,7 @@ public struct ExperimentReport: Sendable {
         <div class="plots">\(plotsHTML.isEmpty ? "<p>No plot applies to the points measured so far.</p>" : plotsHTML)</div>
         <h2>Points</h2>
         <table><tr><th>#</th><th>μ</th><th>G</th><th>budget</th><th>images</th><th>client</th><th>seed</th><th>session</th><th>outcome</th>
-        <th>accuracy</th><th>certified (images)</th><th>abort</th><th>T̂</th><th>ε̂ SNU (upper)</th><th>I_w bit/mode (upper)</th><th>I_x bit/symbol</th><th>s</th></tr>
+        <th>accuracy ± s.e.</th><th>certified (images)</th><th>abort</th><th>T̂</th><th>ε̂ SNU (upper)</th><th>I_w bit/mode (upper)</th><th>I_x bit/symbol</th><th>s</th></tr>
         \(table)</table>
         <h2>Calibrations and drift checks</h2>
         <table><tr><th>time</th><th>before/after point</th><th>bench</th><th>what</th></tr>

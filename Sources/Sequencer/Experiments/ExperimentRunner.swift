@@ -149,14 +149,33 @@ public final class ExperimentRunner: @unchecked Sendable {
         return ExperimentOutcome(id: id, folder: directory, rows: rows, seconds: Date().timeIntervalSince(started))
     }
 
-    public var rows: [ExperimentRow] { journal.finishedRows.sorted { $0.key < $1.key }.map(\.value) }
+    public var rows: [ExperimentRow] { Self.rows(journal) }
+    static func rows(_ journal: ExperimentJournal) -> [ExperimentRow] { journal.finishedRows.sorted { $0.key < $1.key }.map(\.value) }
 
     /// Writes the table (results.csv) and the report (report.html with its SVG plots beside it).
-    public func writeOutputs() throws {
+    public func writeOutputs() throws { try Self.writeOutputs(id: id, plan: plan, journal: journal, directory: directory) }
+
+    static func writeOutputs(id: String, plan: ExperimentPlan, journal: ExperimentJournal, directory: URL) throws {
+        let rows = Self.rows(journal)
         try Data(ExperimentTable.csv(rows).utf8).write(to: directory.appendingPathComponent("results.csv"), options: .atomic)
         let report = ExperimentReport(id: id, plan: plan, rows: rows, journal: journal.snapshot)
         for (name, svg) in report.plots { try Data(svg.utf8).write(to: directory.appendingPathComponent(name + ".svg"), options: .atomic) }
         try Data(report.html.utf8).write(to: directory.appendingPathComponent("report.html"), options: .atomic)
+    }
+
+    /// Writes an experiment's table and report again from its journal and plan, without a bench
+    /// (`qbench experiment show ID --rewrite`: after an update of the report, or a damaged report).
+    /// Returns the report's address.
+    public static func rewriteOutputs(_ id: String, folder: URL) throws -> URL {
+        let dir = folder.appendingPathComponent(id)
+        guard !id.contains("/"), let data = FileManager.default.contents(atPath: dir.appendingPathComponent(planFileName).path) else {
+            throw ExperimentError.unknown(id: id, folder: folder.path)
+        }
+        let journal = try ExperimentJournal(url: dir.appendingPathComponent("journal.jsonl"))
+        let file = journal.snapshot.first { $0.kind == .created }?.detail ?? dir.appendingPathComponent(planFileName).path
+        let plan = try ExperimentPlan.parse(String(decoding: data, as: UTF8.self), file: file)
+        try writeOutputs(id: id, plan: plan, journal: journal, directory: dir)
+        return dir.appendingPathComponent("report.html")
     }
 
     func benchKey(_ seed: UInt64?) -> String { seed.map { "seed-\($0)" } ?? "bench-file" }

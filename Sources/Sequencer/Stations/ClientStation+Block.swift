@@ -85,6 +85,7 @@ extension ClientStation {
         try journal(.step, "block \(index)", detail: "\(record.decision): \(verdict.reason)", block: record, checkpoint: true)
         env.observer.block(record)   // the client's own page (its accuracy); `qbench run` passes steps only
         try await endpoint.commit()
+        await env.observer.afterBlock(index, bench: bench)
         return verdict
     }
 

@@ -181,6 +181,7 @@ final class ServerStation: @unchecked Sendable {
                     status = .aborted
                     try env.database.charge(runId, client: settings.clientIdentity, images: checkpoint.imagesDone, boundBitsPerMode: record.weightLeakageUpperBound)
                     try await commit(endpoint, block: index)
+                    await env.observer.afterBlock(index, bench: env.bench)
                     break
                 }
                 // The commit is the resume point on both sides: journaled once the client echoed it.
@@ -188,6 +189,7 @@ final class ServerStation: @unchecked Sendable {
                 try env.database.charge(runId, client: settings.clientIdentity, images: checkpoint.imagesDone, boundBitsPerMode: record.weightLeakageUpperBound)
                 try journal(.step, step.description, detail: "\(record.decision): \(record.reason)", block: record, checkpoint: true)
                 env.observer.block(record)
+                await env.observer.afterBlock(index, bench: env.bench)
             }
             try await endpoint.send(.end(summary: status == .aborted ? "aborted by the server's check" : "all blocks served"))
             let reply = try await receiveFlow(endpoint)

@@ -59,18 +59,12 @@ struct ClientCommand: AsyncParsableCommand {
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
         let database = try RunDatabase(directory: StationOption.directory(.client))
-        var observer: any RunObserver = SilentObserver()
-        var liveServer: LiveServer?
-        if let live {
-            let state = LiveState(station: "client", bench: opened.description.name, budget: nil)
-            state.setDevices(await opened.snapshot(of: .client))
-            state.update { $0.state = "connecting" }
-            let server = try LiveServer.start(live, state: state)
-            FileHandle.standardError.write(Data("live page: \(server.url)\n".utf8))
-            observer = LiveObserver(state: state, next: observer)
-            liveServer = server
+        let pages = try await StationPages.start(live: live, station: "client", devices: .client, bench: opened, budget: nil, next: SilentObserver()) {
+            FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
-        defer { liveServer?.stop() }
+        defer { pages.stop() }
+        pages.live?.update { $0.state = "connecting" }
+        let observer = pages.observer
         let env = StationEnvironment(bench: opened, store: calibration, database: database,
                                      codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, stop: stop, observer: observer)
         let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: images ?? dir.path, behaviour: behaviour ?? "honest")

@@ -136,8 +136,10 @@ struct ExperimentListCommand: ParsableCommand {
 struct ExperimentShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "An experiment's table (CSV) and where its report is.")
     @Argument(help: "Experiment id (see `qbench experiment list`).") var id: String
+    @Flag(help: "Write the table and the report again from the experiment's journal first (after a qbench update changed the report).") var rewrite = false
 
     func run() throws {
+        if rewrite { _ = try ExperimentRunner.rewriteOutputs(id, folder: ExperimentFolder.url) }
         let dir = ExperimentFolder.url.appendingPathComponent(id)
         let table = dir.appendingPathComponent("results.csv")
         guard !id.contains("/"), let csv = try? String(contentsOf: table, encoding: .utf8) else {

@@ -98,18 +98,12 @@ struct RunCommand: AsyncParsableCommand {
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
         let terminal = TerminalObserver(enabled: !json)
-        var observer: any RunObserver = terminal
-        var liveServer: LiveServer?
-        if let live {
-            let state = LiveState(station: "server", bench: opened.description.name,
-                                  budget: resumed?.configuration.budgetBitsPerMode ?? newRun.budgetBitsPerMode)
-            state.setDevices(await opened.snapshot())
-            let server = try LiveServer.start(live, state: state)
-            FileHandle.standardError.write(Data("live page: \(server.url)\n".utf8))
-            observer = LiveObserver(state: state, next: terminal)
-            liveServer = server
+        let pages = try await StationPages.start(live: live, station: "server", devices: nil, bench: opened,
+                                                 budget: resumed?.configuration.budgetBitsPerMode ?? newRun.budgetBitsPerMode, next: terminal) {
+            FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
-        defer { liveServer?.stop() }
+        defer { pages.stop() }
+        let observer = pages.observer
         var env = RunEnvironment(bench: opened, store: store, database: db, clientDatabase: clientDB, codeVersion: QBenchVersion.withCommit,
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
         env.dataLeakageBudgetBits = privacyBudget
@@ -130,7 +124,7 @@ struct RunCommand: AsyncParsableCommand {
             if json { try printJSON(failure.result) }
             throw CLIError("\(failure)")
         }
-        liveServer?.state.update { $0.state = result.aborted ? "aborted" : result.certified ? "completed, certified" : "completed, not certified" }
+        pages.live?.update { $0.state = result.aborted ? "aborted" : result.certified ? "completed, certified" : "completed, not certified" }
         if json { try printJSON(result); return }
         let firstCertified = try db.blocks(result.runId).first { $0.decision == "certified" }
         printResult(result, firstCertified: firstCertified)

@@ -56,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
     @Option(help: "Serve a live page of this station at [HOST:]PORT (HOST defaults to 127.0.0.1, loopback only; docs/live-view.md).") var live: String?
+    @Option(help: "Serve Prometheus metrics at http://[HOST:]PORT/metrics (HOST defaults to 127.0.0.1): sessions by outcome, aborts by reason, each client's certified leakage, modes/s (docs/live-view.md).") var metrics: String?
 
     func run() async throws {
         try logging.bootstrap()
@@ -80,17 +81,10 @@ struct ServeCommand: AsyncParsableCommand {
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
-        var observer: any RunObserver = TerminalObserver(enabled: true)
-        var liveServer: LiveServer?
-        if let live {
-            let state = LiveState(station: "server", bench: opened.description.name, budget: budget)
-            state.setDevices(await opened.snapshot(of: .server))
-            let server = try LiveServer.start(live, state: state)
-            say("live page: \(server.url)")
-            observer = LiveObserver(state: state, next: observer)
-            liveServer = server
-        }
-        defer { liveServer?.stop() }
+        let pages = try await StationPages.start(live: live, metrics: metrics, station: "server", devices: .server, bench: opened, budget: budget,
+                                                 database: db, next: TerminalObserver(enabled: true), announce: say)
+        defer { pages.stop() }
+        let observer = pages.observer
         let env = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
                                      arguments: CommandLine.arguments, stop: stop, observer: observer)
         var configuration = RunConfiguration(benchFile: try BenchOpening.url(bench).path, modelFile: try model ?? ProjectPaths.defaultModel.path, dataDirectory: "",
@@ -129,12 +123,15 @@ struct ServeCommand: AsyncParsableCommand {
                         r = try await ServerSession.serve(config, model: modelFile, env: env, settings: settings, channel: incoming.channel)
                     }
                     say("session \(r.runId): \(r.aborted ? "ABORTED: \(r.abortReason ?? "")" : r.certified ? "certified" : "not certified"), \(r.images) images, I_w ≤ \(r.weightLeakageUpperBoundBitsPerMode)")
+                    pages.metrics?.ended(r)
                     if json { try? printJSON(StationReport(r, station: .server, database: db.url)) }
                 } catch let failure as RunFailure {
                     say("session ended: \(failure)")
+                    pages.metrics?.ended(failure.status, because: failure)
                     if json { try? printJSON(StationReport(failure.result, station: .server, database: db.url, ended: failure.status)) }
                 } catch {
                     say("session ended: \(error)")
+                    pages.metrics?.ended(.failed, because: error)
                 }
             }
         }

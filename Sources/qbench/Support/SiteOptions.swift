@@ -32,7 +32,7 @@ struct SiteOptions: ParsableArguments {
         do {
             let credentials = try StationCredentials.load(certificate: LabPKI.certificatePath(pki, name: name), privateKey: LabPKI.keyPath(pki, name: name))
             return (credentials, [try LabPKI.readCertificate(LabPKI.caCertificatePath(pki))])
-        } catch let error as PKIError { throw CLIError(error.description) }
+        } catch { throw CLIError(error.description) }
     }
 
     /// HOST:PORT, with the port in 1…65535.

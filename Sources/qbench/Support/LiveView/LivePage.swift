@@ -14,6 +14,7 @@ enum LivePage {
     .num { font-variant-numeric: tabular-nums; }
     .certified { color: #176117; } .abort { color: #b00020; font-weight: 700; } .continue { color: #555; }
     #journal { font: 12px/1.35 ui-monospace, monospace; white-space: pre-wrap; background: #f6f6f6; padding: .6em; max-height: 18em; overflow: auto; }
+    .note { font-size: .7em; font-weight: 400; color: #666; }
     svg { background: #fafafa; border: 1px solid #ddd; }
     </style></head>
     <body>
@@ -28,7 +29,7 @@ enum LivePage {
         <th id="accuracy-label" hidden>accuracy (this client's)</th><td class="num" id="accuracy" hidden></td></tr>
     </table>
     <svg id="plot" width="640" height="240" viewBox="0 0 640 240" aria-label="I_w bound and estimate against modes measured"></svg>
-    <h2>Devices (their state when the run started)</h2><table id="devices"><tr><th>role</th><th>identity</th><th>state</th></tr></table>
+    <h2>Devices <span class="note">(read <span id="devices-read">—</span>)</span></h2><table id="devices"><tr><th>role</th><th>identity</th><th>state</th></tr></table>
     <h2>Journal (latest)</h2><div id="journal"></div>
     <script>
     function text(id, v) { const e = document.getElementById(id); if (e) e.textContent = v; }
@@ -76,7 +77,12 @@ enum LivePage {
       }
       const t = document.getElementById('devices');
       while (t.rows.length > 1) t.deleteRow(1);
-      for (const dev of s.devices) { const r = t.insertRow(); for (const v of [dev.role, dev.identity, dev.settings]) r.insertCell().textContent = v; }
+      for (const dev of s.devices) {
+        const r = t.insertRow();
+        for (const v of [dev.role, dev.identity, dev.settings]) r.insertCell().textContent = v;
+        r.cells[2].id = 'device-' + dev.role.replace(/[^a-z]+/g, '-');
+      }
+      text('devices-read', s.devicesRead);
       text('journal', s.journal.join('\\n'));
       plot(s.history, s.budget);
     }

@@ -4,7 +4,8 @@ import Sequencer
 
 /// What a station's live page shows (`--live [HOST:]PORT`, docs/live-view.md): the run, the
 /// server's check block by block (T̂, ε̂ and I_w with their bounds against modes measured, the
-/// decision), progress, every device's state when the run started, and the journal's tail. Numbers
+/// decision), progress, every device's state (read when the run starts, then again after every
+/// block while the instruments are idle), and the journal's tail. Numbers
 /// are formatted here, once, so the page shows exactly what `qbench report` and the run database
 /// hold (%.6g). Updated by `LiveObserver`; read by `LiveServer`.
 final class LiveState: @unchecked Sendable {
@@ -40,6 +41,8 @@ final class LiveState: @unchecked Sendable {
         var latest: Point?
         var history: [Point] = []
         var devices: [Device] = []
+        /// When the device table was read: "start" or "after block N".
+        var devicesRead = "start"
         var journal: [String] = []
     }
 
@@ -82,11 +85,14 @@ final class LiveState: @unchecked Sendable {
     }
 
     /// Every device's identity and settings, as the run's bench snapshot records them.
-    func setDevices(_ s: Bench.Snapshot) {
-        update { $0.devices = s.entries.map { e in
-            Device(role: e.role, identity: e.identity.map { "\($0)" } ?? (e.error ?? "—"),
-                   settings: e.settings.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", "))
-        } }
+    func setDevices(_ s: Bench.Snapshot, read: String = "start") {
+        update {
+            $0.devices = s.entries.map { e in
+                Device(role: e.role, identity: e.identity.map { "\($0)" } ?? (e.error ?? "—"),
+                       settings: e.settings.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", "))
+            }
+            $0.devicesRead = read
+        }
     }
 }
 
@@ -94,6 +100,8 @@ final class LiveState: @unchecked Sendable {
 struct LiveObserver: RunObserver {
     let state: LiveState
     let next: any RunObserver
+    /// Whose devices the page shows: one station's roles, or every role (`qbench run`).
+    var station: Station?
 
     func started(runId: String, plan: [PlanStep]) {
         state.update { $0.runId = runId; $0.state = "running" }
@@ -131,5 +139,10 @@ struct LiveObserver: RunObserver {
             if r.decision == "abort" { s.state = "aborted" }
         }
         next.block(r)
+    }
+
+    func afterBlock(_ block: Int, bench: Bench) async {
+        state.setDevices(await bench.snapshot(of: station), read: "after block \(block)")
+        await next.afterBlock(block, bench: bench)
     }
 }

@@ -3,18 +3,21 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The station's live page over HTTP/1.1 (SwiftNIO, already built for the gRPC transport, so no
-/// web framework is added to the build): `GET /` the page, `GET /state.json` the state, `GET
-/// /events` the state as server-sent events, one per change. Read-only: any other method is
-/// answered 405. Bound to loopback unless the user names another address.
-final class LiveServer: Sendable {
-    let state: LiveState
+/// A station's pages over HTTP/1.1 (SwiftNIO, already built for the gRPC transport, so no web
+/// framework is added to the build): with a live state, `GET /` the page, `GET /state.json` the
+/// state and `GET /events` the state as server-sent events, one per change; with metrics, `GET
+/// /metrics` in Prometheus's text format. Read-only: any other method is answered 405. Bound to
+/// loopback unless the user names another address.
+final class StationHTTPServer: Sendable {
+    let live: LiveState?
+    let metrics: StationMetrics?
     let group: MultiThreadedEventLoopGroup
     let channel: any Channel
 
-    /// `[HOST:]PORT` (HOST defaults to 127.0.0.1; port 0 picks a free one).
-    static func start(_ address: String, state: LiveState) throws -> LiveServer {
-        let (host, port) = try parse(address)
+    /// `[HOST:]PORT` (HOST defaults to 127.0.0.1; port 0 picks a free one); `option` names the
+    /// command-line option in messages.
+    static func start(_ address: String, option: String, live: LiveState?, metrics: StationMetrics?) throws -> StationHTTPServer {
+        let (host, port) = try parse(address, option: option)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             let channel = try ServerBootstrap(group: group)
@@ -22,19 +25,19 @@ final class LiveServer: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.pipeline.configureHTTPServerPipeline().flatMap {
-                        channel.pipeline.addHandler(LiveHandler(state: state))
+                        channel.pipeline.addHandler(StationHTTPHandler(live: live, metrics: metrics))
                     }
                 }
                 .bind(host: host, port: port).wait()
-            return LiveServer(state: state, group: group, channel: channel)
+            return StationHTTPServer(live: live, metrics: metrics, group: group, channel: channel)
         } catch {
             try? group.syncShutdownGracefully()
-            throw CLIError("--live \(address): cannot listen there (\(error)): pick another port, or a host this machine has")
+            throw CLIError("\(option) \(address): cannot listen there (\(error)): pick another port, or a host this machine has")
         }
     }
 
-    private init(state: LiveState, group: MultiThreadedEventLoopGroup, channel: any Channel) {
-        self.state = state; self.group = group; self.channel = channel
+    private init(live: LiveState?, metrics: StationMetrics?, group: MultiThreadedEventLoopGroup, channel: any Channel) {
+        self.live = live; self.metrics = metrics; self.group = group; self.channel = channel
     }
 
     var port: Int { channel.localAddress?.port ?? 0 }
@@ -45,28 +48,29 @@ final class LiveServer: Sendable {
         try? group.syncShutdownGracefully()
     }
 
-    static func parse(_ text: String) throws -> (String, Int) {
+    static func parse(_ text: String, option: String) throws -> (String, Int) {
         var host = "127.0.0.1", portText = text
         if let colon = text.lastIndex(of: ":") {
             host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
             portText = String(text[text.index(after: colon)...])
         }
         guard let port = Int(portText), (0...65_535).contains(port), !host.isEmpty else {
-            throw CLIError("--live '\(text)' is not [HOST:]PORT (e.g. 8080 for http://127.0.0.1:8080/, or 0.0.0.0:8080 to be seen from other machines)")
+            throw CLIError("\(option) '\(text)' is not [HOST:]PORT (e.g. 8080 for http://127.0.0.1:8080/, or 0.0.0.0:8080 to be seen from other machines)")
         }
         return (host, port)
     }
 }
 
-/// One HTTP connection: a page, a JSON state, or an event stream that stays open.
-final class LiveHandler: ChannelInboundHandler, @unchecked Sendable {
+/// One HTTP connection: a page, a JSON state, an event stream that stays open, or the metrics.
+final class StationHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    let state: LiveState
+    let live: LiveState?
+    let metrics: StationMetrics?
     private var listener: UUID?
 
-    init(state: LiveState) { self.state = state }
+    init(live: LiveState?, metrics: StationMetrics?) { self.live = live; self.metrics = metrics }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case let .head(request) = unwrapInboundIn(data) else { return }
@@ -75,10 +79,11 @@ final class LiveHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         let path = request.uri.split(separator: "?").first.map(String.init) ?? "/"
-        switch path {
-        case "/": respond(context, status: .ok, type: "text/html; charset=utf-8", body: Data(LivePage.html.utf8))
-        case "/state.json": respond(context, status: .ok, type: "application/json", body: state.json)
-        case "/events": openStream(context)
+        switch (path, live, metrics) {
+        case ("/", _?, _): respond(context, status: .ok, type: "text/html; charset=utf-8", body: Data(LivePage.html.utf8))
+        case let ("/state.json", live?, _): respond(context, status: .ok, type: "application/json", body: live.json)
+        case let ("/events", live?, _): openStream(context, live)
+        case let ("/metrics", _, metrics?): respond(context, status: .ok, type: "text/plain; version=0.0.4; charset=utf-8", body: metrics.text)
         default: respond(context, status: .notFound, type: "text/plain; charset=utf-8", body: Data("no such page: \(path)\n".utf8))
         }
     }
@@ -93,7 +98,7 @@ final class LiveHandler: ChannelInboundHandler, @unchecked Sendable {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
-    private func openStream(_ context: ChannelHandlerContext) {
+    private func openStream(_ context: ChannelHandlerContext, _ state: LiveState) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-store")
@@ -111,7 +116,7 @@ final class LiveHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let listener { state.stopListening(listener) }
+        if let listener { live?.stopListening(listener) }
         context.fireChannelInactive()
     }
 }
