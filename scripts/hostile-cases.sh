@@ -68,7 +68,7 @@ qrun() {
   RC=$?
   SECS=$(elapsed "$t" "$(now)")
   if [ "$RC" -eq 0 ]; then MSG=$(firstline "$OUT"); [ -n "$MSG" ] || MSG=$(firstline "$ERR")
-  else MSG=$(tr '\r' '\n' < "$ERR" | grep -m1 '^Error' | cut -c1-300)   # the error, not the progress lines
+  else MSG=$(tr '\r' '\n' < "$ERR" | grep -m1 '^Error' | paths | cut -c1-300)   # the error, not the progress lines
        [ -n "$MSG" ] || MSG=$(firstline "$ERR"); [ -n "$MSG" ] || MSG=$(firstline "$OUT"); fi
 }
 

@@ -79,6 +79,10 @@ struct BenchFileTests {
         ("    driver: gpio-interlock\n    address: gpio://gpiochip0/22", "    driver: gpio-interlock\n    address: usbtmc://1313:8072", 106, "drives a GPIO line"),
         ("        - [3 V, 14.5 dB]", "        - [3 V, 3 dB]", 47, "breaks the monotone order"),
         ("      back-to-back-level: low", "      back-to-back-level: maybe", 60, "not a level"),
+        // Two roles never drive one output: the VOA on the vacuum gate's channel, the switch on the input blocker's line.
+        ("      channel: 2\n      load: high-z\n      table:", "      channel: 1\n      load: high-z\n      table:", 73,
+         "server.receiver's vacuum-gate is usbtmc://0957:2807?serial=MY52600003 channel 1, which server.voa's control voltage (line 41) already drives"),
+        ("    address: gpio://gpiochip0/5", "    address: gpio://gpiochip0/6", 74, "server.receiver's input-block is GPIO line gpiochip0/6, which server.switch's switch control line"),
     ] as [(String, String, Int, String)])
     func mistakesNameTheLine(find: String, replace: String, line: Int, message: String) throws {
         let text = Self.text.replacingOccurrences(of: find, with: replace)

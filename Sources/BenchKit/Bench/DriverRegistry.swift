@@ -45,6 +45,20 @@ public protocol DriverFactory: Sendable {
     /// continues exactly where it stopped; nil for real instruments, whose state is physical.
     func checkpoint(_ shared: SharedResources) async throws -> Data?
     func restore(_ data: Data, _ shared: SharedResources) async throws
+    /// The outputs a binding drives (an AWG channel, a GPIO output line, a laser-diode output),
+    /// each named so that two bindings of one output compare equal: the registry refuses a bench in
+    /// which two roles would drive the same one.
+    func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim]
+}
+
+/// One output a role drives, as its bench file names it.
+public struct OutputClaim: Sendable, Equatable {
+    /// The output itself, e.g. "usbtmc://0957:2807?serial=MY1 channel 2" or "gpio gpiochip0/5".
+    public var output: String
+    /// What the role uses it for (e.g. "vacuum-gate"), and the bench-file line that binds it.
+    public var use: String
+    public var line: Int
+    public init(output: String, use: String, line: Int) { self.output = output; self.use = use; self.line = line }
 }
 
 extension DriverFactory {
@@ -52,6 +66,7 @@ extension DriverFactory {
     public func patchPanel(_ shared: SharedResources) async throws -> (any PatchPanel)? { nil }
     public func checkpoint(_ shared: SharedResources) async throws -> Data? { nil }
     public func restore(_ data: Data, _ shared: SharedResources) async throws {}
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] { [] }
 }
 
 /// The drivers a qbench build knows.
@@ -90,7 +105,25 @@ public struct DriverRegistry: Sendable {
                 }
             }
         }
+        try refuseSharedOutputs(bench)
         try refuseMix(bench)
+    }
+
+    /// Two roles never drive one output: each would set it without knowing of the other (a VOA's
+    /// control voltage on the channel that gates the receiver's input, a switch on the shutter's
+    /// line). Refused at the second binding's line, naming both.
+    func refuseSharedOutputs(_ bench: BenchDescription) throws(BenchFileError) {
+        var owner: [String: (Role, OutputClaim)] = [:]
+        for role in bench.roles {
+            guard let b = bench.bindings[role], let f = factories[b.driver] else { continue }
+            for claim in try f.outputs(b) {
+                if let (other, first) = owner[claim.output], other != role {
+                    throw BenchFileError(file: bench.file, line: claim.line,
+                                         message: "\(role.rawValue)'s \(claim.use) is \(claim.output), which \(other.rawValue)'s \(first.use) (line \(first.line)) already drives: two roles never drive one output; bind one of them to another")
+                }
+                owner[claim.output] = (role, claim)
+            }
+        }
     }
 
     /// Real instruments and the twin never share a bench. The twin's light exists only inside the

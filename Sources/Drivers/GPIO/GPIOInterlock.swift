@@ -102,6 +102,8 @@ public struct GPIOInterlockDriver: DriverFactory {
         _ = try clearLevel(binding)
     }
 
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] { try binding.gpioOutput("interlock input") }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let binding = context.binding
         let (chipName, offset) = try binding.gpioLine()

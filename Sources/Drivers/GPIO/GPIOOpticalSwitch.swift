@@ -72,6 +72,8 @@ public struct GPIOOpticalSwitchDriver: DriverFactory {
         _ = try backToBackLevel(binding)
     }
 
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] { try binding.gpioOutput("switch control line") }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let binding = context.binding
         let (chipName, offset) = try binding.gpioLine()

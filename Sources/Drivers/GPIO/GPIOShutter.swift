@@ -63,6 +63,8 @@ public struct GPIOShutterDriver: DriverFactory {
         _ = try openLevel(binding)
     }
 
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] { try binding.gpioOutput("shutter line") }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let binding = context.binding
         let (chipName, offset) = try binding.gpioLine()

@@ -106,6 +106,8 @@ public struct GPIOTriggerDriver: DriverFactory {
         _ = try configuration(binding)
     }
 
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] { try binding.gpioOutput("trigger line") }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let binding = context.binding
         let (chipName, offset) = try binding.gpioLine()

@@ -244,6 +244,15 @@ public struct Keysight33500BDriver: DriverFactory {
         _ = try channelMap(binding)
     }
 
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] {
+        guard let o = try binding.options(allowed: ModulatorChannel.allCases.map(\.rawValue)) else { return [] }
+        var out: [OutputClaim] = []
+        for (arm, option) in try channelMap(binding).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            out.append(option.claim("\(arm.rawValue) arm", line: try o.optional(arm.rawValue)?.tree.line ?? binding.line))
+        }
+        return out
+    }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let binding = context.binding
         _ = try binding.usbtmcAddress()

@@ -287,6 +287,9 @@ public struct AWGChannelOption: Sendable, Hashable {
         return AWGChannelOption(awg: awg, channel: channel, load: load)
     }
 
+    /// This channel as an output a role claims (`DriverFactory.outputs`).
+    func claim(_ use: String, line: Int) -> OutputClaim { OutputClaim(output: "\(awg) channel \(channel)", use: use, line: line) }
+
     /// The channel, its link opened once per bench.
     func open(_ context: DriverContext, connector: any InstrumentConnector, limits: Keysight33500BLimits) async throws -> Keysight33500BChannel {
         let link = try await context.link(to: awg, using: connector, device: context.deviceName)

@@ -155,6 +155,11 @@ public struct Keysight33500BCouplerDriver: DriverFactory {
         _ = try options(binding)
     }
 
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] {
+        let line = try binding.options(allowed: AWGChannelOption.keys + ["kept-fraction-table"])?.optional("channel")?.tree.line ?? binding.line
+        return [try options(binding).0.claim("control voltage", line: line)]
+    }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let binding = context.binding
         _ = try binding.usbtmcAddress()

@@ -557,6 +557,18 @@ public struct KeysightInfiniiVisionDriver: DriverFactory {
         _ = try options(binding)
     }
 
+    /// The AWG channels of the LO phase and the vacuum gate, and the input blocker's GPIO line.
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] {
+        let o = try options(binding)
+        let reader = try binding.options(allowed: Self.optionKeys)
+        func line(_ key: String) throws(BenchFileError) -> Int { try reader?.optional(key)?.tree.line ?? binding.line }
+        var out: [OutputClaim] = []
+        if let (ch, _) = o.loPhase { out.append(ch.claim("lo-phase", line: try line("lo-phase"))) }
+        if let (ch, _, _) = o.vacuumGate { out.append(ch.claim("vacuum-gate", line: try line("vacuum-gate"))) }
+        if let (chip, l, _) = o.inputBlock { out.append(.gpioLine(chip: chip, line: l, use: "input-block", at: try line("input-block"))) }
+        return out
+    }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let binding = context.binding
         let device = binding.deviceName

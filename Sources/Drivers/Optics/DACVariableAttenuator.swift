@@ -134,6 +134,11 @@ public struct DACVariableAttenuatorDriver: DriverFactory {
         _ = try parse(binding)
     }
 
+    public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] {
+        let line = try binding.options(allowed: AWGChannelOption.keys + ["table"])?.optional("channel")?.tree.line ?? binding.line
+        return [try parse(binding).0.claim("control voltage", line: line)]
+    }
+
     public func makeDevice(_ context: DriverContext) async throws -> any BenchDevice {
         let (option, table) = try parse(context.binding)
         let channel = try await option.open(context, connector: connector, limits: limits)

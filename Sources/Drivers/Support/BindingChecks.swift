@@ -23,6 +23,12 @@ extension RoleBinding {
         return (chip, line)
     }
 
+    /// The binding's own GPIO line as an output it drives (`DriverFactory.outputs`).
+    func gpioOutput(_ use: String) throws(BenchFileError) -> [OutputClaim] {
+        let (chip, line) = try gpioLine()
+        return [.gpioLine(chip: chip, line: line, use: use, at: self.line)]
+    }
+
     /// A soft limit of this role, if the bench file declares one.
     func softLimit(_ parameter: String) -> LimitRange? { limits[parameter] }
 }
@@ -42,5 +48,12 @@ extension YAMLReader {
         let a = try address()
         guard case let .gpio(chip, line) = a else { throw fail("expected a gpio://chip/line address, not \(a)") }
         return (chip, line)
+    }
+}
+
+extension OutputClaim {
+    /// A GPIO line as an output, named alike wherever a binding or an option names it.
+    static func gpioLine(chip: String, line: Int, use: String, at fileLine: Int) -> OutputClaim {
+        OutputClaim(output: "GPIO line \(chip)/\(line)", use: use, line: fileLine)
     }
 }

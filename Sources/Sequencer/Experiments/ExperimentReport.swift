@@ -29,28 +29,30 @@ public struct ExperimentReport: Sendable {
     /// Accuracy against the certified (upper-bound) weight leakage of every measured point; honest
     /// points grouped by gain, each attack on its own.
     var accuracyLeakagePlot: String? {
-        let measured = rows.filter { $0.accuracy != nil && $0.weightLeakageUpperBound != nil }
-        guard !measured.isEmpty else { return nil }
-        var groups: [(label: String, rows: [ExperimentRow])] = []
-        for r in measured {
-            let label = r.parameters.client == "honest" ? "honest, G = \(ExperimentPoint.number(r.parameters.gain))" : r.parameters.client
-            if let k = groups.firstIndex(where: { $0.label == label }) { groups[k].rows.append(r) } else { groups.append((label, [r])) }
+        /// A measured point: its leakage bound, the client's accuracy, and its μ.
+        typealias Point = (bound: Double, accuracy: Double, photons: Double)
+        var groups: [(label: String, honest: Bool, points: [Point])] = []
+        for r in rows {
+            guard let bound = r.weightLeakageUpperBound, let accuracy = r.accuracy else { continue }
+            let honest = r.parameters.client == "honest"
+            let label = honest ? "honest, G = \(ExperimentPoint.number(r.parameters.gain))" : r.parameters.client
+            let p = (bound, accuracy, r.parameters.photons)
+            if let k = groups.firstIndex(where: { $0.label == label }) { groups[k].points.append(p) } else { groups.append((label, honest, [p])) }
         }
+        guard !groups.isEmpty else { return nil }
         var plot = LinePlot(title: "Accuracy against certified weight leakage (measured through the protocol)",
                             xLabel: "I_w upper bound (bit/mode, at the worst corner of the confidence region)", yLabel: "accuracy (the client's)")
-        let xs = measured.compactMap(\.weightLeakageUpperBound)
+        let xs = groups.flatMap { $0.points.map(\.bound) }
         if let lo = xs.min(), let hi = xs.max(), lo > 0, hi / lo > 20 { plot.logX = true }
         plot.width = 900
         // Honest points of one gain joined in order of μ (the paper's curves), each labelled with its
         // μ when the group has more than one; an attack's sessions as markers.
-        plot.series = groups.enumerated().map { k, g in
-            let sorted = g.rows.sorted { $0.parameters.photons < $1.parameters.photons }
-            let curve = sorted.first?.parameters.client == "honest" && Set(sorted.map(\.parameters.photons)).count > 1
-            return LinePlot.Series(label: g.label, points: sorted.map { ($0.weightLeakageUpperBound!, $0.accuracy!) },
-                                   color: LinePlot.palette[k % LinePlot.palette.count], style: curve ? .linesAndMarkers : .markers)
-        }
-        for g in groups where g.rows.first?.parameters.client == "honest" && Set(g.rows.map(\.parameters.photons)).count > 1 {
-            plot.annotations += g.rows.map { ($0.weightLeakageUpperBound!, $0.accuracy!, "μ \(ExperimentPoint.number($0.parameters.photons))") }
+        for (k, g) in groups.enumerated() {
+            let sorted = g.points.sorted { $0.photons < $1.photons }
+            let curve = g.honest && Set(sorted.map(\.photons)).count > 1
+            plot.series.append(LinePlot.Series(label: g.label, points: sorted.map { ($0.bound, $0.accuracy) },
+                                               color: LinePlot.palette[k % LinePlot.palette.count], style: curve ? .linesAndMarkers : .markers))
+            if curve { plot.annotations += sorted.map { ($0.bound, $0.accuracy, "μ \(ExperimentPoint.number($0.photons))") } }
         }
         return plot.render().rendered
     }

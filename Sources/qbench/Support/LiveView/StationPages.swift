@@ -22,35 +22,30 @@ struct StationPages {
             state.setDevices(await bench.snapshot(of: devices))
             observer = LiveObserver(state: state, next: observer, station: devices)
             live = state
-            _ = try StationHTTPServer.parse(liveAddress, option: "--live")
         }
         if let metricsAddress, let database {
-            _ = try StationHTTPServer.parse(metricsAddress, option: "--metrics")
             let m = try StationMetrics(database: database)
             observer = StationMetrics.Observer(metrics: m, next: observer)
             metrics = m
         }
-        var servers: [StationHTTPServer] = []
+        // What each address serves: both on one server when the options name the same address.
+        var plan: [(address: String, option: String, live: LiveState?, metrics: StationMetrics?)] = []
         if let liveAddress, let metricsAddress, try Self.same(liveAddress, metricsAddress) {
-            let server = try StationHTTPServer.start(liveAddress, option: "--live", live: live, metrics: metrics)
-            announce("live page: \(server.url)")
-            announce("metrics: \(server.url)metrics")
-            servers.append(server)
+            plan = [(liveAddress, "--live", live, metrics)]
         } else {
-            if let liveAddress {
-                let server = try StationHTTPServer.start(liveAddress, option: "--live", live: live, metrics: nil)
-                announce("live page: \(server.url)")
-                servers.append(server)
+            if let liveAddress { plan.append((liveAddress, "--live", live, nil)) }
+            if let metricsAddress { plan.append((metricsAddress, "--metrics", nil, metrics)) }
+        }
+        var servers: [StationHTTPServer] = []
+        for p in plan {
+            let server: StationHTTPServer
+            do { server = try StationHTTPServer.start(p.address, option: p.option, live: p.live, metrics: p.metrics) } catch {
+                servers.forEach { $0.stop() }
+                throw error
             }
-            if let metricsAddress {
-                let server: StationHTTPServer
-                do { server = try StationHTTPServer.start(metricsAddress, option: "--metrics", live: nil, metrics: metrics) } catch {
-                    servers.forEach { $0.stop() }
-                    throw error
-                }
-                announce("metrics: \(server.url)metrics")
-                servers.append(server)
-            }
+            if p.live != nil { announce("live page: \(server.url)") }
+            if p.metrics != nil { announce("metrics: \(server.url)metrics") }
+            servers.append(server)
         }
         return StationPages(live: live, metrics: metrics, observer: observer, servers: servers)
     }
