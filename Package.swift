@@ -41,12 +41,15 @@ let package = Package(
         // Tests only: umockdev's testbed API, for the bus-level tests (docs/hardware.md §5).
         .systemLibrary(name: "CUMockdev", pkgConfig: "umockdev-1.0", providers: [.apt(["libumockdev-dev", "umockdev"])]),
 
+        // Small C kernels, each built for AVX2 and for the baseline with bit-identical results (the
+        // choice is made at run time): the Gaussian sampler's fast path, the server's slot sums.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Pure numerics: random numbers, Gaussian sampling, statistics, BLAS wrappers.
-        .target(name: "NumericsKit", dependencies: ["CBLAS"], swiftSettings: optimised),
+        .target(name: "NumericsKit", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimised),
         // The protocol: encoding, client operations, estimators, leakage bounds, network, training.
         .target(
             name: "SecureInference",
-            dependencies: ["NumericsKit", "CZlib", .product(name: "Numerics", package: "swift-numerics")],
+            dependencies: ["NumericsKit", "CKernels", "CZlib", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: optimised
         ),
         // Device-family protocols, units, limits, the bench and its YAML description.
@@ -111,7 +114,7 @@ let package = Package(
             exclude: ["Proto"]
         ),
 
-        .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
+        .testTarget(name: "SecureInferenceTests", dependencies: ["SecureInference", "NumericsKit", "CKernels", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .executableTarget(
             name: "qbench",
             dependencies: [
@@ -140,7 +143,7 @@ let package = Package(
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
         .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "SessionProtocol", "BenchKit", "BenchSim", "SecureInference", "Calibrate", "NumericsKit", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
-        .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit"], swiftSettings: optimised),
+        .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit", "CKernels"], swiftSettings: optimised),
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),
         .testTarget(name: "CalibrationAccuracyTests", dependencies: ["TwinValidation", "Calibrate", "BenchSim", "BenchKit", "Sequencer", "SecureInference", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "BenchIOTests", dependencies: ["BenchIO", "InstrumentModels", .product(name: "Logging", package: "swift-log")]),

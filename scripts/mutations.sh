@@ -25,6 +25,7 @@ mutants=(
   "t-times-0.9995|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let t = ac / ab', 'let t = 0.9995 * ac / ab')|T̂ scaled by 0.9995"
   "no-delta-split|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('1 - delta / Double(Self.combinedStatements)', '1 - delta')|z = Φ⁻¹(1 − δ): δ not split over the statements"
   "centre-not-corner|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('for t in [tLo, tHi]', 'for t in [estimate.transmittance]').replace('for e in [eLo, eHi]', 'for e in [estimate.excessNoise]')|I_w bounded at the point estimate, not the corners"
+  "abort-needs-20-percent-more|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('lower > budgetBitsPerMode ? .abort', 'lower > 1.2 * budgetBitsPerMode ? .abort')|an abort needs the leakage 20 % above the budget (a marginal cheater is served on)|MarginalAttackTests"
   "nan-passes|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('where !value.isFinite {', 'where false {')|non-finite estimates reach the decision"
   "fixed-basis|Sources/Sequencer/Engine/SecretBasis.swift|s.replace('case .secret: SecretBasis(source: .key(SymmetricKey(size: .bits256).withUnsafeBytes { Data(\$0) }))', 'case .secret: SecretBasis(source: .deterministic(1))')|the production basis from a fixed seed"
   "seal-not-verified|Sources/Calibrate/Store/CalibrationRecord.swift|s.replace('key.verify(body, code: parts[2])', 'true')|a calibration record's MAC not checked"

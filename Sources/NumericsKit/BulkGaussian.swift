@@ -1,17 +1,21 @@
+import CKernels
 import Foundation
 
 extension Gaussian {
     /// Bulk standard-normal sampling in single precision: a 256-layer ziggurat (Marsaglia and
-    /// Tsang 2000, in Doornik's 2005 ZIGNOR form) fed with the two 32-bit halves of each
-    /// xoshiro256** output, so one 64-bit draw yields two samples in ~99 % of cases.
+    /// Tsang 2000, in Doornik's 2005 ZIGNOR form) whose fast path draws 32-bit words from eight
+    /// xoshiro256** lanes at once (the C kernel `qk_ziggurat_fast`, AVX2 where the CPU has it, with
+    /// bit-identical results on the portable build).
     ///
-    /// Exact in distribution up to the 2⁻²³ grid of the layer coordinate: each 32-bit half splits
+    /// Exact in distribution up to the 2⁻²³ grid of the layer coordinate: each 32-bit word splits
     /// into disjoint bits, 8 for the layer and 24 for a signed position u = (h + ½)/2²³ in (−1, 1);
     /// a point inside the layer's inner rectangle is accepted at once, the wedges and the tail
     /// beyond r are sampled by rejection with fresh uniforms (never approximated).
     ///
-    /// The stream differs from `Sampler`'s (a different algorithm), but is just as reproducible:
-    /// the same generator state gives the same samples.
+    /// Streams: a fill seeds its lanes from eight draws of the caller's generator (each lane
+    /// an independent SplitMix64 expansion), and the rare slow path (about 1.5 % of samples, in
+    /// increasing sample order) draws from the caller's generator itself. The same generator state
+    /// gives the same samples, whichever build of the kernel runs.
     public struct BulkSampler: Sendable {
         public static let layers = 256
         /// Start of the tail: the base strip spans [0, r] plus the tail beyond r.
@@ -23,17 +27,17 @@ extension Gaussian {
         }()
 
         /// Layer edges x[0] = v/f(r) > x[1] = r > … > x[256] = 0.
-        @usableFromInline let x: [Double]
+        let x: [Double]
         /// Fast-accept bound on |h + ½| per layer: ⌈ x[i+1]/x[i] · 2²³ − ½ ⌉.
-        @usableFromInline var bound: [Int32] { Array(UnsafeBufferPointer(start: Self.table.bound, count: Self.layers)) }
+        var bound: [Int32] { Array(UnsafeBufferPointer(start: Self.table.bound, count: Self.layers)) }
         /// The fast path's tables, built once per process and never freed.
-        @usableFromInline static let table = FastTable()
+        static let table = FastTable()
 
-        /// Bounds and scales (x[i] / 2²³: the sample is (h + ½) · scale[i]) as raw pointers, so the
-        /// bulk loop reads them without array bounds checks or closures.
-        @usableFromInline final class FastTable: @unchecked Sendable {
-            @usableFromInline let bound: UnsafeMutablePointer<Int32>
-            @usableFromInline let scale: UnsafeMutablePointer<Float>
+        /// Bounds and scales (x[i] / 2²³: the sample is (h + ½) · scale[i]) as raw pointers for the
+        /// C fast path.
+        final class FastTable: @unchecked Sendable {
+            let bound: UnsafeMutablePointer<Int32>
+            let scale: UnsafeMutablePointer<Float>
             init() {
                 let x = BulkSampler.edges()
                 bound = .allocate(capacity: BulkSampler.layers)
@@ -60,7 +64,7 @@ extension Gaussian {
         }
 
         /// f(x[i]) = exp(−x[i]²/2).
-        @usableFromInline let f: [Double]
+        let f: [Double]
 
         public init() {
             x = Self.edges()
@@ -71,47 +75,40 @@ extension Gaussian {
         /// tables are consistent (checked by the tests).
         public var topLayerArea: Double { x[Self.layers - 1] * (1 - exp(-0.5 * x[Self.layers - 1] * x[Self.layers - 1])) }
 
+        /// Samples per call of the fast path: a multiple of the lanes' 2 × 8 words per step, so the
+        /// lanes' streams do not depend on how a fill is cut.
+        static let block = 4096
+
         /// Fills `buffer` with independent N(0, 1) samples.
-        @inlinable
         public func fill(_ buffer: UnsafeMutableBufferPointer<Float>, _ rng: inout Xoshiro256) {
-            guard let out = buffer.baseAddress else { return }
-            let n = buffer.count
-            let k = Self.table.bound, w = Self.table.scale
-            var g = rng
-            var i = 0
-            while i + 1 < n {
-                let bits = Self.step(&g)
-                let lo = UInt32(truncatingIfNeeded: bits), hi = UInt32(truncatingIfNeeded: bits >> 32)
-                let l0 = Int(lo & 255), h0 = Int32(bitPattern: lo) >> 8
-                let l1 = Int(hi & 255), h1 = Int32(bitPattern: hi) >> 8
-                out[i] = (h0 ^ (h0 >> 31)) < k[l0] ? (Float(h0) + 0.5) * w[l0] : slowSample(layer: l0, h: h0, &g)
-                out[i + 1] = (h1 ^ (h1 >> 31)) < k[l1] ? (Float(h1) + 0.5) * w[l1] : slowSample(layer: l1, h: h1, &g)
-                i += 2
-            }
-            if i < n {
-                let lo = UInt32(truncatingIfNeeded: g.next())
-                let l0 = Int(lo & 255), h0 = Int32(bitPattern: lo) >> 8
-                out[i] = (h0 ^ (h0 >> 31)) < k[l0] ? (Float(h0) + 0.5) * w[l0] : slowSample(layer: l0, h: h0, &g)
-            }
-            rng = g
+            fill(buffer, &rng, path: QK_BEST)
         }
 
-        /// One xoshiro256** step, identical to `Xoshiro256.next()`, spelled out here so the bulk
-        /// loop inlines it even where the compiler cannot see across files.
-        @inlinable @inline(__always)
-        static func step(_ g: inout Xoshiro256) -> UInt64 {
-            let s1 = g.s1
-            let x = s1 &* 5
-            let result = ((x << 7) | (x >> 57)) &* 9
-            let t = s1 << 17
-            g.s2 ^= g.s0; g.s3 ^= g.s1; g.s1 ^= g.s2; g.s0 ^= g.s3
-            g.s2 ^= t
-            g.s3 = (g.s3 << 45) | (g.s3 >> 19)
-            return result
+        /// `fill` on a chosen build of the fast path (the tests compare the AVX2 and portable builds).
+        func fill(_ buffer: UnsafeMutableBufferPointer<Float>, _ rng: inout Xoshiro256, path: qk_path) {
+            guard let out = buffer.baseAddress, !buffer.isEmpty else { return }
+            let lanes = Int(QK_ZIGGURAT_LANES)
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * lanes) { state in
+                for l in 0..<lanes {
+                    let g = Xoshiro256(seed: rng.next())
+                    state[l] = g.s0; state[lanes + l] = g.s1; state[2 * lanes + l] = g.s2; state[3 * lanes + l] = g.s3
+                }
+                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * Self.block) { rejected in
+                    var done = 0
+                    while done < buffer.count {
+                        let m = min(Self.block, buffer.count - done)
+                        let count = qk_ziggurat_fast(out + done, m, state.baseAddress!, Self.table.bound, Self.table.scale, rejected.baseAddress!, path)
+                        for t in 0..<count {
+                            let word = rejected[2 * t + 1]
+                            out[done + Int(rejected[2 * t])] = slowSample(layer: Int(word & 255), h: Int32(bitPattern: word) >> 8, &rng)
+                        }
+                        done += m
+                    }
+                }
+            }
         }
 
         /// Fills `buffer` with independent N(mean, sigma²) samples.
-        @inlinable
         public func fill(_ buffer: UnsafeMutableBufferPointer<Float>, mean: Float, sigma: Float, _ rng: inout Xoshiro256) {
             fill(buffer, &rng)
             for k in buffer.indices { buffer[k] = mean + sigma * buffer[k] }
@@ -126,7 +123,6 @@ extension Gaussian {
 
         /// The rare path: the point fell outside the inner rectangle of its layer. Decides it by
         /// the wedge test (layers 1…255) or samples the tail (layer 0), drawing again on rejection.
-        @usableFromInline
         func slowSample(layer: Int, h: Int32, _ rng: inout Xoshiro256) -> Float {
             var layer = layer, h = h
             while true {

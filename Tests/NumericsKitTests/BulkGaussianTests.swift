@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import NumericsKit
@@ -59,17 +60,50 @@ struct BulkGaussianTests {
         #expect(d < 1.95 / Double(n).squareRoot())
     }
 
-    /// Neighbouring samples (the two halves of one 64-bit draw, and consecutive draws) are
-    /// uncorrelated: lag-1 and lag-2 correlations within 5 standard errors of 0.
-    @Test func consecutiveSamplesAreUncorrelated() {
+    /// Samples sharing a lane or a step of the lanes (the two halves of one 64-bit draw are 8
+    /// apart, a lane's next draw 16 apart, neighbouring lanes 1 apart) are uncorrelated, as are
+    /// their squares: lag correlations 1…33 within 5 standard errors of 0.
+    @Test func samplesAcrossTheLanesAreUncorrelated() {
         let n = 1_000_000
         var rng = Xoshiro256(seed: 5)
         var xs = [Float](repeating: 0, count: n)
         xs.withUnsafeMutableBufferPointer { sampler.fill($0, &rng) }
-        for lag in [1, 2] {
-            var c = 0.0
-            for k in 0..<(n - lag) { c += Double(xs[k]) * Double(xs[k + lag]) }
+        for lag in 1...33 {
+            var c = 0.0, c2 = 0.0
+            for k in 0..<(n - lag) {
+                let a = Double(xs[k]), b = Double(xs[k + lag])
+                c += a * b; c2 += (a * a - 1) * (b * b - 1)
+            }
             #expect(abs(c / Double(n - lag)) < 5 / Double(n).squareRoot(), "lag \(lag)")
+            #expect(abs(c2 / Double(n - lag)) < 5 * 2 / Double(n).squareRoot(), "squares, lag \(lag)")
+        }
+    }
+
+    /// The AVX2 and the portable builds of the fast path give the same samples and leave the
+    /// generator in the same state (lengths off the lanes' steps and blocks, slow paths included).
+    @Test func kernelBuildsAgreeBitForBit() {
+        for count in [1, 15, 17, 4_095, 4_097, 100_003] {
+            var a = Xoshiro256(seed: 11, stream: UInt64(count)), b = a
+            var xa = [Float](repeating: 0, count: count), xb = xa
+            xa.withUnsafeMutableBufferPointer { sampler.fill($0, &a, path: QK_BEST) }
+            xb.withUnsafeMutableBufferPointer { sampler.fill($0, &b, path: QK_PORTABLE) }
+            #expect(xa.map(\.bitPattern) == xb.map(\.bitPattern), "\(count) samples")
+            #expect(a == b)
+        }
+    }
+
+    /// A fill is a prefix of any longer fill from the same state: partial steps and blocks are cut
+    /// the same way, and the slow path runs in sample order.
+    @Test func shorterFillIsAPrefixOfALongerOne() {
+        let long = 3 * Gaussian.BulkSampler.block + 21
+        var rng = Xoshiro256(seed: 13)
+        var xs = [Float](repeating: 0, count: long)
+        xs.withUnsafeMutableBufferPointer { sampler.fill($0, &rng) }
+        for count in [1, 7, 16, 33, Gaussian.BulkSampler.block, Gaussian.BulkSampler.block + 1, long - 1] {
+            var r = Xoshiro256(seed: 13)
+            var part = [Float](repeating: 0, count: count)
+            part.withUnsafeMutableBufferPointer { sampler.fill($0, &r) }
+            #expect(part == Array(xs[0..<count]), "\(count) samples")
         }
     }
 

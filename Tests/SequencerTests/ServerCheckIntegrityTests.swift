@@ -172,7 +172,9 @@ struct ServerCheckIntegrityTests {
             _ = try SecretBasis.open(sealed, with: h.env.store.key, runId: r.runId)
         }
         #expect(keys[0] != keys[1])
-        #expect(r1.accuracy == r2.accuracy)
+        // No accuracy comparison: the basis is the server's alone and never reaches the client's
+        // decoding, and the two sessions' shots carry different noise, so a borderline image of
+        // ten may go either way (accuracy at scale: ProtocolRunTests).
     }
 }
 
@@ -201,24 +203,32 @@ struct ServerCheckSensitivityTests {
     }
 }
 
-/// The marginal attacks of issue 10, through the whole run on the twin: each is aborted within the
-/// images `qbench bench attacks` measures for it (docs/server-check.md), over two independent bases;
-/// an honest run of the same size certifies at a budget its statistics can resolve.
+/// The marginal attacks of issue 10, through the whole run on the twin, over two independent bases:
+/// each is aborted within an image count sized from its measured abort times, not from a lucky
+/// realisation (docs/server-check.md, "Sizing the abort tests"). The abort happens once
+/// (Î − b)·√N exceeds the confidence half-width, so √N at abort spreads about its median by a
+/// fixed fraction per standard normal quantile; fitted to the measured times, the count below
+/// leaves a cheater served past it with probability below 1e-4 per run.
+/// - over-amplify:4: aborted after 300–1,400 images in 23 of 23 measured sessions; tested at 3,000.
+/// - greedy-tap:0.55: aborted after 2,200, 3,100, 3,900, 4,100, 4,200 and 5,300 images in six
+///   sessions (median ≈ 4,000; √N ≈ (0.98 + 0.15 q)·√4,000 at quantile q); tested at 10,000
+///   (q ≈ 4), the whole test set. At 3,000 it was aborted in only 2 of the 6.
 @Suite("The server's check on the twin: marginal attacks", .serialized)
 struct MarginalAttackTests {
-    static let testSet = try! MNISTSet.load(.test, directory: repositoryRoot.appendingPathComponent("Data/mnist"), limit: 3_000)
+    static let testSet = try! MNISTSet.load(.test, directory: repositoryRoot.appendingPathComponent("Data/mnist"), limit: 10_000)
 
     /// Over-amplification to G' = 4 (ε = 3.8e-3 SNU, true I_w = 0.122 bit/mode against a 0.1
     /// budget), and a greedy tap keeping 55 % instead of 50 % (mode 1 returns T = 0.9; the
     /// data-dependent deficit shows at the server as a small loss plus excess noise, true I_w 0.127).
-    @Test(arguments: [("over-amplify:4", 11 as UInt64), ("over-amplify:4", 12), ("greedy-tap:0.55", 11), ("greedy-tap:0.55", 12)])
-    func marginalAttackIsAbortedWithin3000Images(client: String, seed: UInt64) async throws {
+    @Test(arguments: [("over-amplify:4", 11 as UInt64, 3_000), ("over-amplify:4", 12, 3_000),
+                      ("greedy-tap:0.55", 11, 10_000), ("greedy-tap:0.55", 12, 10_000)])
+    func marginalAttackIsAborted(client: String, seed: UInt64, images: Int) async throws {
         let h = try await Harness.make(basis: .deterministicForTests(seed: seed))
         try h.engine.setClientBehaviour(try #require(ClientBehaviour(argument: client)))
-        let r = try await ProtocolRun.start(configuration(images: 3_000, block: 100, client: client),
+        let r = try await ProtocolRun.start(configuration(images: images, block: 100, client: client),
                                             model: TwinFixture.shared.model, testSet: Self.testSet, env: h.env)
         print("\(client), basis \(seed): aborted \(r.aborted) after \(r.images) images, T̂ \(r.transmittanceEstimate), ε̂ \(r.excessNoiseEstimate)")
-        #expect(r.aborted && !r.certified, "served \(r.images) images")
+        #expect(r.aborted && !r.certified, "served \(r.images) of \(images) images")
     }
 
     /// The honest client over the same 2,000 images certifies within 0.12 bit/mode (its true

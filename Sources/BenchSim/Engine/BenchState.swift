@@ -35,6 +35,8 @@ struct BenchState: Sendable {
         var armedShots = 0
         var recordedShots = 0
         var record: [Float] = []
+        /// Samples of `record` at the digitiser's rails.
+        var recordClipped = 0
         /// Shots being computed by a `fire` that has not delivered yet.
         var pendingShots = 0
         /// Bumped by every `arm`, so a `fire` that was computing for an older arming drops its samples.

@@ -19,7 +19,8 @@ extension SimulationEngine {
             returned = computation.run(client: count > 0 ? SharedBuffer(base: buffer.baseAddress!, count: count) : nil)
             initialised = count
         }
-        locked { deliver(.clientReceiver, shots: plan.clientShots, generation: plan.clientGeneration, data: readings) }
+        let clipped = plan.client.digitiser.clippedCount(readings)
+        locked { deliver(.clientReceiver, shots: plan.clientShots, generation: plan.clientGeneration, data: readings, clipped: clipped) }
         return plan.returnShots > 0 ? returned : nil
     }
 
@@ -45,6 +46,7 @@ extension SimulationEngine {
                 readings[k * plan.rows + r] = plan.rx.digitiser.quantise(plan.rx.digitiser.offset + Float(v))
             }
         }
-        locked { deliver(.clientReceiver, shots: plan.shots, generation: plan.generation, data: readings) }
+        let clipped = plan.rx.digitiser.clippedCount(readings)
+        locked { deliver(.clientReceiver, shots: plan.shots, generation: plan.generation, data: readings, clipped: clipped) }
     }
 }

@@ -40,27 +40,34 @@ final class ShotComputation: @unchecked Sendable {
     }
 
     /// The server receiver's samples (serverShots × slots) of the back-to-back path, or of the
-    /// client path with the light that came back.
-    func run(server: SharedBuffer<Float>, returned: ReturnedLight?) {
-        if p.path == .client, let returned {
-            let (rowsPerBlock, blocks) = ClientShotComputation.blocks(returned.layout)
+    /// client path with the light that came back. Returns how many sit at the digitiser's rails
+    /// (counted by each unit as it quantises).
+    func run(server: SharedBuffer<Float>, returned: ReturnedLight?) -> Int {
+        let clientPath = p.path == .client && returned != nil
+        let (rowsPerBlock, rowBlocks) = returned.map { ClientShotComputation.blocks($0.layout) } ?? (0, 0)
+        let blocks = clientPath ? rowBlocks : (p.slots + Self.slotsPerBlock - 1) / Self.slotsPerBlock
+        let units = p.serverShots * blocks
+        let rails = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, units))
+        defer { rails.deallocate() }
+        let counts = SharedBuffer(base: rails.baseAddress!, count: units)
+        if clientPath, let returned {
             let rows = returned.layout.rows
-            WorkPool.run(units: p.serverShots * blocks, threads: p.threads) { u in
+            WorkPool.run(units: units, threads: p.threads) { u in
                 let b = u % blocks
-                self.clientPathUnit(shot: u / blocks, rows: b * rowsPerBlock..<min(rows, (b + 1) * rowsPerBlock), block: b,
-                                    returned: returned, server: server)
+                counts.base[u] = self.clientPathUnit(shot: u / blocks, rows: b * rowsPerBlock..<min(rows, (b + 1) * rowsPerBlock), block: b,
+                                                     returned: returned, server: server)
             }
         } else {
-            let blocks = (p.slots + Self.slotsPerBlock - 1) / Self.slotsPerBlock
-            WorkPool.run(units: p.serverShots * blocks, threads: p.threads) { u in
-                self.directUnit(shot: u / blocks, block: u % blocks, server: server)
+            WorkPool.run(units: units, threads: p.threads) { u in
+                counts.base[u] = self.directUnit(shot: u / blocks, block: u % blocks, server: server)
             }
         }
+        return rails.prefix(units).reduce(0, +)
     }
 
     // MARK: client path
 
-    private func clientPathUnit(shot k: Int, rows: Range<Int>, block: Int, returned: ReturnedLight, server: SharedBuffer<Float>) {
+    private func clientPathUnit(shot k: Int, rows: Range<Int>, block: Int, returned: ReturnedLight, server: SharedBuffer<Float>) -> Int {
         let layout = returned.layout
         let id = Self.stream(p.firstShot + UInt64(k), block)
         var slotRng = Xoshiro256(seed: p.seeds.slot, stream: id)
@@ -70,7 +77,8 @@ final class ShotComputation: @unchecked Sendable {
         let dig = p.server.digitiser
         let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
         let blockSlots = rows.count * spr
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, blockSlots)) { noise in
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, blockSlots)) { noise in
+            var rails = 0
             bulk.fill(UnsafeMutableBufferPointer(rebasing: noise[0..<blockSlots]), &slotRng)
             for r in rows {
                 let dRaw = Complex(Double(returned.rowDisplacement[2 * (k * layout.rows + r)]), Double(returned.rowDisplacement[2 * (k * layout.rows + r) + 1]))
@@ -93,28 +101,36 @@ final class ShotComputation: @unchecked Sendable {
                         let hr = backRe * h[2 * j] - backIm * h[2 * j + 1], hi = backRe * h[2 * j + 1] + backIm * h[2 * j]
                         out[j] += hr * wr[j] - hi * wi[j]
                     }
-                    dig.quantise(UnsafeMutableBufferPointer(start: out, count: spr))
+                    rails += dig.quantise(UnsafeMutableBufferPointer(start: out, count: spr))
                     continue
                 }
-                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused).
+                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused), counting
+                // the samples at its rails (wrapping adds in 32 bits keep the loops vectorised).
+                var atRails: Int32 = 0
                 let inv = dig.inverseLSB, lsb = dig.lsb, lowest = dig.lowestCode, highest = dig.highestCode
                 let magic: Float = 12_582_912
                 for j in 0..<n {
                     let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
                     let v = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
-                    out[j] = min(highest, max(lowest, (v * inv + magic) - magic)) * lsb
+                    let code = min(highest, max(lowest, (v * inv + magic) - magic))
+                    atRails &+= (code <= lowest ? 1 : 0) &+ (code >= highest ? 1 : 0)
+                    out[j] = code * lsb
                 }
                 for j in n..<spr {
                     let v = q[j] + sigma * z[j] + offset
-                    out[j] = min(highest, max(lowest, (v * inv + magic) - magic)) * lsb
+                    let code = min(highest, max(lowest, (v * inv + magic) - magic))
+                    atRails &+= (code <= lowest ? 1 : 0) &+ (code >= highest ? 1 : 0)
+                    out[j] = code * lsb
                 }
+                rails += Int(atRails)
             }
+            return rails
         }
     }
 
     // MARK: back-to-back
 
-    private func directUnit(shot k: Int, block: Int, server: SharedBuffer<Float>) {
+    private func directUnit(shot k: Int, block: Int, server: SharedBuffer<Float>) -> Int {
         let id = Self.stream(p.firstShot + UInt64(k), block)
         var slotRng = Xoshiro256(seed: p.seeds.slot, stream: id)
         let start = block * Self.slotsPerBlock, end = min(p.slots, start + Self.slotsPerBlock)
@@ -123,6 +139,6 @@ final class ShotComputation: @unchecked Sendable {
         let sigma = Float(p.server.vacuumSigma), offset = p.server.digitiser.offset
         let q = fields.q!.base + start
         for j in 0..<out.count { out[j] = q[j] + sigma * out[j] + offset }
-        p.server.digitiser.quantise(out)
+        return p.server.digitiser.quantise(out)
     }
 }

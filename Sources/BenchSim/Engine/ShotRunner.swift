@@ -29,11 +29,21 @@ extension SimulationEngine {
         }
         guard plan.serverShots > 0 else { return }
         let count = plan.serverShots * plan.slots
-        let samples = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
-            computation.run(server: SharedBuffer(base: buffer.baseAddress!, count: count), returned: returned)
-            initialised = count
+        // The last burst's record, resized within its capacity: written in place once the station
+        // has let go of it (copy-on-write copies it first if anyone still holds it), so a burst
+        // costs no fresh pages of memory.
+        var samples = locked { () -> [Float] in defer { spareRecord = [] }; return spareRecord }
+        if samples.capacity < count {
+            samples = [Float](unsafeUninitializedCapacity: count) { _, initialised in initialised = count }
+        } else if samples.count > count {
+            samples.removeLast(samples.count - count)
+        } else if samples.count < count {
+            samples.append(contentsOf: repeatElement(0, count: count - samples.count))
         }
-        locked { deliver(.serverReceiver, shots: plan.serverShots, generation: plan.serverGeneration, data: samples) }
+        let clipped = samples.withUnsafeMutableBufferPointer {
+            computation.run(server: SharedBuffer(base: $0.baseAddress!, count: count), returned: returned)
+        }
+        locked { deliver(.serverReceiver, shots: plan.serverShots, generation: plan.serverGeneration, data: samples, clipped: clipped) }
     }
 
     /// How long the server's twin waits for the client's twin to answer a burst: a fixed margin
@@ -49,7 +59,8 @@ extension SimulationEngine {
         state.receivers[role]!.pendingShots -= shots
     }
 
-    func deliver(_ role: Role, shots: Int, generation: Int, data: [Float]) {
+    /// Adds a computed burst's samples (`clipped` of them at the digitiser's rails) to an armed receiver's record.
+    func deliver(_ role: Role, shots: Int, generation: Int, data: [Float], clipped: Int) {
         guard shots > 0, state.receivers[role]!.generation == generation else { return }
         state.receivers[role]!.pendingShots -= shots
         if state.receivers[role]!.record.isEmpty {
@@ -57,6 +68,7 @@ extension SimulationEngine {
         } else {
             state.receivers[role]!.record.append(contentsOf: data)
         }
+        state.receivers[role]!.recordClipped += clipped
         state.receivers[role]!.recordedShots += shots
     }
 
@@ -67,6 +79,7 @@ extension SimulationEngine {
             $0.receivers[role]!.recordedShots = 0
             $0.receivers[role]!.pendingShots = 0
             $0.receivers[role]!.record = []
+            $0.receivers[role]!.recordClipped = 0
             $0.receivers[role]!.generation += 1
         }
     }
@@ -77,15 +90,18 @@ extension SimulationEngine {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let rate = configuration.symbolRate
         while true {
-            let outcome: (samples: [Float]?, armed: Int, recorded: Int, perShot: Int) = locked {
+            let outcome: (samples: [Float]?, clipped: Int, armed: Int, recorded: Int, perShot: Int) = locked {
                 let r = state.receivers[role]!
                 let perShot = role == .clientReceiver ? (state.processor.layout?.rows ?? 0) : (state.modulator.frame?.count ?? 0)
-                guard r.armedShots > 0, r.recordedShots == r.armedShots else { return (nil, r.armedShots, r.recordedShots, perShot) }
+                guard r.armedShots > 0, r.recordedShots == r.armedShots else { return (nil, 0, r.armedShots, r.recordedShots, perShot) }
                 let samples = state.receivers[role]!.record
                 state.receivers[role]!.record = []
+                state.receivers[role]!.recordClipped = 0
                 state.receivers[role]!.armedShots = 0
                 state.receivers[role]!.recordedShots = 0
-                return (samples, r.armedShots, r.recordedShots, perShot)
+                // A second reference, no copy: the next burst writes into it once the caller is done.
+                if role == .serverReceiver { spareRecord = samples }
+                return (samples, r.recordClipped, r.armedShots, r.recordedShots, perShot)
             }
             if let samples = outcome.samples {
                 let sampleRate: Frequency
@@ -94,8 +110,7 @@ extension SimulationEngine {
                 } else {
                     sampleRate = rate
                 }
-                let clipped = Digitiser(truth.receiver(role)).clippedCount(samples)
-                return SampleBlock(volts: samples, sampleRate: sampleRate, clippedSamples: clipped)
+                return SampleBlock(volts: samples, sampleRate: sampleRate, clippedSamples: outcome.clipped)
             }
             guard outcome.armed > 0 else {
                 throw DeviceError(.notReady, device: role.rawValue, message: "fetch without arm: nothing to wait for",

@@ -67,12 +67,18 @@ struct Digitiser: Sendable {
         return n
     }
 
-    func quantise(_ buffer: UnsafeMutableBufferPointer<Float>) {
+    /// Quantises `buffer` in place; returns how many samples sit at a rail (as `clippedCount` counts them).
+    @discardableResult
+    func quantise(_ buffer: UnsafeMutableBufferPointer<Float>) -> Int {
         let magic: Float = 12_582_912
         let inv = inverseLSB, lo = lowestCode, hi = highestCode, step = lsb
+        // Wrapping 32-bit counts keep the loop vectorised; a buffer holds far fewer than 2³¹ samples.
+        var rails: Int32 = 0
         for k in buffer.indices {
-            let code = ((buffer[k] * inv) + magic) - magic
-            buffer[k] = min(hi, max(lo, code)) * step
+            let code = min(hi, max(lo, ((buffer[k] * inv) + magic) - magic))
+            rails &+= (code <= lo ? 1 : 0) &+ (code >= hi ? 1 : 0)
+            buffer[k] = code * step
         }
+        return Int(rails)
     }
 }

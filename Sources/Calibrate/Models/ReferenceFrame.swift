@@ -37,21 +37,24 @@ public struct MeasurementFrame: Sendable {
                                 pattern: randomPattern(layout: layout, shots: patternShots, rng: &rng), patternShots: patternShots)
     }
 
-    /// X or P at random (one fair bit per signal slot), vacuum where the layout says.
+    /// X or P at random (one fair bit per signal slot, in slot order), vacuum where the layout says.
     public static func randomPattern<R: RandomNumberGenerator>(layout: FrameLayout, shots: Int, rng: inout R) -> [SlotKind] {
         var pattern = [SlotKind](repeating: .vacuum, count: layout.slotsPerShot * shots)
         var bits: UInt64 = 0, left = 0
-        for k in pattern.indices where layout.isSignal(slot: k % layout.slotsPerShot) {
-            if left == 0 { bits = rng.next(); left = 64 }
-            pattern[k] = bits & 1 == 0 ? .x : .p
-            bits >>= 1; left -= 1
+        pattern.withUnsafeMutableBufferPointer { p in
+            // Every row of every shot starts with its signal slots.
+            for row in 0..<(layout.rows * shots) {
+                let start = row * layout.slotsPerRow
+                for k in start..<(start + layout.modesPerRow) {
+                    if left == 0 { bits = rng.next(); left = 64 }
+                    p[k] = bits & 1 == 0 ? .x : .p
+                    bits >>= 1; left -= 1
+                }
+            }
         }
         return pattern
     }
 
-    /// Adds the receiver's samples of `shots` consecutive shots (starting at shot `firstShot` of the
-    /// pattern) to `stats`: X and P slots with their intended amplitudes, vacuum slots as the in-band
-    /// reference. Shots are spread over the cores; the result does not depend on how.
     /// A receiver delivered fewer samples than the shots it was armed for (a misbehaving
     /// instrument or driver).
     public struct ShortRecord: Error, CustomStringConvertible, Equatable {
@@ -72,23 +75,26 @@ public struct MeasurementFrame: Sendable {
         accumulate(samples: samples, shots: shots, firstShot: firstShot, into: &stats)
     }
 
-    /// Samples of `shots` shots; the caller guarantees the count (instrument data goes through
-    /// `accumulate(checked:)`).
+    /// Adds the receiver's samples of `shots` consecutive shots (starting at shot `firstShot` of the
+    /// pattern) to `stats`: X and P slots with their intended amplitudes, vacuum slots as the in-band
+    /// reference. The caller guarantees the count (instrument data goes through `accumulate(checked:)`).
+    /// The shots of each pattern segment go in together (`ReturnedLightStatistics.addShots`, on every
+    /// core); the result does not depend on the number of cores.
     public func accumulate(samples: [Float], shots: Int, firstShot: Int = 0, into stats: inout ReturnedLightStatistics) {
         let n = layout.slotsPerShot
         precondition(samples.count >= shots * n, "\(samples.count) samples for \(shots) shots of \(n) slots")
+        guard shots > 0, n > 0 else { return }
         let codes = pattern.map(\.rawValue)
-        let parts = parallelMap(chunks: shots) { s -> ReturnedLightStatistics in
-            var part = ReturnedLightStatistics()
-            let base = ((firstShot + s) % patternShots) * n
-            samples.withUnsafeBufferPointer { y in codes.withUnsafeBufferPointer { c in
-                re.withUnsafeBufferPointer { r in im.withUnsafeBufferPointer { i in
-                    part.addShot(samples: UnsafeBufferPointer(rebasing: y[(s * n)..<((s + 1) * n)]),
-                                 codes: UnsafeBufferPointer(rebasing: c[base..<(base + n)]), alphaRe: r, alphaIm: i)
-                } }
+        samples.withUnsafeBufferPointer { y in codes.withUnsafeBufferPointer { c in
+            re.withUnsafeBufferPointer { r in im.withUnsafeBufferPointer { i in
+                // Shot `first` and every patternShots-th after it play the same segment.
+                for first in 0..<min(shots, patternShots) {
+                    let segment = (firstShot + first) % patternShots
+                    stats.addShots(samples: UnsafeBufferPointer(rebasing: y[(first * n)...]), shots: (shots - first + patternShots - 1) / patternShots,
+                                   shotStride: patternShots * n, codes: UnsafeBufferPointer(rebasing: c[(segment * n)..<((segment + 1) * n)]),
+                                   alphaRe: r, alphaIm: i)
+                }
             } }
-            return part
-        }
-        for p in parts { stats.merge(p) }
+        } }
     }
 }

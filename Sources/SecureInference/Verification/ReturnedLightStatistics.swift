@@ -80,31 +80,31 @@ public struct ReturnedLightStatistics: Sendable, Equatable, Codable {
                          s1y: sum(\.s1y), s2y: sum(\.s2y), syy: sum(\.syy), intercepts: g.count)
     }
 
-    /// Adds one shot's samples in a single pass: `codes` per slot (0 X, 1 P, 2 vacuum), the
-    /// intended amplitudes per slot, the samples. The fast path of a protocol run.
-    public mutating func addShot(samples y: UnsafeBufferPointer<Float>, codes: UnsafeBufferPointer<UInt8>,
-                                 alphaRe: UnsafeBufferPointer<Float>, alphaIm: UnsafeBufferPointer<Float>) {
-        precondition(y.count == codes.count && y.count == alphaRe.count && y.count == alphaIm.count, "one shot's slots")
-        var gx = RegressionMoments.RawSums(), gp = RegressionMoments.RawSums()
-        var vn = 0, vs = 0.0, vss = 0.0
-        for k in 0..<y.count {
-            let v = Double(y[k])
-            switch codes[k] {
-            case 0:
-                let m1 = 2 * Double(alphaRe[k]), m2 = 2 * Double(alphaIm[k])
-                gx.n += 1; gx.s1 += m1; gx.s2 += m2; gx.sy += v; gx.s11 += m1 * m1; gx.s22 += m2 * m2
-                gx.s12 += m1 * m2; gx.s1y += m1 * v; gx.s2y += m2 * v; gx.syy += v * v
-            case 1:
-                let m1 = 2 * Double(alphaIm[k]), m2 = -2 * Double(alphaRe[k])
-                gp.n += 1; gp.s1 += m1; gp.s2 += m2; gp.sy += v; gp.s11 += m1 * m1; gp.s22 += m2 * m2
-                gp.s12 += m1 * m2; gp.s1y += m1 * v; gp.s2y += m2 * v; gp.syy += v * v
-            default:
-                vn += 1; vs += v; vss += v * v
-            }
+    /// Slots per work unit of `addShots`: the units are fixed ranges of the pattern, so the sums
+    /// (and their order) do not depend on the number of threads.
+    static let slotsPerUnit = 8_192
+
+    /// Adds `shots` shots measured with one slot pattern: `codes` per slot (0 X, 1 P, 2 vacuum), the
+    /// intended amplitudes per slot, the samples of shot s at y[s · shotStride + slot]. The fast
+    /// path of a protocol run: the pattern's ranges of `slotsPerUnit` slots run on every core, each
+    /// computing its pattern-only sums once and the sample-dependent ones over all the shots (C
+    /// kernels, Double accumulation); the ranges are merged in order.
+    public mutating func addShots(samples y: UnsafeBufferPointer<Float>, shots: Int, shotStride: Int, codes: UnsafeBufferPointer<UInt8>,
+                                  alphaRe: UnsafeBufferPointer<Float>, alphaIm: UnsafeBufferPointer<Float>) {
+        let slots = codes.count
+        precondition(alphaRe.count == slots && alphaIm.count == slots, "one shot's slots")
+        precondition(shots >= 0 && shotStride >= slots && (shots == 0 || y.count >= (shots - 1) * shotStride + slots), "\(shots) shots of \(slots) slots")
+        guard shots > 0, slots > 0 else { return }
+        let units = (slots + Self.slotsPerUnit - 1) / Self.slotsPerUnit
+        let shared = SharedSlots(y: y, codes: codes, re: alphaRe, im: alphaIm)
+        let parts = parallelMap(chunks: units) { u in
+            ShotSums(shared, slots: (u * Self.slotsPerUnit)..<min(slots, (u + 1) * Self.slotsPerUnit), shots: shots, shotStride: shotStride)
         }
-        signalX.add(gx)
-        signalP.add(gp)
-        vacuum.add(count: vn, sum: vs, sumOfSquares: vss)
+        for p in parts {
+            signalX.add(p.x)
+            signalP.add(p.p)
+            vacuum.add(count: p.vacuumCount, sum: p.vacuumSum, sumOfSquares: p.vacuumSumOfSquares)
+        }
     }
 
     /// Adds vacuum-slot samples (raw units).

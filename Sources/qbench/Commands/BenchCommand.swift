@@ -24,8 +24,9 @@ struct RunBenchmark: AsyncParsableCommand {
             Calibrates a fresh twin of the bench file into a temporary store and database (not timed), then times one \
             session through `ProtocolRun` exactly as `qbench run` executes it: signal modes per second of wall time and \
             per CPU-second (user + system of this process), slots per second (signal, vacuum and back-to-back), the \
-            peak resident memory and the core count, with the session's accuracy, T̂, ε̂ and decision (which must not \
-            depend on --threads).
+            peak resident memory and the core count, with the session's accuracy, T̂, ε̂ and decision. These do not \
+            depend on --threads for a given basis, but every session draws its own secret X/P basis, so two sessions \
+            differ (the tests compare thread counts with a test basis).
             """)
 
     @Option(parsing: .unconditional, help: "Test images (1–10000).") var images = 1_000

@@ -1,0 +1,51 @@
+#ifndef QBENCH_CKERNELS_H
+#define QBENCH_CKERNELS_H
+
+// Small numeric kernels in C: each is written once over explicit lanes and compiled twice, for
+// AVX2 and for the portable x86-64 (or other) baseline; the two builds do the same arithmetic in
+// the same order (no fused multiply-add, no reassociation), so their results are bit-identical and
+// the choice, made at run time from the CPU, never shows in a result.
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Which build of a kernel runs: the best the CPU supports, or the portable one (tests compare them).
+typedef enum { QK_BEST = 0, QK_PORTABLE = 1 } qk_path;
+
+/// Whether the AVX2 build is used on this CPU under QK_BEST.
+int qk_uses_avx2(void);
+
+/// xoshiro256** lanes of the ziggurat's fast path (Gaussian.BulkSampler).
+#define QK_ZIGGURAT_LANES 8
+
+/// The ziggurat's fast path over `QK_ZIGGURAT_LANES` xoshiro256** generators. `state` holds the
+/// lanes word-major (s0 of every lane, then s1, s2, s3) and is advanced. Step t of the lanes gives
+/// 2·LANES 32-bit words, word j being the low (j < LANES) or high half of lane j mod LANES's output;
+/// sample i of `out` comes from word i of the concatenated steps (a partial last step is drawn whole).
+/// A word's low 8 bits pick the layer, its top 24 bits (signed, h) the position: out[i] =
+/// (h + ½) · scale[layer] when |h + ½| is inside the layer's bound (h ^ (h >> 31) < bound[layer]).
+/// Every other sample is left for the caller's slow path: its index and word go to `rejected`
+/// (pairs, in increasing index), and the count is returned (at most n).
+size_t qk_ziggurat_fast(float *out, size_t n, uint64_t *state, const int32_t *bound, const float *scale,
+                        uint32_t *rejected, qk_path path);
+
+/// Sample-dependent sums of the server's signal slots over `shots` shots: y of shot s at
+/// y[s · shotStride + k] for k < count, regressors e1[k], e2[k] (already mapped to the slot's
+/// quadrature), isX[k] = 1 for an X slot and 0 for a P slot. Adds to sums, in order:
+/// X: Σy, Σy², Σe1·y, Σe2·y; P: the same. Double accumulation.
+void qk_signal_sums(const float *y, size_t shots, size_t shotStride, const float *e1, const float *e2,
+                    const float *isX, size_t count, double sums[8], qk_path path);
+
+/// Σy and Σy² of vacuum slots over `shots` shots (y of shot s at y[s · shotStride + k], k < count),
+/// added to sums. Double accumulation.
+void qk_vacuum_sums(const float *y, size_t shots, size_t shotStride, size_t count, double sums[2], qk_path path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,93 @@
+import CKernels
+import NumericsKit
+import Testing
+@testable import SecureInference
+
+@Suite("The server's burst accumulation (addShots and its C kernels)")
+struct ShotSumsTests {
+    /// A burst of `shots` shots of `slots` slots with a random X/P/vacuum pattern in runs of
+    /// random length, samples spaced `stride` apart (the gaps hold values that must not count).
+    struct Burst {
+        var codes: [UInt8] = [], re: [Float] = [], im: [Float] = [], y: [Float] = []
+        let slots: Int, shots: Int, stride: Int
+
+        init(slots: Int, shots: Int, stride: Int, seed: UInt64) {
+            self.slots = slots; self.shots = shots; self.stride = stride
+            var rng = Xoshiro256(seed: seed)
+            let g = Gaussian.Sampler()
+            while codes.count < slots {
+                let vacuum = rng.next() % 3 == 0
+                for _ in 0..<min(slots - codes.count, 1 + Int(rng.next() % 700)) {
+                    codes.append(vacuum ? 2 : UInt8(rng.next() & 1))
+                }
+            }
+            re = codes.map { $0 == 2 ? 0 : Float(1.4 * g.next(&rng)) }
+            im = codes.map { $0 == 2 ? 0 : Float(1.4 * g.next(&rng)) }
+            y = [Float](repeating: 1e6, count: (shots - 1) * stride + slots)
+            for s in 0..<shots {
+                for k in 0..<slots { y[s * stride + k] = Float(0.013 + 0.2 * Double(re[k]) + 0.2 * g.next(&rng)) }
+            }
+        }
+
+        func viaAddShots() -> ReturnedLightStatistics {
+            var stats = ReturnedLightStatistics()
+            y.withUnsafeBufferPointer { py in codes.withUnsafeBufferPointer { c in re.withUnsafeBufferPointer { r in im.withUnsafeBufferPointer { i in
+                stats.addShots(samples: py, shots: shots, shotStride: stride, codes: c, alphaRe: r, alphaIm: i)
+            } } } }
+            return stats
+        }
+
+        /// The same samples through the two-pass, per-quadrature path.
+        func viaTwoPass() -> ReturnedLightStatistics {
+            var stats = ReturnedLightStatistics()
+            for s in 0..<shots {
+                for (code, quadrature) in [(UInt8(0), ReturnedLightStatistics.Quadrature.x), (1, .p)] {
+                    let k = codes.indices.filter { codes[$0] == code }
+                    stats.addSignal(samples: k.map { y[s * stride + $0] }, alphaRe: k.map { re[$0] }, alphaIm: k.map { im[$0] }, quadrature: quadrature)
+                }
+                stats.addVacuum(samples: codes.indices.filter { codes[$0] == 2 }.map { y[s * stride + $0] })
+            }
+            return stats
+        }
+    }
+
+    static func close(_ a: Double, _ b: Double, scale: Double) -> Bool { abs(a - b) <= 1e-9 * max(abs(a), abs(b), scale) }
+
+    /// Several work units (more slots than `slotsPerUnit`), runs cut at unit edges, a stride with
+    /// gaps: counts equal, means and centred sums equal to the two-pass result to 1e-9.
+    @Test func addShotsMatchesTheTwoPassSums() {
+        let burst = Burst(slots: 2 * ReturnedLightStatistics.slotsPerUnit + 1_237, shots: 5, stride: 2 * ReturnedLightStatistics.slotsPerUnit + 1_300, seed: 41)
+        let fast = burst.viaAddShots(), slow = burst.viaTwoPass()
+        #expect(fast.vacuum.count == slow.vacuum.count && fast.signalX.count == slow.signalX.count && fast.signalP.count == slow.signalP.count)
+        #expect(fast.signalSlots + fast.vacuumSlots == burst.shots * burst.slots)
+        #expect(Self.close(fast.vacuum.mean, slow.vacuum.mean, scale: 1) && Self.close(fast.vacuum.m2, slow.vacuum.m2, scale: 1))
+        for (a, b) in [(fast.signalX, slow.signalX), (fast.signalP, slow.signalP)] {
+            for k: KeyPath<RegressionMoments, Double> in [\.mean1, \.mean2, \.meanY] { #expect(Self.close(a[keyPath: k], b[keyPath: k], scale: 1)) }
+            for k: KeyPath<RegressionMoments, Double> in [\.s11, \.s22, \.s12, \.s1y, \.s2y, \.syy] {
+                #expect(Self.close(a[keyPath: k], b[keyPath: k], scale: a.s11 + a.s22 + a.syy))
+            }
+        }
+    }
+
+    /// The sums do not depend on how the work units are spread over threads: two runs agree bit for bit.
+    @Test func addShotsIsReproducible() {
+        let burst = Burst(slots: 3 * ReturnedLightStatistics.slotsPerUnit, shots: 3, stride: 3 * ReturnedLightStatistics.slotsPerUnit, seed: 7)
+        #expect(burst.viaAddShots() == burst.viaAddShots())
+    }
+
+    /// The AVX2 and the portable builds of both kernels give the same bits (lengths off the lanes).
+    @Test func kernelBuildsAgreeBitForBit() {
+        let burst = Burst(slots: 1_031, shots: 3, stride: 1_040, seed: 99)
+        let e1 = burst.re.map { 2 * $0 }, e2 = burst.im.map { 2 * $0 }, isX: [Float] = burst.codes.map { $0 == 0 ? 1 : 0 }
+        for count in [1, 3, 4, 5, 1_031] {
+            var best = [Double](repeating: 0, count: 8), portable = best
+            var vBest = [Double](repeating: 0, count: 2), vPortable = vBest
+            qk_signal_sums(burst.y, 3, 1_040, e1, e2, isX, count, &best, QK_BEST)
+            qk_signal_sums(burst.y, 3, 1_040, e1, e2, isX, count, &portable, QK_PORTABLE)
+            qk_vacuum_sums(burst.y, 3, 1_040, count, &vBest, QK_BEST)
+            qk_vacuum_sums(burst.y, 3, 1_040, count, &vPortable, QK_PORTABLE)
+            #expect(best.map(\.bitPattern) == portable.map(\.bitPattern), "signal, \(count) slots")
+            #expect(vBest.map(\.bitPattern) == vPortable.map(\.bitPattern), "vacuum, \(count) slots")
+        }
+    }
+}
