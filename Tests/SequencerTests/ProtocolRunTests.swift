@@ -75,6 +75,7 @@ struct Harness {
         var env = RunEnvironment(bench: bench, store: calibration, database: database, clientDatabase: clientDatabase,
                                  codeVersion: "test", arguments: ["test"], stop: stop, observer: observer)
         env.interlockTimeout = .seconds(5)
+        env.reconnectTimeout = .seconds(5)
         env.basis = basis
         env.chunkShots = chunkShots
         return Harness(bench: bench, engine: engine, env: env, db: database, clientDb: clientDatabase)
@@ -210,6 +211,9 @@ struct ProtocolRunTests {
         #expect(try await h.bench.laser().isEmitting() == false)
     }
 
+    /// The client's processor disconnects and never comes back: the client pauses, waits
+    /// `reconnectTimeout` for it, and the run ends interrupted (resumable once it is back) with
+    /// both stations safe.
     @Test func deviceFaultEndsTheRunInTheSafeState() async throws {
         let h = try await Harness.make()
         let f = TwinFixture.shared
@@ -218,7 +222,7 @@ struct ProtocolRunTests {
             _ = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
             Issue.record("the fault did not end the run")
         } catch let failure as RunFailure {
-            #expect(failure.status == .failed)
+            #expect(failure.status == .interrupted)
             #expect("\(failure.underlying)".contains("client.processor"))
             let safe = try h.db.journalEntries(failure.runId).filter { $0.kind == .safeState }
             #expect(safe.contains { $0.step == "server.laser: ramp-down" && $0.detail == "ok" })

@@ -1,0 +1,168 @@
+import BenchIO
+import BenchKit
+@testable import Drivers
+import InstrumentModels
+import Synchronization
+import Testing
+
+/// Hands out the transports of one instrument's successive connections, in order: what a link's
+/// opener finds at its address before and after an unplug.
+final class Connections: Sendable {
+    private let queue: Mutex<[any MessageTransport]>
+    init(_ transports: [any MessageTransport]) { queue = Mutex(transports) }
+
+    func next() throws -> any MessageTransport {
+        guard let t = queue.withLock({ q in q.isEmpty ? nil : q.removeFirst() }) else {
+            throw TransportError.connectionFailed(resource: "test address", detail: "no further connection in this test")
+        }
+        return t
+    }
+
+    func opener(_ address: String) -> InstrumentLink.Opener {
+        InstrumentLink.Opener(address: address) { try self.next() }
+    }
+}
+
+/// Reconnecting after an unplug or a power cycle (issue #12): the link reopens the same address
+/// and checks the serial number; each driver restores what opening configured and the setpoints
+/// this session set, and never switches light on.
+@Suite("Reconnect: links and drivers", .serialized)
+struct ReconnectTests {
+    // MARK: - Link level over LAN
+
+    /// The emulated LAN instrument stops (power off) and starts again on the same port: the
+    /// link's session fails as disconnected, `reopen` while it is down fails as disconnected too,
+    /// and once it is back `reopen` gives a session whose next query succeeds.
+    @Test("a restarted LAN instrument with the same serial is reopened on the same port")
+    func lanInstrumentRestarted() async throws {
+        let first = try SocketInstrumentServer(device: SimulatedSCPIDevice(model: GenericPowerMeterModel(serialNumber: "LAN0001")))
+        let port = first.port
+        let link = try await InstrumentLink.open(.tcpip(host: "127.0.0.1", port: port), quirks: TransportQuirks(), using: SystemConnector())
+        #expect(link.serialNumber == "LAN0001" && link.generation == 0)
+        try await link.run("server.tap") { s in try await s.write("SENS:CORR:WAV 1310") }
+        first.stop()
+        await expectDeviceError(.disconnected, ["server.tap"]) { _ = try await link.run("server.tap") { s in try await s.query("SENS:CORR:WAV?") } }
+        await expectDeviceError(.disconnected, ["server.tap"]) { try await link.reopen("server.tap") }
+        let second = try SocketInstrumentServer(device: SimulatedSCPIDevice(model: GenericPowerMeterModel(serialNumber: "LAN0001")), port: port)
+        defer { second.stop() }
+        #expect(try await link.reopen("server.tap") == 1)
+        // A power-cycled instrument is at its defaults: the wavelength is the driver's to restore.
+        #expect(try await link.run("server.tap") { s in try await s.queryDouble("SENS:CORR:WAV?") } == 1550)
+        try await link.run("server.tap") { s in try await s.write("SENS:CORR:WAV 1310") }
+        #expect(try await link.run("server.tap") { s in try await s.queryDouble("SENS:CORR:WAV?") } == 1310)
+        #expect(second.connectionCount == 1)
+    }
+
+    /// Another instrument answering at the address after the restart is refused, the link keeps
+    /// its old session, and the error says what to do.
+    @Test("a restarted LAN instrument reporting another serial is refused", arguments: ["LAN0002", "0"])
+    func lanInstrumentWithAnotherSerial(_ serial: String) async throws {
+        let first = try SocketInstrumentServer(device: SimulatedSCPIDevice(model: GenericPowerMeterModel(serialNumber: "LAN0001")))
+        let port = first.port
+        let link = try await InstrumentLink.open(.tcpip(host: "127.0.0.1", port: port), quirks: TransportQuirks(), using: SystemConnector())
+        first.stop()
+        let other = try SocketInstrumentServer(device: SimulatedSCPIDevice(model: GenericPowerMeterModel(serialNumber: serial)), port: port)
+        defer { other.stop() }
+        await expectDeviceError(.wrongInstrument, ["server.tap", "serial number \(serial)", "not LAN0001", "connect the instrument with serial number LAN0001"]) {
+            try await link.reopen("server.tap")
+        }
+        #expect(link.generation == 0)
+    }
+
+    /// A second role on a shared instrument finds the link already reopened after the loss and
+    /// does not open it again; once an exchange finds it gone again, it does.
+    @Test("a shared link is reopened once per loss")
+    func sharedLinkReopenedOnce() async throws {
+        let idn = S.query("*IDN?", "Agilent Technologies,33522B,MY52600001,4.00")
+        let gone = Step.exchange("OUTP1?\n", reply: .deviceGone)
+        let old = ScriptedTransport(resourceName: "AWG", idn + [gone])
+        let new = ScriptedTransport(resourceName: "AWG", idn + [gone])
+        let third = ScriptedTransport(resourceName: "AWG", idn)
+        let connections = Connections([old, new, third])
+        let link = try await InstrumentLink.open(connections.opener("usbtmc://0957:2807?serial=MY52600001"))
+        let configured = link.generation
+        await expectDeviceError(.disconnected, ["server.modulator"]) { _ = try await link.run("server.modulator") { s in try await s.query("OUTP1?") } }
+        #expect(try await link.reopen("server.modulator", configuredAt: configured) == 1)
+        #expect(try await link.reopen("server.voa", configuredAt: configured) == 1, "the VOA's reconnect reuses the session the modulator opened")
+        await expectDeviceError(.disconnected, ["server.voa"]) { _ = try await link.run("server.voa") { s in try await s.query("OUTP1?") } }
+        #expect(try await link.reopen("server.voa", configuredAt: 1) == 2, "found gone after the reopen: opened again")
+        for t in [old, new, third] { try t.finish() }
+    }
+
+    // MARK: - Driver level, byte for byte
+
+    static let cld1015IDN = S.query("*IDN?", "Thorlabs,CLD1015,M00412345,3.1.0")
+
+    /// The CLD1015 after a power cycle: `reconnect` sends what opening sends (the current-limit
+    /// read-back) and the setpoints this session set (TEC, then current), exactly, and nothing
+    /// else: no `OUTP1:STAT ON`.
+    @Test("CLD1015: reconnect = open-time exchange + the held setpoints, never emission", arguments: [
+        // (what the session set, what the reconnect restores after the read-back)
+        ([], []),
+        ([S.set("SOUR2:TEMP 25.000")], [S.set("SOUR2:TEMP 25.000")]),
+        ([S.set("SOUR2:TEMP 25.000"), S.set("SOUR:CURR 0.05")], [S.set("SOUR2:TEMP 25.000"), S.set("SOUR:CURR 0.05")]),
+        // The safe state's ramp down leaves 0 A held.
+        ([S.set("SOUR:CURR 0.01"), S.query("OUTP1:STAT?", "0"), S.set("SOUR:CURR 0"), S.set("OUTP1:STAT OFF")], [S.set("SOUR:CURR 0")]),
+    ] as [([[Step]], [[Step]])])
+    func cld1015Reconnect(session: [[Step]], restored: [[Step]]) async throws {
+        let limit = S.query("SOUR:CURR:LIM:AMPL?", "1.200000E-01")
+        let before = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, limit] + session).flatMap { $0 })
+        let after = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, limit] + restored).flatMap { $0 })
+        let link = try await InstrumentLink.open(Connections([before, after]).opener("usbtmc://1313:804f?serial=M00412345"))
+        let laser = try await ThorlabsCLD1015.open(link: link, device: "server.laser", limits: try ThorlabsCLD1015.Limits(description("thorlabs-cld1015")),
+                                                   configuration: ThorlabsCLD1015.Configuration(wavelength: .nanometres(1550)))
+        let sent = session.map { $0.first }
+        if sent.contains(where: { $0 == .write("SOUR2:TEMP 25.000\n") }) { try await laser.setTemperature(.celsius(25)) }
+        if sent.contains(where: { $0 == .write("SOUR:CURR 0.05\n") }) { try await laser.setCurrent(.milliamperes(50)) }
+        if sent.contains(where: { $0 == .write("SOUR:CURR 0.01\n") }) {
+            try await laser.setCurrent(.milliamperes(10))
+            try await laser.makeSafe()
+        }
+        try before.finish()
+        try await laser.reconnect()
+        try after.finish()
+    }
+
+    /// The controller came back with a lower front-panel limit than the held setpoint: the
+    /// reconnect reads it, refuses the setpoint with the ceiling's reason, and sends nothing more.
+    @Test("CLD1015: a held current above the limit read back at reconnect is refused")
+    func cld1015LowerLimitAfterReconnect() async throws {
+        let before = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, S.query("SOUR:CURR:LIM:AMPL?", "1.200000E-01"), S.set("SOUR:CURR 0.05")]).flatMap { $0 })
+        let after = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, S.query("SOUR:CURR:LIM:AMPL?", "4.000000E-02")]).flatMap { $0 })
+        let link = try await InstrumentLink.open(Connections([before, after]).opener("usbtmc://1313:804f?serial=M00412345"))
+        let laser = try await ThorlabsCLD1015.open(link: link, device: "server.laser", limits: try ThorlabsCLD1015.Limits(description("thorlabs-cld1015")),
+                                                   configuration: ThorlabsCLD1015.Configuration(wavelength: .nanometres(1550)))
+        try await laser.setCurrent(.milliamperes(50))
+        await expectDeviceError(.invalidRequest, ["server.laser", "exceeds the ceiling", "controller limit 40 mA"]) { try await laser.reconnect() }
+        #expect(await laser.hardwareCurrentLimit == .milliamperes(40))
+        try before.finish()
+        try after.finish()
+    }
+
+    /// The DAC VOA on a power-cycled 33522B (a fresh model: output off, 50 Ω, DC 0 V): the
+    /// reconnect sends, message for message, the channel's load as opening does and the held
+    /// control voltage approached as every setpoint is, and the VOA reads its attenuation again.
+    @Test("DAC VOA: reconnect = the channel's load + the held control voltage", arguments: [
+        (Keysight33500BChannel.Load.highZ, 14.5, 3.0),
+        (.fiftyOhm, 4.8, 2.0),
+    ])
+    func voaReconnect(load: Keysight33500BChannel.Load, decibels: Double, volts: Double) async throws {
+        let before = SimulatedSCPIDevice(model: Keysight33500BModel()), after = SimulatedSCPIDevice(model: Keysight33500BModel())
+        let connections = Connections([SimulatedTransport(device: before, resourceName: "33522B"), SimulatedTransport(device: after, resourceName: "33522B")])
+        let link = try await InstrumentLink.open(connections.opener("usbtmc://0957:2807?serial=MY52600001"))
+        let channel = Keysight33500BChannel(link: link, number: 2, load: load, limits: try Keysight33500BLimits(description("keysight-33500b")))
+        let table = try DACVariableAttenuatorTests.table(DACVariableAttenuatorTests.volts, DACVariableAttenuatorTests.decibels)
+        let voa = try await DACVariableAttenuator.open(channel: channel, table: table, device: "server.voa")
+        try await voa.setAttenuation(Decibels(decibels))
+        try await voa.reconnect()
+        let v = SCPINumber.format(volts)
+        #expect(after.receivedMessages == [
+            "*IDN?",
+            "OUTP2:LOAD \(load.rawValue)", "SYST:ERR?",
+            "OUTP2?",
+            "SOUR2:BURS:STAT?", "SOUR2:FUNC DC", "SYST:ERR?", "SOUR2:VOLT:OFFS \(v)", "SYST:ERR?", "OUTP2 ON", "SYST:ERR?",
+        ])
+        #expect(after.withModel { ($0.level(channel: 2), $0.channels[1].output, $0.channels[1].fiftyOhm) } == (volts, true, load == .fiftyOhm))
+        #expect(abs(try await voa.attenuation().dB - decibels) < 1e-9)
+    }
+}

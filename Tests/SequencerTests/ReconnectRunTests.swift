@@ -1,0 +1,86 @@
+import BenchKit
+import BenchSim
+import Foundation
+import Testing
+@testable import Sequencer
+
+/// An instrument unplugged (or power-cycled) during a run on the twin: the session pauses like an
+/// interlock trip, reconnects it by its address, and continues to the same result; one that never
+/// comes back ends the run interrupted, with the instruments safe.
+@Suite("Protocol runs on the twin: reconnect", .serialized)
+struct ReconnectRunTests {
+    /// The run's result and the blocks' decisions, which a pause must not change.
+    struct Outcome: Equatable {
+        let images: Int
+        let accuracy: Double?
+        let transmittance: Double
+        let excessNoise: Double
+        let certified: Bool
+        let aborted: Bool
+        let decisions: [String]
+    }
+
+    func run(_ h: Harness, env: RunEnvironment? = nil) async throws -> (Outcome, String) {
+        let f = TwinFixture.shared
+        let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: env ?? h.env)
+        let outcome = Outcome(images: r.images, accuracy: r.accuracy, transmittance: r.transmittanceEstimate, excessNoise: r.excessNoiseEstimate,
+                              certified: r.certified, aborted: r.aborted, decisions: try h.db.blocks(r.runId).map(\.decision))
+        return (outcome, r.runId)
+    }
+
+    /// After the first burst a server instrument (`role`) disconnects; a task clears the fault
+    /// 0.5 s later. The run completes with the result of the same run without the fault, and both
+    /// journals show the pause.
+    @Test("a server instrument disconnected before a burst is reconnected and the run ends as without it",
+          arguments: [Role.serverReceiver, .serverModulator])
+    func disconnectBeforeABurst(role: Role) async throws {
+        let (expected, _) = try await run(try await Harness.make())
+        let h = try await Harness.make(onFirstProgress: { engine in
+            try? engine.inject(SimulatedFault(role: role, kind: .disconnect))
+            Task { try await Task.sleep(for: .milliseconds(500)); engine.clearFaults(role: role) }
+        })
+        let (outcome, runId) = try await run(h)
+        #expect(outcome == expected)
+        let journal = try h.db.journalEntries(runId)
+        let steps = journal.map(\.step)
+        let disconnected = try #require(journal.first { $0.step == "instrument disconnected" })
+        #expect(disconnected.detail?.hasPrefix(role.rawValue) == true, "\(disconnected.detail ?? "")")
+        let reconnected = try #require(journal.first { $0.step == "instrument reconnected" })
+        #expect(reconnected.detail?.contains("\(role.rawValue): ") == true && reconnected.detail?.contains("s/n") == true, "\(reconnected.detail ?? "")")
+        // In order: the pause, the safe state, the reconnect, the safe state again, then the warm-up.
+        let pausedAt = try #require(steps.firstIndex(of: "instrument disconnected"))
+        let backAt = try #require(steps.firstIndex(of: "instrument reconnected"))
+        #expect(steps[pausedAt..<backAt].contains("server.laser: ramp-down"))
+        let clientSteps = try h.clientDb.journalEntries(runId).map(\.step)
+        #expect(clientSteps.contains("server paused") && clientSteps.contains("server resumed"), "\(clientSteps)")
+        #expect(try await h.bench.laser().isEmitting() == false)
+    }
+
+    /// The receiver never comes back: after `reconnectTimeout` the run ends interrupted with the
+    /// typed error naming the role and its address, the server's instruments safe.
+    @Test("a server instrument that never comes back ends the run interrupted at the timeout, safe")
+    func disconnectNeverCleared() async throws {
+        let h = try await Harness.make(onFirstProgress: { engine in try? engine.inject(SimulatedFault(role: .serverReceiver, kind: .disconnect)) })
+        var env = h.env
+        env.reconnectTimeout = .seconds(1)
+        let started = ContinuousClock.now
+        do {
+            _ = try await run(h, env: env)
+            Issue.record("the run completed without its receiver")
+        } catch let failure as RunFailure {
+            #expect(ContinuousClock.now - started >= .seconds(1))
+            #expect(failure.status == .interrupted)
+            let error = try #require(failure.underlying as? Bench.ReconnectError, "\(failure.underlying)")
+            #expect(error.role == .serverReceiver && error.timeout == .seconds(1) && error.address == "sim://server-receiver")
+            #expect("\(error)".contains("server.receiver at sim://server-receiver did not come back within 1.0 seconds"), "\(error)")
+            #expect((error.last as? DeviceError)?.kind == .disconnected)
+            let journal = try h.db.journalEntries(failure.runId)
+            #expect(journal.contains { $0.step == "instrument disconnected" } && !journal.contains { $0.step == "instrument reconnected" })
+            let safe = journal.filter { $0.kind == .safeState }
+            #expect(safe.contains { $0.step == "server.laser: ramp-down" && $0.detail == "ok" })
+            #expect(safe.contains { $0.step == "shutter: close" && $0.detail == "ok" })
+        }
+        #expect(try await h.bench.laser().isEmitting() == false)
+        #expect(try await h.bench.shutter().isOpen() == false)
+    }
+}
