@@ -51,16 +51,20 @@ struct ReconnectRunTests {
         let pausedAt = try #require(steps.firstIndex(of: "instrument disconnected"))
         let backAt = try #require(steps.firstIndex(of: "instrument reconnected"))
         #expect(steps[pausedAt..<backAt].contains("server.laser: ramp-down"))
+        // The role's own safe-state step fails while it is gone, and runs again once it is back.
+        let own = journal[pausedAt..<backAt].filter { $0.kind == .safeState && $0.step.hasPrefix(role.rawValue + ":") }
+        #expect(own.map { $0.detail == "ok" ? "ok" : "failed" } == ["failed", "ok"], "\(own.map(\.detail))")
         let clientSteps = try h.clientDb.journalEntries(runId).map(\.step)
         #expect(clientSteps.contains("server paused") && clientSteps.contains("server resumed"), "\(clientSteps)")
         #expect(try await h.bench.laser().isEmitting() == false)
     }
 
-    /// The receiver never comes back: after `reconnectTimeout` the run ends interrupted with the
+    /// The instrument never comes back: after `reconnectTimeout` the run ends interrupted with the
     /// typed error naming the role and its address, the server's instruments safe.
-    @Test("a server instrument that never comes back ends the run interrupted at the timeout, safe")
-    func disconnectNeverCleared() async throws {
-        let h = try await Harness.make(onFirstProgress: { engine in try? engine.inject(SimulatedFault(role: .serverReceiver, kind: .disconnect)) })
+    @Test("a server instrument that never comes back ends the run interrupted at the timeout, safe",
+          arguments: [Role.serverReceiver, .serverModulator])
+    func disconnectNeverCleared(role: Role) async throws {
+        let h = try await Harness.make(onFirstProgress: { engine in try? engine.inject(SimulatedFault(role: role, kind: .disconnect)) })
         var env = h.env
         env.reconnectTimeout = .seconds(1)
         let started = ContinuousClock.now
@@ -71,8 +75,9 @@ struct ReconnectRunTests {
             #expect(ContinuousClock.now - started >= .seconds(1))
             #expect(failure.status == .interrupted)
             let error = try #require(failure.underlying as? Bench.ReconnectError, "\(failure.underlying)")
-            #expect(error.role == .serverReceiver && error.timeout == .seconds(1) && error.address == "sim://server-receiver")
-            #expect("\(error)".contains("server.receiver at sim://server-receiver did not come back within 1.0 seconds"), "\(error)")
+            let address = "sim://" + role.rawValue.replacingOccurrences(of: ".", with: "-")
+            #expect(error.role == role && error.timeout == .seconds(1) && error.address == address)
+            #expect("\(error)".contains("\(role.rawValue) at \(address) did not come back within 1.0 seconds"), "\(error)")
             #expect((error.last as? DeviceError)?.kind == .disconnected)
             let journal = try h.db.journalEntries(failure.runId)
             #expect(journal.contains { $0.step == "instrument disconnected" } && !journal.contains { $0.step == "instrument reconnected" })

@@ -152,12 +152,14 @@ public final class Bench: Sendable {
         let sharing = [role] + description.bindings.values.filter { $0.address == binding.address && $0.role != role }.map(\.role).sorted()
         let deadline = ContinuousClock.now + timeout
         var pause: Duration = .milliseconds(50)
+        var identity: InstrumentIdentity?
         for r in sharing {
             guard let d = devices[r] else { continue }
             while true {
                 do {
                     try await d.reconnect()
                     try await observeStartingValue(of: r, d)
+                    if r == role { identity = try await d.identify() }
                     break
                 } catch let e as DeviceError where [.disconnected, .timeout, .notReady].contains(e.kind) {
                     let left = deadline - ContinuousClock.now
@@ -169,11 +171,8 @@ public final class Bench: Sendable {
                 }
             }
         }
-        do {
-            return try await device(role).identify()
-        } catch {
-            throw ReconnectError(role: role, address: address, timeout: nil, last: error)
-        }
+        guard let identity else { throw AccessError.missingRole(role, bench: description.name) }
+        return identity
     }
 
     public var roles: [Role] { devices.keys.sorted() }

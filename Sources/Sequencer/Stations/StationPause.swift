@@ -51,18 +51,24 @@ extension PausingStation {
     /// the session pauses like an interlock trip while `Bench.reconnect` opens it again by its
     /// address and serial number (`reconnectTimeout`); the reconnected instrument is made safe
     /// with the rest, the station warms up (`restart`), resumes and runs the steps again from the
-    /// first. A disconnect after the light was fired is not handled here (the burst's data is
-    /// lost: the station stops, resumable).
+    /// first. An instrument lost during the pause's own warm-up is reconnected the same way
+    /// (within one pause: no second `.pause`). A disconnect after the light was fired is not
+    /// handled here (the burst's data is lost: the station stops, resumable).
     func beforeLight(_ endpoint: SessionEndpoint, restart: () async throws -> Void, _ steps: () async throws -> Void) async throws {
         var reconnects = 0
+        var lost: (Role, DeviceError)?
         while true {
             do {
+                if let (role, error) = lost {
+                    lost = nil
+                    try await pauseToReconnect(endpoint, role, error, restart: restart)
+                }
                 try await steps()
                 return
             } catch let error as DeviceError where error.kind == .disconnected {
                 guard let role = error.role, role.station == side, reconnects < maximumReconnectsPerBurst else { throw error }
                 reconnects += 1
-                try await pauseToReconnect(endpoint, role, error, restart: restart)
+                lost = (role, error)
             }
         }
     }
