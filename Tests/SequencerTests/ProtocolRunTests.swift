@@ -34,16 +34,19 @@ actor TwinFixture {
     }
 }
 
-/// Requests a stop after a given block, and can trip the twin's interlock on the first progress report.
+/// Requests a stop after a given block, and can trip the twin's interlock on the first progress
+/// report or act on a journaled step (the client's steps arrive as "client: …").
 final class TestObserver: RunObserver, @unchecked Sendable {
     let stop: StopRequest
     let stopAfterBlock: Int?
     let onFirstProgress: (@Sendable () -> Void)?
+    let onStep: (@Sendable (String) -> Void)?
     private let lock = NSLock()
     private var progressed = false
-    init(stop: StopRequest, stopAfterBlock: Int? = nil, onFirstProgress: (@Sendable () -> Void)? = nil) {
-        self.stop = stop; self.stopAfterBlock = stopAfterBlock; self.onFirstProgress = onFirstProgress
+    init(stop: StopRequest, stopAfterBlock: Int? = nil, onFirstProgress: (@Sendable () -> Void)? = nil, onStep: (@Sendable (String) -> Void)? = nil) {
+        self.stop = stop; self.stopAfterBlock = stopAfterBlock; self.onFirstProgress = onFirstProgress; self.onStep = onStep
     }
+    func step(_ text: String) { onStep?(text) }
     func block(_ record: BlockRecord) { if record.blockIndex == stopAfterBlock { stop.request("test stop") } }
     func progress(imagesDone: Int, images: Int, modes: Int, modesPerSecond: Double, excessNoise: Double?) {
         lock.lock(); let first = !progressed; progressed = true; lock.unlock()
@@ -61,7 +64,8 @@ struct Harness {
 
     static func make(store: CalibrationStore? = nil, db: RunDatabase? = nil, clientDb: RunDatabase? = nil, stopAfterBlock: Int? = nil,
                      basis: BasisPolicy = .deterministicForTests(seed: 3), benchFile: URL = simBench, chunkShots: Int = 8,
-                     onFirstProgress: (@Sendable (SimulationEngine) -> Void)? = nil) async throws -> Harness {
+                     onFirstProgress: (@Sendable (SimulationEngine) -> Void)? = nil,
+                     onStep: (@Sendable (SimulationEngine, String) -> Void)? = nil) async throws -> Harness {
         let bench = try await SimulatedBench.open(benchFile)
         let engine = try await SimulatedBench.engine(of: bench)
         let database = try db ?? RunDatabase(directory: scratchDirectory())
@@ -69,7 +73,9 @@ struct Harness {
         let stop = StopRequest()
         var hook: (@Sendable () -> Void)?
         if let onFirstProgress { hook = { onFirstProgress(engine) } }
-        let observer = TestObserver(stop: stop, stopAfterBlock: stopAfterBlock, onFirstProgress: hook)
+        var stepHook: (@Sendable (String) -> Void)?
+        if let onStep { stepHook = { text in onStep(engine, text) } }
+        let observer = TestObserver(stop: stop, stopAfterBlock: stopAfterBlock, onFirstProgress: hook, onStep: stepHook)
         let calibration: CalibrationStore
         if let store { calibration = store } else { calibration = try await TwinFixture.shared.calibratedStore() }
         var env = RunEnvironment(bench: bench, store: calibration, database: database, clientDatabase: clientDatabase,

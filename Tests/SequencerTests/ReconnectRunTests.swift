@@ -28,34 +28,60 @@ struct ReconnectRunTests {
         return (outcome, r.runId)
     }
 
-    /// After the first burst a server instrument (`role`) disconnects; a task clears the fault
-    /// 0.5 s later. The run completes with the result of the same run without the fault, and both
+    /// An instrument (`role`) disconnects between two bursts (a server's after the server's
+    /// first burst, a client's once the client has journaled block 0); a task clears the fault
+    /// 0.5 s later. Its station pauses the session before the next burst, reconnects it and
+    /// resumes; the run completes with the result of the same run without the fault, and both
     /// journals show the pause.
-    @Test("a server instrument disconnected before a burst is reconnected and the run ends as without it",
-          arguments: [Role.serverReceiver, .serverModulator])
+    @Test("an instrument disconnected before a burst is reconnected and the run ends as without it",
+          arguments: [Role.serverReceiver, .serverModulator, .clientReceiver])
     func disconnectBeforeABurst(role: Role) async throws {
         let (expected, _) = try await run(try await Harness.make())
-        let h = try await Harness.make(onFirstProgress: { engine in
+        let unplug: @Sendable (SimulationEngine) -> Void = { engine in
             try? engine.inject(SimulatedFault(role: role, kind: .disconnect))
             Task { try await Task.sleep(for: .milliseconds(500)); engine.clearFaults(role: role) }
-        })
+        }
+        let h = role.station == .client
+            ? try await Harness.make(onStep: { engine, text in if text.hasPrefix("client: block 0:") { unplug(engine) } })
+            : try await Harness.make(onFirstProgress: unplug)
         let (outcome, runId) = try await run(h)
         #expect(outcome == expected)
-        let journal = try h.db.journalEntries(runId)
+        let (own, peer) = role.station == .client ? (h.clientDb, h.db) : (h.db, h.clientDb)
+        let journal = try own.journalEntries(runId)
         let steps = journal.map(\.step)
         let disconnected = try #require(journal.first { $0.step == "instrument disconnected" })
         #expect(disconnected.detail?.hasPrefix(role.rawValue) == true, "\(disconnected.detail ?? "")")
         let reconnected = try #require(journal.first { $0.step == "instrument reconnected" })
         #expect(reconnected.detail?.contains("\(role.rawValue): ") == true && reconnected.detail?.contains("s/n") == true, "\(reconnected.detail ?? "")")
-        // In order: the pause, the safe state, the reconnect, the safe state again, then the warm-up.
+        // In order: the pause, the safe state, the reconnect, the safe state again, then the warm-up:
+        // the role's own safe-state step fails while it is gone and runs again once it is back.
         let pausedAt = try #require(steps.firstIndex(of: "instrument disconnected"))
         let backAt = try #require(steps.firstIndex(of: "instrument reconnected"))
-        #expect(steps[pausedAt..<backAt].contains("server.laser: ramp-down"))
-        // The role's own safe-state step fails while it is gone, and runs again once it is back.
-        let own = journal[pausedAt..<backAt].filter { $0.kind == .safeState && $0.step.hasPrefix(role.rawValue + ":") }
-        #expect(own.map { $0.detail == "ok" ? "ok" : "failed" } == ["failed", "ok"], "\(own.map(\.detail))")
-        let clientSteps = try h.clientDb.journalEntries(runId).map(\.step)
-        #expect(clientSteps.contains("server paused") && clientSteps.contains("server resumed"), "\(clientSteps)")
+        let ownSafe = journal[pausedAt..<backAt].filter { $0.kind == .safeState && $0.step.hasPrefix(role.rawValue + ":") }
+        #expect(ownSafe.map { $0.detail == "ok" ? "ok" : "failed" } == ["failed", "ok"], "\(ownSafe.map(\.detail))")
+        let station = role.station == .client ? "client" : "server"
+        let peerSteps = try peer.journalEntries(runId).map(\.step)
+        #expect(peerSteps.contains("\(station) paused") && peerSteps.contains("\(station) resumed"), "\(peerSteps)")
+        #expect(try await h.bench.laser().isEmitting() == false)
+    }
+
+    /// The receiver disconnects at the fetch of a burst whose light was already fired: that
+    /// burst is lost, so the session stops (interrupted, resumable) instead of pausing.
+    @Test("a disconnect after the light was fired stops the session resumably")
+    func disconnectAfterTheLight() async throws {
+        // Its next calls: the next burst's slot pattern, arm, then the fetch (the third).
+        let h = try await Harness.make(onFirstProgress: { engine in
+            try? engine.inject(SimulatedFault(role: .serverReceiver, kind: .disconnect, afterCalls: 2))
+        })
+        do {
+            _ = try await run(h)
+            Issue.record("the run completed without the burst's samples")
+        } catch let failure as RunFailure {
+            #expect(failure.status == .interrupted)
+            #expect("\(failure.underlying)".contains("stopped: server.receiver was disconnected after the light of burst 1 of layer 0 of block 0 was fired"), "\(failure.underlying)")
+            let steps = try h.db.journalEntries(failure.runId).map(\.step)
+            #expect(!steps.contains("instrument disconnected"))
+        }
         #expect(try await h.bench.laser().isEmitting() == false)
     }
 
