@@ -30,20 +30,23 @@ struct ReconnectRunTests {
 
     /// An instrument (`role`) disconnects between two bursts (a server's after the server's
     /// first burst, a client's once the client has journaled block 0); a task clears the fault
-    /// 0.5 s later. Its station pauses the session before the next burst, reconnects it and
+    /// 0.5 s after its station journaled the disconnect (so the fault cannot pass unseen on a
+    /// loaded machine). The station pauses the session before the next burst, reconnects it and
     /// resumes; the run completes with the result of the same run without the fault, and both
     /// journals show the pause.
     @Test("an instrument disconnected before a burst is reconnected and the run ends as without it",
           arguments: [Role.serverReceiver, .serverModulator, .clientReceiver])
     func disconnectBeforeABurst(role: Role) async throws {
         let (expected, _) = try await run(try await Harness.make())
-        let unplug: @Sendable (SimulationEngine) -> Void = { engine in
-            try? engine.inject(SimulatedFault(role: role, kind: .disconnect))
-            Task { try await Task.sleep(for: .milliseconds(500)); engine.clearFaults(role: role) }
-        }
-        let h = role.station == .client
-            ? try await Harness.make(onStep: { engine, text in if text.hasPrefix("client: block 0:") { unplug(engine) } })
-            : try await Harness.make(onFirstProgress: unplug)
+        let station = role.station == .client ? "client" : "server"
+        let h = try await Harness.make(onFirstProgress: { engine in
+            if station == "server" { try? engine.inject(SimulatedFault(role: role, kind: .disconnect)) }
+        }, onStep: { engine, text in
+            if station == "client", text.hasPrefix("client: block 0:") { try? engine.inject(SimulatedFault(role: role, kind: .disconnect)) }
+            if text.hasPrefix("\(station): instrument disconnected") {
+                Task { try await Task.sleep(for: .milliseconds(500)); engine.clearFaults(role: role) }
+            }
+        })
         let (outcome, runId) = try await run(h)
         #expect(outcome == expected)
         let (own, peer) = role.station == .client ? (h.clientDb, h.db) : (h.db, h.clientDb)
@@ -59,7 +62,6 @@ struct ReconnectRunTests {
         let backAt = try #require(steps.firstIndex(of: "instrument reconnected"))
         let ownSafe = journal[pausedAt..<backAt].filter { $0.kind == .safeState && $0.step.hasPrefix(role.rawValue + ":") }
         #expect(ownSafe.map { $0.detail == "ok" ? "ok" : "failed" } == ["failed", "ok"], "\(ownSafe.map(\.detail))")
-        let station = role.station == .client ? "client" : "server"
         let peerSteps = try peer.journalEntries(runId).map(\.step)
         #expect(peerSteps.contains("\(station) paused") && peerSteps.contains("\(station) resumed"), "\(peerSteps)")
         #expect(try await h.bench.laser().isEmitting() == false)
