@@ -168,3 +168,52 @@ struct ReconnectTests {
         #expect(abs(try await voa.attenuation().dB - decibels) < 1e-9)
     }
 }
+
+extension ReconnectTests {
+    /// The SOA on a power-cycled CLD1015: the reconnect reads the current limit back as opening
+    /// does and sends nothing else; the gain (the pump on) comes back only through `setGain`.
+    @Test("CLD1015 SOA: reconnect = the open-time read-back only, never the pump")
+    func soaReconnect() async throws {
+        let idn = S.query("*IDN?", "Thorlabs,CLD1015,M00499999,3.1.0")
+        let before = ScriptedTransport(resourceName: "CLD1015", (idn + S.query("SOUR:CURR:LIM:AMPL?", "1.000000E+00")))
+        let after = ScriptedTransport(resourceName: "CLD1015", (idn + S.query("SOUR:CURR:LIM:AMPL?", "5.000000E-01")))
+        let link = try await InstrumentLink.open(Connections([before, after]).opener("usbtmc://1313:804f?serial=M00499999"))
+        let table = try CalibrationTable([.init(x: 0, y: 1), .init(x: 0.2, y: 10), .init(x: 0.4, y: 30)], source: "test")
+        let soa = try await ThorlabsCLD1015SOA.open(link: link, device: "client.amplifier", limits: try ThorlabsCLD1015.Limits(description("thorlabs-cld1015")),
+                                                    configuration: ThorlabsCLD1015SOA.Configuration(gainTable: table, currentLimit: .amperes(0.8)))
+        #expect(await soa.currentCeiling == .amperes(0.8))
+        try await soa.reconnect()
+        #expect(await soa.hardwareCurrentLimit == .amperes(0.5))
+        #expect(await soa.currentCeiling == .amperes(0.5))
+        try before.finish()
+        try after.finish()
+    }
+
+    /// The IQ modulator on a power-cycled 33522B: the reconnect sets each channel's load as
+    /// opening does and holds each arm at the bias this session set, output on as it was, message
+    /// for message; the drive waveform is the station's to load again.
+    @Test("33500B modulator: reconnect = each channel's load + its held bias")
+    func modulatorReconnect() async throws {
+        let before = SimulatedSCPIDevice(model: Keysight33500BModel()), after = SimulatedSCPIDevice(model: Keysight33500BModel())
+        let connections = Connections([SimulatedTransport(device: before, resourceName: "33522B"), SimulatedTransport(device: after, resourceName: "33522B")])
+        let link = try await InstrumentLink.open(connections.opener("usbtmc://0957:2807?serial=MY52600001"))
+        let limits = try Keysight33500BLimits(description("keysight-33500b"))
+        let m = try await Keysight33500B.open(device: "server.modulator", channels: [
+            .i: Keysight33500BChannel(link: link, number: 1, load: .fiftyOhm, limits: limits),
+            .q: Keysight33500BChannel(link: link, number: 2, load: .highZ, limits: limits),
+        ])
+        try await m.setBias(.i, .volts(1))
+        try await m.setBias(.q, .volts(-0.5))
+        try await m.reconnect()
+        #expect(after.receivedMessages == [
+            "*IDN?",
+            "OUTP1:LOAD 50", "SYST:ERR?",
+            "SOUR1:BURS:STAT?", "SOUR1:FUNC DC", "SYST:ERR?", "SOUR1:VOLT:OFFS 1", "SYST:ERR?", "OUTP1 ON", "SYST:ERR?",
+            "OUTP2:LOAD INF", "SYST:ERR?",
+            "SOUR2:BURS:STAT?", "SOUR2:FUNC DC", "SYST:ERR?", "SOUR2:VOLT:OFFS -0.5", "SYST:ERR?", "OUTP2 ON", "SYST:ERR?",
+        ])
+        #expect(after.withModel { ($0.level(channel: 1), $0.level(channel: 2), $0.channels[0].output, $0.channels[1].output) } == (1, -0.5, true, true))
+        #expect(try await m.bias(.i) == .volts(1))
+        #expect(try await m.bias(.q) == .volts(-0.5))
+    }
+}

@@ -30,6 +30,8 @@ public actor Keysight33500B: Modulator {
     let softDrive: LimitRange?
     let softBias: LimitRange?
     var state: [ModulatorChannel: ArmState] = [:]
+    /// The generation each AWG's link was last configured at (the arms may sit on several AWGs).
+    var linkGenerations: [ObjectIdentifier: Int] = [:]
 
     static let arbNames: [ModulatorChannel: String] = [.i: "QBENCH_I", .q: "QBENCH_Q"]
 
@@ -38,6 +40,7 @@ public actor Keysight33500B: Modulator {
         self.channels = channels
         self.softDrive = softDrive
         self.softBias = softBias
+        for ch in channels.values { linkGenerations[ObjectIdentifier(ch.link)] = ch.link.generation }
     }
 
     /// Opens the modulator: sets each channel's load, reads back its offset (the bias) and output
@@ -57,6 +60,27 @@ public actor Keysight33500B: Modulator {
             var s = ArmState()
             s.bias = try await ch.offset(device)
             s.outputOn = try await ch.isOutputOn(device)
+            state[arm] = s
+        }
+    }
+
+    /// Reopens each AWG by its address (USB serial number), sets each channel's load as opening
+    /// does, and holds each arm at the bias this session set with its output as it was. A
+    /// power-cycled AWG lost the drive waveform and any static drive: the arms come back at their
+    /// biases, and the station loads the layer's drive again after its warm-up.
+    public func reconnect() async throws {
+        var reopened: Set<ObjectIdentifier> = []
+        for arm in ModulatorChannel.allCases {
+            guard let link = channels[arm]?.link, reopened.insert(ObjectIdentifier(link)).inserted else { continue }
+            linkGenerations[ObjectIdentifier(link)] = try await link.reopen(device, configuredAt: linkGenerations[ObjectIdentifier(link)])
+        }
+        for arm in ModulatorChannel.allCases {
+            guard let ch = channels[arm] else { continue }
+            try await ch.configureLoad(device)
+            guard var s = state[arm] else { continue }
+            try await ch.holdLevel(s.bias, enableOutput: s.outputOn, device)
+            s.playing = nil
+            s.staticDrive = .zero
             state[arm] = s
         }
     }
