@@ -23,6 +23,30 @@ final class Connections: Sendable {
     }
 }
 
+/// A transport that can be unplugged: from then on every operation finds the device gone.
+final class Unpluggable: MessageTransport, Sendable {
+    let inner: any MessageTransport
+    private let gone = Mutex(false)
+    init(_ inner: any MessageTransport) { self.inner = inner }
+    var resourceName: String { inner.resourceName }
+    func unplug() { gone.withLock { $0 = true } }
+    private func check() throws(TransportError) {
+        if gone.withLock({ $0 }) { throw .deviceGone(resource: resourceName, detail: "unplugged") }
+    }
+    func write(_ message: [UInt8], timeout: Duration) async throws(TransportError) {
+        try check()
+        try await inner.write(message, timeout: timeout)
+    }
+    func readChunk(maxLength: Int, timeout: Duration) async throws(TransportError) -> MessageChunk {
+        try check()
+        return try await inner.readChunk(maxLength: maxLength, timeout: timeout)
+    }
+    func clear(timeout: Duration) async throws(TransportError) {
+        try check()
+        try await inner.clear(timeout: timeout)
+    }
+}
+
 /// Reconnecting after an unplug or a power cycle (issue #12): the link reopens the same address
 /// and checks the serial number; each driver restores what opening configured and the setpoints
 /// this session set, and never switches light on.
@@ -61,6 +85,7 @@ struct ReconnectTests {
         let port = first.port
         let link = try await InstrumentLink.open(.tcpip(host: "127.0.0.1", port: port), quirks: TransportQuirks(), using: SystemConnector())
         first.stop()
+        await expectDeviceError(.disconnected, ["server.tap"]) { _ = try await link.run("server.tap") { s in try await s.query("*IDN?") } }
         let other = try SocketInstrumentServer(device: SimulatedSCPIDevice(model: GenericPowerMeterModel(serialNumber: serial)), port: port)
         defer { other.stop() }
         await expectDeviceError(.wrongInstrument, ["server.tap", "serial number \(serial)", "not LAN0001", "connect the instrument with serial number LAN0001"]) {
@@ -69,25 +94,24 @@ struct ReconnectTests {
         #expect(link.generation == 0)
     }
 
-    /// A second role on a shared instrument finds the link already reopened after the loss and
-    /// does not open it again; once an exchange has found it gone again, it does.
-    @Test("a shared link is reopened once per loss")
-    func sharedLinkReopenedOnce() async throws {
+    /// Only a link found gone is reopened: a healthy one keeps its session, and a second role on
+    /// a shared instrument finds it already reopened after the loss; once an exchange has found
+    /// it gone again, it is opened again.
+    @Test("a shared link is reopened once per loss, a healthy one never")
+    func sharedLinkReopenedOncePerLoss() async throws {
         let idn = S.query("*IDN?", "Agilent Technologies,33522B,MY52600001,4.00")
         let gone = Step.exchange("OUTP1?\n", reply: .deviceGone)
         let old = ScriptedTransport(resourceName: "AWG", idn + [gone])
         let new = ScriptedTransport(resourceName: "AWG", idn + [gone])
         let third = ScriptedTransport(resourceName: "AWG", idn)
-        let connections = Connections([old, new, third])
-        let link = try await InstrumentLink.open(connections.opener("usbtmc://0957:2807?serial=MY52600001"))
-        let configured = link.generation
+        let link = try await InstrumentLink.open(Connections([old, new, third]).opener("usbtmc://0957:2807?serial=MY52600001"))
+        #expect(try await link.reopen("server.voa") == 0, "a healthy link is not opened again")
         await expectDeviceError(.disconnected, ["server.modulator"]) { _ = try await link.run("server.modulator") { s in try await s.query("OUTP1?") } }
-        #expect(try await link.reopen("server.modulator", configuredAt: configured) == 1)
-        #expect(try await link.reopen("server.voa", configuredAt: configured) == 1, "the VOA's reconnect reuses the session the modulator opened")
-        // Gone again before the VOA reconnected: its reconnect opens the link again although the
-        // generation is newer than its own.
+        #expect(link.isBroken)
+        #expect(try await link.reopen("server.modulator") == 1)
+        #expect(try await link.reopen("server.voa") == 1, "the VOA's reconnect reuses the session the modulator opened")
         await expectDeviceError(.disconnected, ["server.modulator"]) { _ = try await link.run("server.modulator") { s in try await s.query("OUTP1?") } }
-        #expect(try await link.reopen("server.voa", configuredAt: configured) == 2, "found gone after the reopen: opened again")
+        #expect(try await link.reopen("server.voa") == 2, "found gone after the reopen: opened again")
         for t in [old, new, third] { try t.finish() }
     }
 
@@ -110,7 +134,8 @@ struct ReconnectTests {
         let limit = S.query("SOUR:CURR:LIM:AMPL?", "1.200000E-01")
         let before = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, limit] + session).flatMap { $0 })
         let after = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, limit] + restored).flatMap { $0 })
-        let link = try await InstrumentLink.open(Connections([before, after]).opener("usbtmc://1313:804f?serial=M00412345"))
+        let plug = Unpluggable(before)
+        let link = try await InstrumentLink.open(Connections([plug, after]).opener("usbtmc://1313:804f?serial=M00412345"))
         let laser = try await ThorlabsCLD1015.open(link: link, device: "server.laser", limits: try ThorlabsCLD1015.Limits(description("thorlabs-cld1015")),
                                                    configuration: ThorlabsCLD1015.Configuration(wavelength: .nanometres(1550)))
         let sent = session.map { $0.first }
@@ -121,6 +146,8 @@ struct ReconnectTests {
             try await laser.makeSafe()
         }
         try before.finish()
+        plug.unplug()
+        await expectDeviceError(.disconnected, ["server.laser"]) { _ = try await laser.current() }
         try await laser.reconnect()
         try after.finish()
     }
@@ -131,10 +158,13 @@ struct ReconnectTests {
     func cld1015LowerLimitAfterReconnect() async throws {
         let before = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, S.query("SOUR:CURR:LIM:AMPL?", "1.200000E-01"), S.set("SOUR:CURR 0.05")]).flatMap { $0 })
         let after = ScriptedTransport(resourceName: "CLD1015", ([Self.cld1015IDN, S.query("SOUR:CURR:LIM:AMPL?", "4.000000E-02")]).flatMap { $0 })
-        let link = try await InstrumentLink.open(Connections([before, after]).opener("usbtmc://1313:804f?serial=M00412345"))
+        let plug = Unpluggable(before)
+        let link = try await InstrumentLink.open(Connections([plug, after]).opener("usbtmc://1313:804f?serial=M00412345"))
         let laser = try await ThorlabsCLD1015.open(link: link, device: "server.laser", limits: try ThorlabsCLD1015.Limits(description("thorlabs-cld1015")),
                                                    configuration: ThorlabsCLD1015.Configuration(wavelength: .nanometres(1550)))
         try await laser.setCurrent(.milliamperes(50))
+        plug.unplug()
+        await expectDeviceError(.disconnected, ["server.laser"]) { _ = try await laser.current() }
         await expectDeviceError(.invalidRequest, ["server.laser", "exceeds the ceiling", "controller limit 40 mA"]) { try await laser.reconnect() }
         #expect(await laser.hardwareCurrentLimit == .milliamperes(40))
         try before.finish()
@@ -150,12 +180,15 @@ struct ReconnectTests {
     ])
     func voaReconnect(load: Keysight33500BChannel.Load, decibels: Double, volts: Double) async throws {
         let before = SimulatedSCPIDevice(model: Keysight33500BModel()), after = SimulatedSCPIDevice(model: Keysight33500BModel())
-        let connections = Connections([SimulatedTransport(device: before, resourceName: "33522B"), SimulatedTransport(device: after, resourceName: "33522B")])
+        let plug = Unpluggable(SimulatedTransport(device: before, resourceName: "33522B"))
+        let connections = Connections([plug, SimulatedTransport(device: after, resourceName: "33522B")])
         let link = try await InstrumentLink.open(connections.opener("usbtmc://0957:2807?serial=MY52600001"))
         let channel = Keysight33500BChannel(link: link, number: 2, load: load, limits: try Keysight33500BLimits(description("keysight-33500b")))
         let table = try DACVariableAttenuatorTests.table(DACVariableAttenuatorTests.volts, DACVariableAttenuatorTests.decibels)
         let voa = try await DACVariableAttenuator.open(channel: channel, table: table, device: "server.voa")
         try await voa.setAttenuation(Decibels(decibels))
+        plug.unplug()
+        await expectDeviceError(.disconnected, ["server.voa"]) { _ = try await voa.attenuation() }
         try await voa.reconnect()
         let v = SCPINumber.format(volts)
         #expect(after.receivedMessages == [
@@ -177,11 +210,14 @@ extension ReconnectTests {
         let idn = S.query("*IDN?", "Thorlabs,CLD1015,M00499999,3.1.0")
         let before = ScriptedTransport(resourceName: "CLD1015", (idn + S.query("SOUR:CURR:LIM:AMPL?", "1.000000E+00")))
         let after = ScriptedTransport(resourceName: "CLD1015", (idn + S.query("SOUR:CURR:LIM:AMPL?", "5.000000E-01")))
-        let link = try await InstrumentLink.open(Connections([before, after]).opener("usbtmc://1313:804f?serial=M00499999"))
+        let plug = Unpluggable(before)
+        let link = try await InstrumentLink.open(Connections([plug, after]).opener("usbtmc://1313:804f?serial=M00499999"))
         let table = try CalibrationTable([.init(x: 0, y: 1), .init(x: 0.2, y: 10), .init(x: 0.4, y: 30)], source: "test")
         let soa = try await ThorlabsCLD1015SOA.open(link: link, device: "client.amplifier", limits: try ThorlabsCLD1015.Limits(description("thorlabs-cld1015")),
                                                     configuration: ThorlabsCLD1015SOA.Configuration(gainTable: table, currentLimit: .amperes(0.8)))
         #expect(await soa.currentCeiling == .amperes(0.8))
+        plug.unplug()
+        await expectDeviceError(.disconnected, ["client.amplifier"]) { _ = try await soa.gain() }
         try await soa.reconnect()
         #expect(await soa.hardwareCurrentLimit == .amperes(0.5))
         #expect(await soa.currentCeiling == .amperes(0.5))
@@ -195,7 +231,8 @@ extension ReconnectTests {
     @Test("33500B modulator: reconnect = each channel's load + its held bias")
     func modulatorReconnect() async throws {
         let before = SimulatedSCPIDevice(model: Keysight33500BModel()), after = SimulatedSCPIDevice(model: Keysight33500BModel())
-        let connections = Connections([SimulatedTransport(device: before, resourceName: "33522B"), SimulatedTransport(device: after, resourceName: "33522B")])
+        let plug = Unpluggable(SimulatedTransport(device: before, resourceName: "33522B"))
+        let connections = Connections([plug, SimulatedTransport(device: after, resourceName: "33522B")])
         let link = try await InstrumentLink.open(connections.opener("usbtmc://0957:2807?serial=MY52600001"))
         let limits = try Keysight33500BLimits(description("keysight-33500b"))
         let m = try await Keysight33500B.open(device: "server.modulator", channels: [
@@ -204,6 +241,8 @@ extension ReconnectTests {
         ])
         try await m.setBias(.i, .volts(1))
         try await m.setBias(.q, .volts(-0.5))
+        plug.unplug()
+        await expectDeviceError(.disconnected, ["server.modulator"]) { _ = try await m.bias(.i) }
         try await m.reconnect()
         #expect(after.receivedMessages == [
             "*IDN?",

@@ -30,8 +30,6 @@ public actor Keysight33500B: Modulator {
     let softDrive: LimitRange?
     let softBias: LimitRange?
     var state: [ModulatorChannel: ArmState] = [:]
-    /// The generation each AWG's link was last configured at (the arms may sit on several AWGs).
-    var linkGenerations: [ObjectIdentifier: Int] = [:]
 
     static let arbNames: [ModulatorChannel: String] = [.i: "QBENCH_I", .q: "QBENCH_Q"]
 
@@ -40,7 +38,6 @@ public actor Keysight33500B: Modulator {
         self.channels = channels
         self.softDrive = softDrive
         self.softBias = softBias
-        for ch in channels.values { linkGenerations[ObjectIdentifier(ch.link)] = ch.link.generation }
     }
 
     /// Opens the modulator: sets each channel's load, reads back its offset (the bias) and output
@@ -72,7 +69,7 @@ public actor Keysight33500B: Modulator {
         var reopened: Set<ObjectIdentifier> = []
         for arm in ModulatorChannel.allCases {
             guard let link = channels[arm]?.link, reopened.insert(ObjectIdentifier(link)).inserted else { continue }
-            linkGenerations[ObjectIdentifier(link)] = try await link.reopen(device, configuredAt: linkGenerations[ObjectIdentifier(link)])
+            try await link.reopen(device)
         }
         for arm in ModulatorChannel.allCases {
             guard let ch = channels[arm] else { continue }

@@ -19,12 +19,9 @@ public actor DACVariableAttenuator: VariableAttenuator {
     let table: CalibrationTable
     /// The control voltage this session last set (restored by `reconnect`); nil before the first.
     private(set) var heldVoltage: Double?
-    /// The link generation the channel was last configured at.
-    var linkGeneration: Int
 
     init(channel: Keysight33500BChannel, table: CalibrationTable, device: String) {
         self.channel = channel; self.table = table; self.device = device
-        linkGeneration = channel.link.generation
     }
 
     /// Opens on the channel, checks every table voltage is one the channel can hold into its load,
@@ -47,7 +44,7 @@ public actor DACVariableAttenuator: VariableAttenuator {
     /// does, at the attenuation this session set: a power-cycled AWG comes back with its output
     /// off, which leaves a normally-open VOA at its least attenuation.
     public func reconnect() async throws {
-        linkGeneration = try await channel.link.reopen(device, configuredAt: linkGeneration)
+        try await channel.link.reopen(device)
         try await configure()
     }
 

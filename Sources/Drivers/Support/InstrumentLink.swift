@@ -64,9 +64,11 @@ public final class InstrumentLink: Sendable {
     /// The session in use (replaced by `reopen`).
     public var session: SCPISession { state.withLock { $0.session } }
 
-    /// How many times `reopen` replaced the session: a driver that configured the instrument at
-    /// generation g and finds a later one knows another role sharing the instrument reopened it.
+    /// How many times `reopen` replaced the session.
     public var generation: Int { state.withLock { $0.generation } }
+
+    /// Whether an exchange found the instrument gone since the session was opened.
+    public var isBroken: Bool { state.withLock { $0.broken } }
 
     public var resourceName: String { session.resourceName }
 
@@ -89,18 +91,17 @@ public final class InstrumentLink: Sendable {
 
     /// Opens a new transport to the address the link was opened at, checks that the instrument
     /// answering there reports the serial number it had, and makes its session the link's; under
-    /// the lock, so no exchange runs on the old session meanwhile. The instrument's settings are
-    /// the driver's business (`BenchDevice.reconnect()`).
-    /// - Parameter configuredAt: the generation at which the caller last configured the
-    ///   instrument. When another role sharing the instrument has reopened the link since, and no
-    ///   exchange found it gone after that, the link is not opened again (the caller still
-    ///   restores its own settings).
+    /// the lock, so no exchange runs on the old session meanwhile. Only a link on which an
+    /// exchange found the instrument gone is reopened: the other roles sharing the instrument (and
+    /// a reconnect of a role whose loss was elsewhere) keep the session in use, so a healthy
+    /// instrument is never opened twice. The instrument's settings are the driver's business
+    /// (`BenchDevice.reconnect()`).
     /// - Returns: the generation of the session now in use.
     /// - Throws: `DeviceError` `.disconnected` (or `.timeout`) while it is still gone,
     ///   `.wrongInstrument` when another instrument answers, `.invalidRequest` for a link that
     ///   was not opened through a connector.
     @discardableResult
-    public func reopen(_ device: String, configuredAt: Int? = nil, isolation: isolated (any Actor)? = #isolation) async throws -> Int {
+    public func reopen(_ device: String, isolation: isolated (any Actor)? = #isolation) async throws -> Int {
         guard let opener else {
             throw DeviceError(.invalidRequest, device: device, message: "its link was built over a fixed transport, so it cannot be reopened",
                               remedy: "open the bench again")
@@ -108,7 +109,7 @@ public final class InstrumentLink: Sendable {
         do {
             return try await lock.withLock {
                 let now = state.withLock { $0 }
-                if let configuredAt, now.generation > configuredAt, !now.broken { return now.generation }
+                guard now.broken else { return now.generation }
                 let fresh = SCPISession(transport: try await opener.open(), options: options)
                 let idn = try await fresh.identify()
                 if let expected = knownSerial, idn.serialNumber != expected {

@@ -67,8 +67,6 @@ public actor ThorlabsCLD1015: Laser {
     /// The setpoints this session sent (restored by `reconnect`); nil until one was set.
     public private(set) var heldCurrent: Current?
     public private(set) var heldTemperature: Temperature?
-    /// The link generation the controller was last configured at.
-    var linkGeneration: Int
 
     init(link: InstrumentLink, device: String, limits: Limits, configuration: Configuration, hardwareCurrentLimit: Current) {
         self.link = link
@@ -76,7 +74,6 @@ public actor ThorlabsCLD1015: Laser {
         self.limits = limits
         self.configuration = configuration
         self.hardwareCurrentLimit = hardwareCurrentLimit
-        self.linkGeneration = link.generation
     }
 
     /// Opens the controller and reads back its hardware current limit.
@@ -94,7 +91,7 @@ public actor ThorlabsCLD1015: Laser {
     /// LD output is never switched on here: emission comes back only through `setEmission`
     /// (the station's warm-up).
     public func reconnect() async throws {
-        linkGeneration = try await link.reopen(device, configuredAt: linkGeneration)
+        try await link.reopen(device)
         hardwareCurrentLimit = try await Self.opening(controller)
         if let t = heldTemperature { try await setTemperature(t) }
         if let c = heldCurrent { try await setCurrent(c) }

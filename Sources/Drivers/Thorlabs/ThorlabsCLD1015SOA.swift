@@ -47,8 +47,6 @@ public actor ThorlabsCLD1015SOA: OpticalAmplifier {
     let configuration: Configuration
     /// The controller's current limit as read back when it was opened (or reconnected).
     public private(set) var hardwareCurrentLimit: Current
-    /// The link generation the controller was last configured at.
-    var linkGeneration: Int
 
     init(controller: CLD1015Controller, limits: ThorlabsCLD1015.Limits, configuration: Configuration, hardwareCurrentLimit: Current) {
         self.controller = controller
@@ -56,7 +54,6 @@ public actor ThorlabsCLD1015SOA: OpticalAmplifier {
         self.limits = limits
         self.configuration = configuration
         self.hardwareCurrentLimit = hardwareCurrentLimit
-        self.linkGeneration = controller.link.generation
     }
 
     /// Opens the controller and reads back its current limit.
@@ -70,7 +67,7 @@ public actor ThorlabsCLD1015SOA: OpticalAmplifier {
     /// back as opening does. The only setpoint this driver holds is the gain, which needs the
     /// pump on: it comes back through `setGain` (the client's warm-up), never here.
     public func reconnect() async throws {
-        linkGeneration = try await controller.link.reopen(device, configuredAt: linkGeneration)
+        try await controller.link.reopen(device)
         hardwareCurrentLimit = try await ThorlabsCLD1015.opening(controller)
     }
 
