@@ -256,3 +256,40 @@ extension ReconnectTests {
         #expect(try await m.bias(.q) == .volts(-0.5))
     }
 }
+
+extension ReconnectTests {
+    /// The scope and its LO-phase/vacuum-gate AWG both power-cycled (one power strip): the
+    /// reconnect sends the scope exactly its opening set-up, the AWG its channels' loads as
+    /// opening does and then, message for message, the upload the slot pattern made.
+    @Test("InfiniiVision: reconnect = the opening set-up + the channels' loads + the held slot pattern")
+    func scopeReconnect() async throws {
+        let limits = try KeysightInfiniiVision.Limits(description("keysight-infiniivision"))
+        let awgLimits = try Keysight33500BLimits(description("keysight-33500b"))
+        let idn = S.query("*IDN?", "KEYSIGHT TECHNOLOGIES,MSO-X 3014T,MY55100001,07.50")
+        let scopeBefore = Unpluggable(ScriptedTransport(resourceName: "InfiniiVision", idn + KeysightInfiniiVisionTests.opening.flatMap { $0 }))
+        let scopeAfter = ScriptedTransport(resourceName: "InfiniiVision", idn + KeysightInfiniiVisionTests.opening.flatMap { $0 })
+        let scopeLink = try await InstrumentLink.open(Connections([scopeBefore, scopeAfter]).opener("usbtmc://2a8d:1770?serial=MY55100001"))
+        let awgBefore = SimulatedSCPIDevice(model: Keysight33500BModel()), awgAfter = SimulatedSCPIDevice(model: Keysight33500BModel())
+        let awgPlug = Unpluggable(SimulatedTransport(device: awgBefore, resourceName: "33522B"))
+        let awgLink = try await InstrumentLink.open(Connections([awgPlug, SimulatedTransport(device: awgAfter, resourceName: "33522B")])
+            .opener("usbtmc://0957:2807?serial=MY52600001"))
+        var c = KeysightInfiniiVision.Configuration(channel: 1, symbolRate: .hertz(10e6), slotsPerShot: 8, loPower: .fixed(.milliwatts(1)))
+        c.loPhase = .init(channel: Keysight33500BChannel(link: awgLink, number: 2, load: .fiftyOhm, limits: awgLimits), vPi: .volts(3.5))
+        c.vacuumGate = .init(channel: Keysight33500BChannel(link: awgLink, number: 1, load: .fiftyOhm, limits: awgLimits), blocked: .volts(5), open: .zero)
+        let receiver = try await KeysightInfiniiVision.open(link: scopeLink, device: "server.receiver", limits: limits, configuration: c)
+        let opened = awgBefore.receivedMessages.count
+        let pattern: [SlotKind] = [.x, .p, .vacuum, .x]
+        try await receiver.loadSlotPattern(pattern)
+        let upload = Array(awgBefore.receivedMessages[opened...])
+        scopeBefore.unplug()
+        awgPlug.unplug()
+        await expectDeviceError(.disconnected, ["server.receiver"]) { _ = try await receiver.settings() }
+        await expectDeviceError(.disconnected, ["server.receiver"]) { try await receiver.setLocalOscillatorPhase(Phase.radians(1)) }
+        try await receiver.reconnect()
+        try scopeAfter.finish()
+        #expect(Array(awgBefore.receivedMessages.prefix(opened)) == ["*IDN?", "OUTP2:LOAD 50", "SYST:ERR?", "OUTP1:LOAD 50", "SYST:ERR?"])
+        #expect(awgAfter.receivedMessages == ["*IDN?", "OUTP2:LOAD 50", "SYST:ERR?", "OUTP1:LOAD 50", "SYST:ERR?"] + upload)
+        #expect(upload.contains { $0.hasPrefix("SOUR2:DATA:ARB") } && upload.contains { $0.hasPrefix("SOUR1:DATA:ARB") }, "\(upload.prefix(12))")
+        #expect(await receiver.pattern == pattern)
+    }
+}
