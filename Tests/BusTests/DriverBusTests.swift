@@ -198,3 +198,35 @@ extension BusTests {
         }
     }
 }
+
+extension BusTests {
+    /// Reconnect by serial number through the real libusb: the instrument is pulled (it leaves
+    /// the bus) and plugged in again on another bus with a new device address; the link opened by
+    /// `usbtmc://VID:PID?serial=S` reopens it there and the next query succeeds. An instrument
+    /// with another serial number at that VID:PID is not found by the address at all, so the
+    /// reconnect keeps failing as disconnected until the right one is back.
+    @Test("a USB instrument pulled and plugged in again on another bus is reopened by its serial number")
+    func reconnectBySerialNumber() async throws {
+        try await withEmulatedBus { bus in
+            let first = try bus.addInstrument(serialNumber: "P2000001", bus: 1)
+            let connector = SystemConnector(configuration: emulatedConfiguration())
+            let link = try await InstrumentLink.open(.usbtmc(vendor: 0x1313, product: 0x8072, serial: "P2000001"), quirks: TransportQuirks(), using: connector)
+            #expect(link.serialNumber == "P2000001")
+            first.remove()
+            await #expect { _ = try await link.run("server.tap") { s in try await s.query("*IDN?") } } throws: { ($0 as? DeviceError)?.kind == .disconnected }
+            let other = try bus.addInstrument(serialNumber: "P2000009", bus: 2)
+            await #expect { try await link.reopen("server.tap") } throws: { ($0 as? DeviceError)?.kind != nil && ($0 as? DeviceError)?.kind != .wrongInstrument }
+            other.remove()
+            let second = try bus.addInstrument(serialNumber: "P2000001", bus: 3)
+            var generation = 0
+            let deadline = ContinuousClock.now + .seconds(5)
+            while generation == 0, ContinuousClock.now < deadline {
+                do { generation = try await link.reopen("server.tap") } catch { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(generation == 1)
+            #expect(try await link.run("server.tap") { s in try await s.identify().serialNumber } == "P2000001")
+            #expect(second.device.receivedMessages.contains("*IDN?"))
+            withExtendedLifetime(connector) {}
+        }
+    }
+}
