@@ -200,11 +200,12 @@ extension BusTests {
 }
 
 extension BusTests {
-    /// Reconnect by serial number through the real libusb: the instrument is pulled (it leaves
-    /// the bus) and plugged in again on another bus with a new device address; the link opened by
-    /// `usbtmc://VID:PID?serial=S` reopens it there and the next query succeeds. An instrument
-    /// with another serial number at that VID:PID is not found by the address at all, so the
-    /// reconnect keeps failing as disconnected until the right one is back.
+    /// Reconnect by serial number through the real libusb: the instrument is pulled and plugged in
+    /// again on another bus with a new device address; the link opened by
+    /// `usbtmc://VID:PID?serial=S` reopens it there and the next query succeeds. While only an
+    /// instrument with another serial number is at that VID:PID the reopen fails without using it.
+    /// (The pulled devices may stay in libusb's list, unreadable: matching by VID:PID alone would
+    /// be ambiguous, which is what the serial number in the address avoids.)
     @Test("a USB instrument pulled and plugged in again on another bus is reopened by its serial number")
     func reconnectBySerialNumber() async throws {
         try await withEmulatedBus { bus in
