@@ -873,6 +873,13 @@ void bm_usbtmc_set_gone(bm_usbtmc_device *d, int gone)
     pthread_mutex_unlock(&d->lock);
 }
 
+void bm_usbtmc_remove(bm_usbtmc_device *d)
+{
+    bm_usbtmc_set_gone(d, 1);
+    umockdev_testbed_uevent(d->owner->umockdev, d->syspath, "remove");
+    umockdev_testbed_remove_device(d->owner->umockdev, d->syspath);
+}
+
 void bm_usbtmc_set_max_transfer_size(bm_usbtmc_device *d, uint32_t size)
 {
     pthread_mutex_lock(&d->lock);

@@ -41,6 +41,42 @@ struct FaultTests {
         #expect(try await laser.isEmitting())
     }
 
+    /// A simulated instrument reconnects only once its disconnect fault is cleared.
+    @Test func reconnectSucceedsOnlyOnceTheFaultIsCleared() async throws {
+        let (bench, engine) = try await TestBench.open(TestBench.yaml())
+        let laser = try bench.laser()
+        try engine.inject(SimulatedFault(role: .serverLaser, kind: .disconnect))
+        do { try await laser.reconnect(); Issue.record("reconnected while unplugged") } catch { #expect(kind(of: error) == .disconnected) }
+        engine.clearFaults(role: .serverLaser)
+        try await laser.reconnect()
+        #expect(try await laser.isEmitting() == false)
+    }
+
+    /// `Bench.reconnect` retries until the instrument is back (cleared by a task after 0.3 s),
+    /// then reads the role's starting values again for its guard; an instrument that stays away
+    /// ends in the typed error at the timeout, naming the role and its address.
+    @Test func benchReconnectRetriesUntilBackThenObservesOrTimesOut() async throws {
+        let (bench, engine) = try await TestBench.open(TestBench.yaml())
+        let rx = try bench.receiver(.serverReceiver)
+        try await rx.setLocalOscillatorPower(.milliwatts(2))
+        await bench.limits.observe(.serverReceiver, "lo-power", 1)   // stale: the guard must read it again
+        try engine.inject(SimulatedFault(role: .serverReceiver, kind: .disconnect))
+        Task { try await Task.sleep(for: .milliseconds(300)); engine.clearFaults(role: .serverReceiver) }
+        let started = ContinuousClock.now
+        let identity = try await bench.reconnect(.serverReceiver, timeout: .seconds(5))
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        #expect(identity == (try await rx.identify()))
+        #expect(await bench.limits.value(.serverReceiver, "lo-power") == 2e-3)
+        try engine.inject(SimulatedFault(role: .serverReceiver, kind: .disconnect))
+        do {
+            try await bench.reconnect(.serverReceiver, timeout: .milliseconds(200))
+            Issue.record("reconnected while unplugged")
+        } catch let e as Bench.ReconnectError {
+            #expect(e.role == .serverReceiver && e.timeout == .milliseconds(200) && kind(of: e.last) == .disconnected)
+            #expect("\(e)".contains("server.receiver at sim://server.receiver did not come back within"), "\(e)")
+        }
+    }
+
     /// From the bench file: the attenuator answers 2 calls (the bench's read-back at open and one
     /// set), then rejects one with the instrument's message.
     @Test func instrumentErrorFromTheBenchFile() async throws {

@@ -23,7 +23,8 @@ extension BusTests {
             // Opening: shutter closed, input blocked, loads and wavelengths set, the CLD's limit read back.
             #expect(lab.gpio.value(offset: 27) == 0 && lab.gpio.value(offset: 6) == 1)
             #expect(lab.gpio.consumer(offset: 17) == "qbench trigger" && lab.gpio.consumer(offset: 22) == "qbench interlock")
-            #expect(lab.laser.device.receivedMessages.first == "SOUR:CURR:LIM:AMPL?")
+            // The link reads *IDN? once when it opens (the serial number a reconnect must find again).
+            #expect(Array(lab.laser.device.receivedMessages.prefix(2)) == ["*IDN?", "SOUR:CURR:LIM:AMPL?"])
             #expect(lab.tap.device.withModel { $0.wavelength } == 1550 && !lab.awg2.device.withModel { $0.channels[0].fiftyOhm })
 
             // Power meter: averaging, reading, dark adjustment.
@@ -194,6 +195,39 @@ extension BusTests {
             } catch let e as DeviceError {
                 #expect(e.kind == .notReady && "\(e)".contains("line 27") && "\(e)".contains("held by \"other-app\"") && "\(e)".contains("shutter"), "\(e)")
             }
+        }
+    }
+}
+
+extension BusTests {
+    /// Reconnect by serial number through the real libusb: the instrument is pulled and plugged in
+    /// again on another bus with a new device address; the link opened by
+    /// `usbtmc://VID:PID?serial=S` reopens it there and the next query succeeds. While only an
+    /// instrument with another serial number is at that VID:PID the reopen fails without using it.
+    /// (The pulled devices may stay in libusb's list, unreadable: matching by VID:PID alone would
+    /// be ambiguous, which is what the serial number in the address avoids.)
+    @Test("a USB instrument pulled and plugged in again on another bus is reopened by its serial number")
+    func reconnectBySerialNumber() async throws {
+        try await withEmulatedBus { bus in
+            let first = try bus.addInstrument(serialNumber: "P2000001", bus: 1)
+            let connector = SystemConnector(configuration: emulatedConfiguration())
+            let link = try await InstrumentLink.open(.usbtmc(vendor: 0x1313, product: 0x8072, serial: "P2000001"), quirks: TransportQuirks(), using: connector)
+            #expect(link.serialNumber == "P2000001")
+            first.remove()
+            await #expect { _ = try await link.run("server.tap") { s in try await s.query("*IDN?") } } throws: { ($0 as? DeviceError)?.kind == .disconnected }
+            let other = try bus.addInstrument(serialNumber: "P2000009", bus: 2)
+            await #expect { try await link.reopen("server.tap") } throws: { ($0 as? DeviceError)?.kind != nil && ($0 as? DeviceError)?.kind != .wrongInstrument }
+            other.remove()
+            let second = try bus.addInstrument(serialNumber: "P2000001", bus: 3)
+            var generation = 0
+            let deadline = ContinuousClock.now + .seconds(5)
+            while generation == 0, ContinuousClock.now < deadline {
+                do { generation = try await link.reopen("server.tap") } catch { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(generation == 1)
+            #expect(try await link.run("server.tap") { s in try await s.identify().serialNumber } == "P2000001")
+            #expect(second.device.receivedMessages.contains("*IDN?"))
+            withExtendedLifetime(connector) {}
         }
     }
 }

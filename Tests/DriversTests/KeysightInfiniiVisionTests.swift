@@ -41,7 +41,8 @@ struct KeysightInfiniiVisionTests {
         var c = KeysightInfiniiVision.Configuration(channel: 1, symbolRate: .hertz(10e6), slotsPerShot: 8, loPower: loPower)
         var awgTransport: ScriptedTransport?
         if let awg {
-            let (awgLink, t) = scripted(awg, name: "AWG B")
+            // Opening sets the loads of the LO-phase (2) and vacuum-gate (1) channels.
+            let (awgLink, t) = scripted([S.set("OUTP2:LOAD 50"), S.set("OUTP1:LOAD 50")] + awg, name: "AWG B")
             c.loPhase = .init(channel: Keysight33500BChannel(link: awgLink, number: 2, load: .fiftyOhm, limits: awgLimits), vPi: .volts(3.5))
             c.vacuumGate = .init(channel: Keysight33500BChannel(link: awgLink, number: 1, load: .fiftyOhm, limits: awgLimits), blocked: .volts(5), open: .zero)
             awgTransport = t

@@ -119,6 +119,62 @@ public final class Bench: Sendable {
         }
     }
 
+    /// A role's instrument did not come back (`reconnect(_:timeout:)`).
+    public struct ReconnectError: Error, CustomStringConvertible, Sendable {
+        public let role: Role
+        public let address: String
+        /// The wait that ran out; nil when the reconnect was refused at once (another instrument
+        /// answers there, or the driver cannot reconnect).
+        public let timeout: Duration?
+        /// The last failure of the device's `reconnect()`.
+        public let last: any Error
+        public var description: String {
+            if let timeout {
+                return "\(role.rawValue) at \(address) did not come back within \(timeout) (last: \(last)): check its cable and power; once it answers at that address, open the bench again and resume the run"
+            }
+            return "\(role.rawValue) at \(address) was not reconnected: \(last)"
+        }
+    }
+
+    /// Reconnects the instrument of `role` after an unplug or a power cycle: calls the device's
+    /// `reconnect()` (which reopens it by address and serial number and restores the session's
+    /// settings, never light) with a short back-off until it succeeds or `timeout` has passed,
+    /// then reads back the role's starting values for its limit guard. The other roles bound to
+    /// the same address (channels of one AWG) lost their settings in the same power cycle, so
+    /// they are reconnected too.
+    /// - Returns: the identity the instrument reports now.
+    /// - Throws: `ReconnectError` naming the role and its address: at the timeout, or at once
+    ///   when another instrument answers there or the driver cannot reconnect.
+    @discardableResult
+    public func reconnect(_ role: Role, timeout: Duration) async throws -> InstrumentIdentity {
+        guard let binding = description.bindings[role] else { throw AccessError.missingRole(role, bench: description.name) }
+        let address = "\(binding.address)"
+        let sharing = [role] + description.bindings.values.filter { $0.address == binding.address && $0.role != role }.map(\.role).sorted()
+        let deadline = ContinuousClock.now + timeout
+        var pause: Duration = .milliseconds(50)
+        var identity: InstrumentIdentity?
+        for r in sharing {
+            guard let d = devices[r] else { continue }
+            while true {
+                do {
+                    try await d.reconnect()
+                    try await observeStartingValue(of: r, d)
+                    if r == role { identity = try await d.identify() }
+                    break
+                } catch let e as DeviceError where [.disconnected, .timeout, .notReady].contains(e.kind) {
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { throw ReconnectError(role: r, address: address, timeout: timeout, last: e) }
+                    try await Task.sleep(for: min(pause, left))
+                    pause = min(pause * 2, .seconds(1))
+                } catch {
+                    throw ReconnectError(role: r, address: address, timeout: nil, last: error)
+                }
+            }
+        }
+        guard let identity else { throw AccessError.missingRole(role, bench: description.name) }
+        return identity
+    }
+
     public var roles: [Role] { devices.keys.sorted() }
     public func has(_ role: Role) -> Bool { devices[role] != nil }
 

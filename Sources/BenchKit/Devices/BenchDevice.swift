@@ -25,6 +25,20 @@ public protocol BenchDevice: Actor {
     func makeSafe() async throws
     /// Current settings, for run records and `qbench devices` (parameter → value with unit).
     func settings() async throws -> [String: String]
+    /// After an unplug or a power cycle: opens the instrument again at the same address (for USB
+    /// the same serial number) and restores what this session set on it, what opening configured
+    /// and the setpoints the driver holds. Never switches light on by itself (a laser's emission
+    /// comes back only through the station's warm-up). Throws `.disconnected` while the instrument
+    /// is still gone (the caller retries), `.wrongInstrument` when another one answers there.
+    func reconnect() async throws
+}
+
+extension BenchDevice {
+    /// Drivers that cannot reopen their instrument say so.
+    public func reconnect() async throws {
+        throw DeviceError(.invalidRequest, device: "the \(family.rawValue) driver \(type(of: self))",
+                          message: "cannot reconnect to its instrument", remedy: "reconnect the instrument, then open the bench again (and resume the run)")
+    }
 }
 
 /// The device families of a secure-inference bench (PROTOCOL.md §8).
@@ -39,6 +53,9 @@ public enum DeviceFamily: String, Sendable, Codable, CaseIterable {
 public struct DeviceError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: String, Sendable, Codable {
         case timeout, disconnected, instrumentError = "instrument-error", invalidRequest = "invalid-request", notReady = "not-ready"
+        /// Another instrument than the bench was opened with answers at the role's address (a
+        /// reconnect found a different serial number).
+        case wrongInstrument = "wrong-instrument"
     }
     public let kind: Kind
     public let device: String

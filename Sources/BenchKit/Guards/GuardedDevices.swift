@@ -8,6 +8,7 @@ public actor GuardedLaser: Laser {
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "current", try await inner.current().si) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
+    public func reconnect() async throws { try await inner.reconnect() }
     public func setCurrent(_ c: Current) async throws {
         try await guarded(limits, role, "current", c.si) { try await inner.setCurrent(c) }
     }
@@ -28,6 +29,7 @@ public actor GuardedModulator: Modulator {
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "drive", 0) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
+    public func reconnect() async throws { try await inner.reconnect() }
     public func loadDrive(i: Waveform, q: Waveform) async throws {
         let ri = i.range, rq = q.range
         try await limits.admit(role, "drive", min(ri.minimum.si, rq.minimum.si))
@@ -52,6 +54,7 @@ public actor GuardedAttenuator: VariableAttenuator {
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "attenuation", try await inner.attenuation().dB) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
+    public func reconnect() async throws { try await inner.reconnect() }
     public func setAttenuation(_ a: Decibels) async throws {
         try await guarded(limits, role, "attenuation", a.dB) { try await inner.setAttenuation(a) }
     }
@@ -65,6 +68,7 @@ public actor GuardedAmplifier: OpticalAmplifier {
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "gain", try await inner.gain()) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
+    public func reconnect() async throws { try await inner.reconnect() }
     public func setGain(_ g: Double) async throws {
         try await guarded(limits, role, "gain", g) { try await inner.setGain(g) }
     }
@@ -78,6 +82,7 @@ public actor GuardedSplitter: TunableSplitter {
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "kept-fraction", try await inner.keptFraction()) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
+    public func reconnect() async throws { try await inner.reconnect() }
     public func setKeptFraction(_ f: Double) async throws {
         try await guarded(limits, role, "kept-fraction", f) { try await inner.setKeptFraction(f) }
     }
@@ -91,6 +96,7 @@ public actor GuardedReceiver: HomodyneReceiver {
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "lo-power", try await inner.localOscillatorPower().si) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
+    public func reconnect() async throws { try await inner.reconnect() }
     public func setLocalOscillatorPower(_ p: Power) async throws {
         try await guarded(limits, role, "lo-power", p.si) { try await inner.setLocalOscillatorPower(p) }
     }
@@ -110,6 +116,7 @@ public actor GuardedShutter: Shutter {
     public func identify() async throws -> InstrumentIdentity { try await inner.identify() }
     public func makeSafe() async throws { try await inner.makeSafe(); await limits.observe(role, "open", 0) }
     public func settings() async throws -> [String: String] { try await inner.settings() }
+    public func reconnect() async throws { try await inner.reconnect() }
     public func setOpen(_ open: Bool) async throws {
         try await guarded(limits, role, "open", open ? 1 : 0) { try await inner.setOpen(open) }
     }

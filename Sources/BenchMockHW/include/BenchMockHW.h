@@ -115,6 +115,10 @@ void bm_usbtmc_set_hold_responses(bm_usbtmc_device *device, int hold);
 void bm_usbtmc_halt_endpoint(bm_usbtmc_device *device, uint8_t endpoint);
 /* Simulates unplugging: every usbdevfs call then fails with ENODEV. */
 void bm_usbtmc_set_gone(bm_usbtmc_device *device, int gone);
+/* Simulates pulling the cable: gone (as above), a "remove" uevent, and the device taken out of
+ * the emulated sysfs. A libusb context made before may still list it from its cache, but its
+ * descriptors can no longer be read (no serial number). The handle stays valid for the testbed. */
+void bm_usbtmc_remove(bm_usbtmc_device *device);
 void bm_usbtmc_set_max_transfer_size(bm_usbtmc_device *device, uint32_t size);
 int bm_usbtmc_kernel_driver_bound(bm_usbtmc_device *device);
 int bm_usbtmc_endpoint_halted(bm_usbtmc_device *device, uint8_t endpoint);

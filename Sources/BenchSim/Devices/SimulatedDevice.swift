@@ -17,6 +17,13 @@ extension SimulatedDevice {
         DeviceError(.invalidRequest, device: role.rawValue, message: message, remedy: remedy)
     }
 
+    /// The twin's instruments keep their state through a simulated disconnect: reconnecting
+    /// succeeds once the role's disconnect fault is cleared (`SimulationEngine.clearFaults`) and
+    /// fails with `.disconnected` again until then.
+    func reconnect() async throws {
+        try await gate("reconnect")
+    }
+
     func identifyDevice() async throws -> InstrumentIdentity {
         try await gate("identify")
         return engine.identity(for: role)

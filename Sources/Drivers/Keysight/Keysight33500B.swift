@@ -61,6 +61,27 @@ public actor Keysight33500B: Modulator {
         }
     }
 
+    /// Reopens each AWG by its address (USB serial number), sets each channel's load as opening
+    /// does, and holds each arm at the bias this session set with its output as it was. A
+    /// power-cycled AWG lost the drive waveform and any static drive: the arms come back at their
+    /// biases, and the station loads the layer's drive again after its warm-up.
+    public func reconnect() async throws {
+        var reopened: Set<ObjectIdentifier> = []
+        for arm in ModulatorChannel.allCases {
+            guard let link = channels[arm]?.link, reopened.insert(ObjectIdentifier(link)).inserted else { continue }
+            try await link.reopen(device)
+        }
+        for arm in ModulatorChannel.allCases {
+            guard let ch = channels[arm] else { continue }
+            try await ch.configureLoad(device)
+            guard var s = state[arm] else { continue }
+            try await ch.holdLevel(s.bias, enableOutput: s.outputOn, device)
+            s.playing = nil
+            s.staticDrive = .zero
+            state[arm] = s
+        }
+    }
+
     func channel(_ arm: ModulatorChannel) throws -> Keysight33500BChannel {
         guard let ch = channels[arm] else {
             throw DeviceError(.invalidRequest, device: device, message: "no AWG channel drives the modulator's \(arm.rawValue) input",

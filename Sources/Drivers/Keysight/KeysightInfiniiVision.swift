@@ -114,6 +114,8 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
     private var armedShots: Int?
     public private(set) var pattern: [SlotKind] = []
     public private(set) var loPhase: Phase = .zero
+    /// Whether this session set the LO phase (restored by `reconnect`).
+    private var loPhaseSet = false
     private var inputBlocked: Bool?
 
     init(link: InstrumentLink, device: String, limits: Limits, configuration: Configuration) {
@@ -125,7 +127,8 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
         inputBlocked = configuration.inputBlock.map { (try? $0.line.value() == $0.blockedLevel) ?? true }
     }
 
-    /// Opens the receiver and sets up the waveform transfer and the external trigger.
+    /// Opens the receiver: the loads of its LO-phase and vacuum-gate AWG channels, then the
+    /// waveform transfer and the external trigger (`prepare`).
     public static func open(link: InstrumentLink, device: String, limits: Limits, configuration: Configuration) async throws -> KeysightInfiniiVision {
         let r = KeysightInfiniiVision(link: link, device: device, limits: limits, configuration: configuration)
         try await r.prepare()
@@ -145,8 +148,27 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
     }
 
     func prepare() async throws {
+        try await configuration.loPhase?.channel.configureLoad(device)
+        try await configuration.vacuumGate?.channel.configureLoad(device)
         try await link.run(device) { s in
             for command in setupCommands { try await s.write(command) }
+        }
+    }
+
+    /// Reopens the scope (and the AWGs of its LO phase and vacuum gate, if an exchange found them
+    /// gone) by address and serial number, configures them as opening does (`prepare`: the
+    /// channels' loads and the acquisition set-up), and plays the slot pattern or holds the LO
+    /// phase this session set. The acquisition is not armed: the next burst arms it.
+    public func reconnect() async throws {
+        try await link.reopen(device)
+        try await configuration.loPhase?.channel.link.reopen(device)
+        try await configuration.vacuumGate?.channel.link.reopen(device)
+        armedShots = nil
+        try await prepare()
+        if !pattern.isEmpty {
+            try await upload(pattern, phase: loPhase.si)
+        } else if loPhaseSet {
+            try await setLocalOscillatorPhase(loPhase)
         }
     }
 
@@ -249,6 +271,7 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
             try await upload(pattern, phase: phase.si)
         }
         loPhase = phase
+        loPhaseSet = true
     }
 
     public func loadSlotPattern(_ pattern: [SlotKind]) async throws {
@@ -589,14 +612,10 @@ public struct KeysightInfiniiVisionDriver: DriverFactory {
         c.fiftyOhmInput = o.fiftyOhm
         c.triggerLevel = o.triggerLevel
         if let (option, vPi) = o.loPhase {
-            let channel = try await option.open(context, connector: connector, limits: awgLimits)
-            try await channel.configureLoad(device)
-            c.loPhase = .init(channel: channel, vPi: vPi)
+            c.loPhase = .init(channel: try await option.open(context, connector: connector, limits: awgLimits), vPi: vPi)
         }
         if let (option, blocked, open) = o.vacuumGate {
-            let channel = try await option.open(context, connector: connector, limits: awgLimits)
-            try await channel.configureLoad(device)
-            c.vacuumGate = .init(channel: channel, blocked: blocked, open: open)
+            c.vacuumGate = .init(channel: try await option.open(context, connector: connector, limits: awgLimits), blocked: blocked, open: open)
         }
         if let (chipName, offset, level) = o.inputBlock {
             let chip = try await context.gpioChip(chipName, using: connector, device: device)

@@ -17,6 +17,8 @@ public actor DACVariableAttenuator: VariableAttenuator {
     public nonisolated let device: String
     let channel: Keysight33500BChannel
     let table: CalibrationTable
+    /// The control voltage this session last set (restored by `reconnect`); nil before the first.
+    private(set) var heldVoltage: Double?
 
     init(channel: Keysight33500BChannel, table: CalibrationTable, device: String) {
         self.channel = channel; self.table = table; self.device = device
@@ -26,10 +28,24 @@ public actor DACVariableAttenuator: VariableAttenuator {
     /// and leaves the VOA at its safe (highest) attenuation.
     public static func open(channel: Keysight33500BChannel, table: CalibrationTable, device: String) async throws -> DACVariableAttenuator {
         for v in [table.xRange.lowerBound, table.xRange.upperBound] { try channel.checkLevel(.volts(v), device, what: "VOA control voltage") }
-        try await channel.configureLoad(device)
         let voa = DACVariableAttenuator(channel: channel, table: table, device: device)
-        try await voa.makeSafe()
+        try await voa.configure()
         return voa
+    }
+
+    /// What opening does, and reconnecting again: the channel's load, then the control voltage
+    /// this session holds (the safe, highest attenuation before any was set).
+    func configure() async throws {
+        try await channel.configureLoad(device)
+        try await hold(heldVoltage ?? safeVoltage)
+    }
+
+    /// Reopens the AWG by its address (USB serial number) and configures the channel as opening
+    /// does, at the attenuation this session set: a power-cycled AWG comes back with its output
+    /// off, which leaves a normally-open VOA at its least attenuation.
+    public func reconnect() async throws {
+        try await channel.link.reopen(device)
+        try await configure()
     }
 
     public func identify() async throws -> InstrumentIdentity { try await channel.identify(device) }
@@ -77,6 +93,7 @@ public actor DACVariableAttenuator: VariableAttenuator {
             try await channel.holdLevel(.volts(lowest), enableOutput: true, device)
         }
         try await channel.holdLevel(.volts(v), enableOutput: true, device)
+        heldVoltage = v
     }
 }
 

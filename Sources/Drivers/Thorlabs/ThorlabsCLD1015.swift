@@ -62,8 +62,11 @@ public actor ThorlabsCLD1015: Laser {
     let link: InstrumentLink
     let limits: Limits
     let configuration: Configuration
-    /// The controller's current limit as read back when it was opened.
+    /// The controller's current limit as read back when it was opened (or reconnected).
     public private(set) var hardwareCurrentLimit: Current
+    /// The setpoints this session sent (restored by `reconnect`); nil until one was set.
+    public private(set) var heldCurrent: Current?
+    public private(set) var heldTemperature: Temperature?
 
     init(link: InstrumentLink, device: String, limits: Limits, configuration: Configuration, hardwareCurrentLimit: Current) {
         self.link = link
@@ -75,8 +78,23 @@ public actor ThorlabsCLD1015: Laser {
 
     /// Opens the controller and reads back its hardware current limit.
     public static func open(link: InstrumentLink, device: String, limits: Limits, configuration: Configuration) async throws -> ThorlabsCLD1015 {
-        let limit = try await CLD1015Controller(link: link, device: device).currentLimit()
+        let limit = try await opening(CLD1015Controller(link: link, device: device))
         return ThorlabsCLD1015(link: link, device: device, limits: limits, configuration: configuration, hardwareCurrentLimit: limit)
+    }
+
+    /// What opening does, and reconnecting again: the controller's current limit, read back.
+    static func opening(_ controller: CLD1015Controller) async throws -> Current { try await controller.currentLimit() }
+
+    /// Reopens the controller by its address (USB serial number), reads its current limit back
+    /// as opening does, and restores the TEC setpoint and the LD current setpoint this session
+    /// set, through the same checks as setting them (the ceiling with the limit read now). The
+    /// LD output is never switched on here: emission comes back only through `setEmission`
+    /// (the station's warm-up).
+    public func reconnect() async throws {
+        try await link.reopen(device)
+        hardwareCurrentLimit = try await Self.opening(controller)
+        if let t = heldTemperature { try await setTemperature(t) }
+        if let c = heldCurrent { try await setCurrent(c) }
     }
 
     /// The highest current this driver will ever send: min(soft, hardware read-back, instrument file).
@@ -94,6 +112,7 @@ public actor ThorlabsCLD1015: Laser {
     /// already off, zeroes the setpoint and switches it off again (idempotent). The TEC stays on.
     public func makeSafe() async throws {
         try await controller.rampDownAndSwitchOff(step: .milliamperes(10), interval: .milliseconds(20))
+        heldCurrent = .zero
     }
 
     public func settings() async throws -> [String: String] {
@@ -123,6 +142,7 @@ public actor ThorlabsCLD1015: Laser {
                                       remedy: "request at most \(currentCeiling); raise the controller's limit only if the diode allows it")
         }
         try await controller.writeSetpoint(current)
+        heldCurrent = current
     }
 
     public func current() async throws -> Current { try await controller.setpoint() }
@@ -153,6 +173,7 @@ public actor ThorlabsCLD1015: Laser {
                                       remedy: "stay within the bench file's temperature limit")
         }
         try await link.run(device) { s in try await s.write("SOUR2:TEMP \(String(format: "%.3f", setpoint.celsius))") }
+        heldTemperature = setpoint
     }
 
     /// The measured diode temperature.

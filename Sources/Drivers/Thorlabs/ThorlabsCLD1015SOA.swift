@@ -45,8 +45,8 @@ public actor ThorlabsCLD1015SOA: OpticalAmplifier {
     let controller: CLD1015Controller
     let limits: ThorlabsCLD1015.Limits
     let configuration: Configuration
-    /// The controller's current limit as read back when it was opened.
-    public let hardwareCurrentLimit: Current
+    /// The controller's current limit as read back when it was opened (or reconnected).
+    public private(set) var hardwareCurrentLimit: Current
 
     init(controller: CLD1015Controller, limits: ThorlabsCLD1015.Limits, configuration: Configuration, hardwareCurrentLimit: Current) {
         self.controller = controller
@@ -60,7 +60,15 @@ public actor ThorlabsCLD1015SOA: OpticalAmplifier {
     public static func open(link: InstrumentLink, device: String, limits: ThorlabsCLD1015.Limits, configuration: Configuration) async throws -> ThorlabsCLD1015SOA {
         let controller = CLD1015Controller(link: link, device: device)
         return ThorlabsCLD1015SOA(controller: controller, limits: limits, configuration: configuration,
-                                  hardwareCurrentLimit: try await controller.currentLimit())
+                                  hardwareCurrentLimit: try await ThorlabsCLD1015.opening(controller))
+    }
+
+    /// Reopens the controller by its address (USB serial number) and reads its current limit
+    /// back as opening does. The only setpoint this driver holds is the gain, which needs the
+    /// pump on: it comes back through `setGain` (the client's warm-up), never here.
+    public func reconnect() async throws {
+        try await controller.link.reopen(device)
+        hardwareCurrentLimit = try await ThorlabsCLD1015.opening(controller)
     }
 
     /// The highest current this driver will ever send.

@@ -29,13 +29,20 @@ extension ClientStation {
                 let (shots, firstShot) = p.burst(block: index, burst: burst)
                 let n = Int(shots), start = Int(firstShot) - firstImage
                 let symbols = (0..<n).map { ClientDecoder.symbols(inputs.row(start + $0)) }
-                try await checkInterlock(endpoint, gain: p.gain)
-                try await processor.program(symbols, layout: layout)
-                try await crx.arm(shots: n)
+                try await beforeLight(endpoint, restart: { try await warmUp(gain: p.gain) }) {
+                    try await checkInterlock(endpoint, gain: p.gain)
+                    try await processor.program(symbols, layout: layout)
+                    try await crx.arm(shots: n)
+                }
                 try await endpoint.send(.clientArmed(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst), shots: shots, firstShotIndex: firstShot))
                 let fired = try await receiveFlow(endpoint)
                 guard case .fired = fired else { throw RunError.peer("expected fired, got \(fired.kind)") }
-                let readings = try await crx.fetch(timeout: .seconds(60)).volts
+                let readings: [Float]
+                do {
+                    readings = try await crx.fetch(timeout: .seconds(60)).volts
+                } catch let error as DeviceError where error.kind == .disconnected {
+                    throw RunError.stopped("\(error.role?.rawValue ?? error.device) was disconnected after the light of burst \(burst) of layer \(l) of block \(index) was fired (\(error.message)), so that burst is lost; reconnect it before resuming: the block is measured again when the session resumes")
+                }
                 guard try await env.bench.interlockIsClear(.clientInterlock) else {
                     // Its amplifier lost its pump during the burst: these readings are not the
                     // images' inner products, and the burst cannot be fired again in this block.

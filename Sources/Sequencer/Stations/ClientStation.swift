@@ -10,7 +10,7 @@ import SessionProtocol
 /// its run database. Before any light it checks the operating point the server offers against its
 /// own data-leakage budget and refuses otherwise. It alone computes predictions and accuracy. It
 /// never holds a weight, a returned sample or the server's basis: its records cannot leak them.
-final class ClientStation: @unchecked Sendable {
+final class ClientStation: PausingStation, @unchecked Sendable {
     let env: StationEnvironment
     let testSet: MNISTSet
     let settings: ClientSettings
@@ -21,6 +21,8 @@ final class ClientStation: @unchecked Sendable {
     /// The operating point the client accepted.
     var parameters: SessionParameters?
     let started = Date()
+    var sessionPaused = false
+    var side: Station { .client }
 
     init(env: StationEnvironment, testSet: MNISTSet, settings: ClientSettings) {
         self.env = env; self.testSet = testSet; self.settings = settings
@@ -81,9 +83,7 @@ final class ClientStation: @unchecked Sendable {
             try? await endpoint.send(.abort(reason: "client: \(failure)"))
         }
         await endpoint.close()
-        await env.bench.enterSafeState(of: .client) { record in
-            _ = try? self.journal(.safeState, record.step, detail: record.succeeded ? "ok" : "failed: \(record.error ?? "")")
-        }
+        await safeState()
         checkpoint.wallSeconds = wallAtStart + Date().timeIntervalSince(started)
         if !runId.isEmpty {
             do { try env.database.setStatus(runId, status, result: result(status: status)) } catch { failure = failure ?? error }
@@ -207,26 +207,32 @@ final class ClientStation: @unchecked Sendable {
         try await bench.splitter().setKeptFraction(1 - 1 / gain)
     }
 
-    /// Before a burst: if the client's interlock is open, pause the session (no light until the
-    /// client resumes), put its instruments in their safe state, wait for the chain to clear
+    /// Before a burst: if the client's interlock is open, pause the session (`pause`: no light
+    /// until the client resumes), its instruments in their safe state until the chain clears
     /// (`interlockTimeout`), warm up again and resume.
     func checkInterlock(_ endpoint: SessionEndpoint, gain: Double) async throws {
         guard try await !env.bench.interlockIsClear(.clientInterlock) else { return }
         let line = try env.bench.interlock(.clientInterlock)
-        try journal(.event, "interlock tripped", detail: "the client's interlock: pausing, safe state until it clears (timeout \(env.interlockTimeout))")
-        try await endpoint.send(.pause(reason: "the client's interlock tripped"))
+        let timeout = env.interlockTimeout
+        try await pause(endpoint, PauseCause(
+            event: "interlock tripped", detail: "the client's interlock: pausing, safe state until it clears (timeout \(timeout))",
+            reason: "the client's interlock tripped",
+            wait: {
+                let deadline = ContinuousClock.now + timeout
+                while !(try await line.isClear()) {
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { throw RunError.stopped("the client's interlock did not clear within \(timeout)") }
+                    _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
+                }
+                return ("interlock cleared", "the client's interlock: warming up and continuing")
+            }), restart: { try await warmUp(gain: gain) })
+    }
+
+    /// The safe state of the client's instruments, every step journaled; never throws.
+    func safeState() async {
         await env.bench.enterSafeState(of: .client) { record in
             _ = try? self.journal(.safeState, record.step, detail: record.succeeded ? "ok" : "failed: \(record.error ?? "")")
         }
-        let deadline = ContinuousClock.now + env.interlockTimeout
-        while !(try await line.isClear()) {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { throw RunError.stopped("the client's interlock did not clear within \(env.interlockTimeout)") }
-            _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
-        }
-        try journal(.event, "interlock cleared", detail: "the client's interlock: warming up and continuing")
-        try await warmUp(gain: gain)
-        try await endpoint.send(.resume())
     }
 
     /// The next message of the flow (`receiveFlow`), the peer's pause and resume journaled here.

@@ -30,6 +30,8 @@ public struct RunEnvironment: Sendable {
     public var referenceFraction = 0.3
     /// How long to wait for a tripped interlock to clear before giving up.
     public var interlockTimeout: Duration = .seconds(60)
+    /// How long to wait for an instrument found gone before a burst to be reconnected.
+    public var reconnectTimeout: Duration = .seconds(60)
     /// The secret basis: always `.secret` outside tests.
     public var basis: BasisPolicy = .secret
     /// Sees every burst of returned light the server measured through the client (its own data):
@@ -51,6 +53,7 @@ public struct RunEnvironment: Sendable {
                                    stop: stop, observer: observer)
         e.chunkShots = chunkShots
         e.interlockTimeout = interlockTimeout
+        e.reconnectTimeout = reconnectTimeout
         return e
     }
 

@@ -21,9 +21,12 @@ extension ServerStation {
         var clipped = 0, samples = 0
         for (l, frame) in frames.enumerated() {
             guard let drives = frame.drives else { throw RunError.check("layer \(l) has no drive waveforms: preflight did not encode it") }
-            try await modulator.loadDrive(i: drives.i, q: drives.q)
+            let toClient = { try await self.comeBack(drives: drives, route: .client) }
+            try await beforeLight(endpoint, restart: toClient) {
+                try await modulator.loadDrive(i: drives.i, q: drives.q)
+                try await sw.route(.client)
+            }
             var rng = basis.generator(stream: UInt64(index) << 8 | UInt64(l))
-            try await sw.route(.client)
             try await endpoint.send(.layerReady(block: UInt32(index), layer: UInt32(l)))
             var done = 0
             for burst in 0..<parameters.burstCount(block: index) {
@@ -31,10 +34,12 @@ extension ServerStation {
                 guard case let .clientArmed(a) = armed else { throw RunError.peer("expected clientArmed, got \(armed.kind)") }
                 let n = Int(a.shots)
                 try checkStop()
-                try await checkInterlock(endpoint, drives: drives)
                 let m = frame.measurement(shots: 1, rng: &rng)
-                try await rx.loadSlotPattern(m.pattern)
-                try await rx.arm(shots: n)
+                try await beforeLight(endpoint, restart: toClient) {
+                    try await checkInterlock(endpoint, drives: drives, route: .client)
+                    try await rx.loadSlotPattern(m.pattern)
+                    try await rx.arm(shots: n)
+                }
                 try await trigger.fire(shots: n)
                 guard try await env.bench.interlockIsClear() else {
                     // The light through the client was cut during the burst: neither side's
@@ -45,7 +50,9 @@ extension ServerStation {
                 try await endpoint.send(.fired(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst)))
                 let measured = try await receiveFlow(endpoint)
                 guard case .clientMeasured = measured else { throw RunError.peer("expected clientMeasured, got \(measured.kind)") }
-                let acquired = try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
+                let acquired = try await afterLight("burst \(burst) of layer \(l) of block \(index)") {
+                    try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
+                }
                 let returned = acquired.volts
                 clipped += acquired.clippedSamples; samples += returned.count
                 try m.accumulate(checked: returned, shots: n, into: &client)
@@ -56,19 +63,24 @@ extension ServerStation {
                 reportProgress(imagesInBlock: done, layer: l, modes: client.signalSlots)
             }
             // The interleaved back-to-back reference with the same frame, the server alone.
-            try await sw.route(.backToBack)
+            let toBackToBack = { try await self.comeBack(drives: drives, route: .backToBack) }
+            try await beforeLight(endpoint, restart: toBackToBack) { try await sw.route(.backToBack) }
             let refShots = max(1, Int((Double(count) * settings.referenceFraction).rounded(.up)))
             var refDone = 0
             while refDone < refShots {
                 let n = min(burstShots, refShots - refDone)
                 let m = frame.measurement(shots: 1, rng: &rng)
                 try checkStop()
-                // The safe state of a pause put the switch on its own path: back-to-back again.
-                if try await checkInterlock(endpoint, drives: drives) { try await sw.route(.backToBack) }
-                try await rx.loadSlotPattern(m.pattern)
-                try await rx.arm(shots: n)
+                // A pause's safe state puts the switch on its own path: its restart routes back-to-back again.
+                try await beforeLight(endpoint, restart: toBackToBack) {
+                    try await checkInterlock(endpoint, drives: drives, route: .backToBack)
+                    try await rx.loadSlotPattern(m.pattern)
+                    try await rx.arm(shots: n)
+                }
                 try await trigger.fire(shots: n)
-                let acquired = try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
+                let acquired = try await afterLight("a reference burst of layer \(l) of block \(index)") {
+                    try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
+                }
                 guard try await env.bench.interlockIsClear() else {
                     // Cut during the burst: the reference would be wrong. Measured again once the
                     // interlock clears (the server's own light: no need to ask the client).
@@ -80,7 +92,7 @@ extension ServerStation {
                 try m.accumulate(checked: acquired.volts, shots: n, into: &reference)
                 refDone += n
             }
-            try await sw.route(.client)
+            try await beforeLight(endpoint, restart: toClient) { try await sw.route(.client) }
             try journal(.step, "block \(index) layer \(l)", detail: "\(count) shots through the client, \(refShots) back-to-back")
         }
         checkpoint.imagesDone += count
@@ -167,37 +179,53 @@ extension ServerStation {
     /// burst the server asks the laser whether it still emits; if not, the session stops, resumable,
     /// and the block is measured again.
     func requireLaserEmitting(after burst: String) async throws {
-        guard !(try await env.bench.laser().isEmitting()) else { return }
+        let emitting = try await afterLight(burst) { try await env.bench.laser().isEmitting() }
+        guard !emitting else { return }
         try journal(.event, "server laser stopped emitting", detail: "after \(burst), with the interlock clear")
         throw RunError.stopped("the server laser stopped emitting during \(burst) with the interlock clear: its controller switched the output off (keylock, its interlock input, a TEC or current-limit fault). `qbench devices` shows its state; clear the cause, then resume the session: the block is measured again")
     }
 
-    /// A tripped interlock pauses the session (Bluesky's suspenders): Pause to the client, safe
-    /// state, wait for it to clear, bring the server's instruments back up, Resume, and continue
-    /// with the burst the client armed (no light left the server in between); give up after the timeout.
-    /// Before a burst: if the interlock is open, pause the session, go safe, wait for it to clear,
-    /// warm up, put the layer's drive back and resume. Whether it paused.
+    /// Before a burst: if the interlock is open, pause the session (`pause`): Pause to the client,
+    /// safe state, wait for it to clear (`interlockTimeout`), bring the server's instruments back
+    /// up with the layer's drive and the switch on `route`, Resume, and continue with the burst
+    /// the client armed (no light left the server in between). Whether it paused.
     @discardableResult
-    func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded) async throws -> Bool {
+    func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded, route: SwitchPath) async throws -> Bool {
         let bench = env.bench
         guard !(try await bench.interlockIsClear()) else { return false }
         let line = try bench.interlock()
-        try journal(.event, "interlock tripped", detail: "pausing: safe state until it clears (timeout \(env.interlockTimeout))")
-        try await endpoint.send(.pause(reason: "the server's interlock tripped"))
-        await safeState()
-        let deadline = ContinuousClock.now + env.interlockTimeout
-        while !(try await line.isClear()) {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else {
-                throw RunError.stopped("the interlock did not clear within \(env.interlockTimeout)")
-            }
-            _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
-        }
-        try journal(.event, "interlock cleared", detail: "warming up and continuing the burst")
-        try await warmUp()
-        // The safe state zeroed the modulator's drive: the layer's frame goes back on.
-        try await env.bench.modulator().loadDrive(i: drives.i, q: drives.q)
-        try await endpoint.send(.resume())
+        let timeout = env.interlockTimeout
+        try await pause(endpoint, PauseCause(
+            event: "interlock tripped", detail: "pausing: safe state until it clears (timeout \(timeout))",
+            reason: "the server's interlock tripped",
+            wait: {
+                let deadline = ContinuousClock.now + timeout
+                while !(try await line.isClear()) {
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { throw RunError.stopped("the interlock did not clear within \(timeout)") }
+                    _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
+                }
+                return ("interlock cleared", "warming up and continuing the burst")
+            }), restart: { try await comeBack(drives: drives, route: route) })
         return true
+    }
+
+    /// After a pause: the warm-up, the layer's frame back on the modulator (the safe state zeroed
+    /// its drive) and the switch on the path of the burst that was next.
+    func comeBack(drives: TransmitterModel.Encoded, route: SwitchPath) async throws {
+        try await warmUp()
+        try await env.bench.modulator().loadDrive(i: drives.i, q: drives.q)
+        if route != .client { try await env.bench.opticalSwitch().route(route) }
+    }
+
+    /// A step after a burst's light was fired (its fetch): an instrument found gone there has lost
+    /// that burst, which cannot be fired again within the block, so the session stops (resumable;
+    /// the block is measured again when it resumes).
+    func afterLight<T>(_ burst: String, _ step: () async throws -> T) async throws -> T {
+        do {
+            return try await step()
+        } catch let error as DeviceError where error.kind == .disconnected {
+            throw RunError.stopped("\(error.role?.rawValue ?? error.device) was disconnected after the light of \(burst) was fired (\(error.message)), so that burst is lost; reconnect it before resuming: the block is measured again when the session resumes")
+        }
     }
 }

@@ -14,7 +14,7 @@ import SessionProtocol
 /// Block by block: every completed step is journaled before the next starts, every exit path
 /// leaves its instruments in their safe state, and a session killed at any point resumes from its
 /// last commit with the same final result.
-final class ServerStation: @unchecked Sendable {
+final class ServerStation: PausingStation, @unchecked Sendable {
     static let localClient = ServerSettings.localClient
 
     let configuration: RunConfiguration
@@ -30,6 +30,8 @@ final class ServerStation: @unchecked Sendable {
     var lastAssessment: LeakageCheck.Assessment?
     /// The session's secret X/P basis (drawn at the first start, or opened from the checkpoint).
     var basis: SecretBasis?
+    var sessionPaused = false
+    var side: Station { .server }
 
     init(runId: String, configuration: RunConfiguration, model: ModelFile, env: StationEnvironment, settings: ServerSettings, checkpoint: ServerCheckpoint) {
         self.runId = runId; self.configuration = configuration; self.model = model; self.env = env; self.settings = settings

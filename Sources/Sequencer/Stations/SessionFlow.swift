@@ -1,3 +1,4 @@
+import BenchKit
 import Foundation
 import SessionProtocol
 
@@ -26,6 +27,9 @@ extension RunStatus {
             if case .stopped = e { return (.interrupted, e) }
             if case .peer = e { return (.interrupted, e) }
             return (.failed, e)
+        case let e as Bench.ReconnectError:
+            // The instrument is not back (or another one answers): resumable once it is.
+            return (.interrupted, e)
         case let e as SessionFailure:
             if case .channel = e { return (.interrupted, RunError.peer("\(e)")) }
             return (.failed, RunError.peer("\(e)"))

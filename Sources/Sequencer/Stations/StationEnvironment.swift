@@ -18,6 +18,9 @@ public struct StationEnvironment: Sendable {
     public var chunkShots = 8
     /// How long to wait for a tripped interlock to clear before giving up.
     public var interlockTimeout: Duration = .seconds(60)
+    /// How long to wait for an instrument found gone before a burst to be reconnected (unplugged
+    /// and plugged in again, power-cycled) before giving up.
+    public var reconnectTimeout: Duration = .seconds(60)
     /// How long to wait for the peer's next message: its longest step is a burst of shots or a
     /// block's check, far below this on any bench that works; beyond it the peer counts as lost.
     public var peerTimeout: Duration = .seconds(300)

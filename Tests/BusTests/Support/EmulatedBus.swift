@@ -66,6 +66,9 @@ struct EmulatedInstrument<Model: SCPIInstrumentModel>: @unchecked Sendable {
     func holdResponses(_ hold: Bool) { bm_usbtmc_set_hold_responses(handle, hold ? 1 : 0) }
     func halt(endpoint: UInt8) { bm_usbtmc_halt_endpoint(handle, endpoint) }
     func unplug() { bm_usbtmc_set_gone(handle, 1) }
+    /// Pulls the cable: gone and out of the emulated sysfs (a libusb context may still list it,
+    /// without a readable serial number).
+    func remove() { bm_usbtmc_remove(handle) }
     func setMaxTransferSize(_ size: UInt32) { bm_usbtmc_set_max_transfer_size(handle, size) }
     func isHalted(_ endpoint: UInt8) -> Bool { bm_usbtmc_endpoint_halted(handle, endpoint) != 0 }
     var kernelDriverBound: Bool { bm_usbtmc_kernel_driver_bound(handle) != 0 }
