@@ -61,7 +61,7 @@ struct FaultTests {
         try await rx.setLocalOscillatorPower(.milliwatts(2))
         await bench.limits.observe(.serverReceiver, "lo-power", 1)   // stale: the guard must read it again
         try engine.inject(SimulatedFault(role: .serverReceiver, kind: .disconnect))
-        Task { try await Task.sleep(for: .milliseconds(300)); engine.clearFaults(role: .serverReceiver) }
+        engine.clearFaults(role: .serverReceiver, after: .milliseconds(300))
         let started = ContinuousClock.now
         let identity = try await bench.reconnect(.serverReceiver, timeout: .seconds(5))
         #expect(ContinuousClock.now - started >= .milliseconds(300))

@@ -250,7 +250,7 @@ struct ProtocolRunTests {
     func interlockTripPausesAndResumes(burstShots: Int) async throws {
         let h = try await Harness.make(chunkShots: burstShots, onFirstProgress: { engine in
             engine.setInterlock(clear: false)
-            Task { try await Task.sleep(for: .milliseconds(300)); engine.setInterlock(clear: true) }
+            engine.setInterlock(clear: true, after: .milliseconds(300))
         })
         let f = TwinFixture.shared
         let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)
@@ -298,7 +298,7 @@ struct ProtocolRunTests {
         let h = try await Harness.make(onStep: { engine, text in
             guard text.hasPrefix("client: block 0:") else { return }
             engine.setInterlock(clear: false, role: .clientInterlock)
-            Task { try await Task.sleep(for: .milliseconds(300)); engine.setInterlock(clear: true, role: .clientInterlock) }
+            engine.setInterlock(clear: true, role: .clientInterlock, after: .milliseconds(300))
         })
         let f = TwinFixture.shared
         let r = try await ProtocolRun.start(configuration(images: 40, block: 20), model: f.model, testSet: f.testSet, env: h.env)

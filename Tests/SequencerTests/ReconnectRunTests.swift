@@ -29,7 +29,7 @@ struct ReconnectRunTests {
     }
 
     /// An instrument (`role`) disconnects between two bursts (a server's after the server's
-    /// first burst, a client's once the client has journaled block 0); a task clears the fault
+    /// first burst, a client's once the client has journaled block 0); the twin clears the fault
     /// 0.5 s after its station journaled the disconnect (so the fault cannot pass unseen on a
     /// loaded machine). The station pauses the session before the next burst, reconnects it and
     /// resumes; the run completes with the result of the same run without the fault, and both
@@ -44,7 +44,7 @@ struct ReconnectRunTests {
         }, onStep: { engine, text in
             if station == "client", text.hasPrefix("client: block 0:") { try? engine.inject(SimulatedFault(role: role, kind: .disconnect)) }
             if text.hasPrefix("\(station): instrument disconnected") {
-                Task { try await Task.sleep(for: .milliseconds(500)); engine.clearFaults(role: role) }
+                engine.clearFaults(role: role, after: .milliseconds(500))
             }
         })
         let (outcome, runId) = try await run(h)
@@ -57,11 +57,13 @@ struct ReconnectRunTests {
         let reconnected = try #require(journal.first { $0.step == "instrument reconnected" })
         #expect(reconnected.detail?.contains("\(role.rawValue): ") == true && reconnected.detail?.contains("s/n") == true, "\(reconnected.detail ?? "")")
         // In order: the pause, the safe state, the reconnect, the safe state again, then the warm-up:
-        // the role's own safe-state step fails while it is gone and runs again once it is back.
+        // the role's own safe-state step runs twice, the second time once it is back. (The first
+        // fails if the station reaches it before the twin's timer clears the fault, which on a
+        // loaded machine it may not.)
         let pausedAt = try #require(steps.firstIndex(of: "instrument disconnected"))
         let backAt = try #require(steps.firstIndex(of: "instrument reconnected"))
         let ownSafe = journal[pausedAt..<backAt].filter { $0.kind == .safeState && $0.step.hasPrefix(role.rawValue + ":") }
-        #expect(ownSafe.map { $0.detail == "ok" ? "ok" : "failed" } == ["failed", "ok"], "\(ownSafe.map(\.detail))")
+        #expect(ownSafe.count == 2 && ownSafe.last?.detail == "ok", "\(ownSafe.map(\.detail))")
         let peerSteps = try peer.journalEntries(runId).map(\.step)
         #expect(peerSteps.contains("\(station) paused") && peerSteps.contains("\(station) resumed"), "\(peerSteps)")
         #expect(try await h.bench.laser().isEmitting() == false)

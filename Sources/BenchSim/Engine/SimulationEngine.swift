@@ -137,6 +137,24 @@ public final class SimulationEngine: @unchecked Sendable {
         locked { faultBook.inject(fault) }
     }
 
+    /// Clears the faults of `role` after `delay` of wall-clock time (an operator plugging an
+    /// instrument back in while the stations wait), on a timer of its own: not on Swift's
+    /// cooperative threads, which a busy twin on a loaded machine can hold for seconds.
+    public func clearFaults(role: Role? = nil, after delay: Duration) {
+        Self.afterWallClock(delay) { [self] in clearFaults(role: role) }
+    }
+
+    /// Closes (or opens) an interlock chain after `delay` of wall-clock time, on a timer of its
+    /// own (see `clearFaults(role:after:)`).
+    public func setInterlock(clear: Bool, role: Role = .interlock, after delay: Duration) {
+        Self.afterWallClock(delay) { [self] in setInterlock(clear: clear, role: role) }
+    }
+
+    static func afterWallClock(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
+        let (seconds, attoseconds) = delay.components
+        DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) * 1e-18, execute: body)
+    }
+
     /// Removes the faults of `role` (all faults when nil): a disconnected device reconnects, a
     /// dead receiver recovers. A drift burst's phase change stays (it is physics, not a fault state).
     public func clearFaults(role: Role? = nil) {
