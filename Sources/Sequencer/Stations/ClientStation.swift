@@ -207,25 +207,9 @@ final class ClientStation: PausingStation, @unchecked Sendable {
         try await bench.splitter().setKeptFraction(1 - 1 / gain)
     }
 
-    /// Before a burst: if the client's interlock is open, pause the session (`pause`: no light
-    /// until the client resumes), its instruments in their safe state until the chain clears
-    /// (`interlockTimeout`), warm up again and resume.
+    /// Before a burst: the client's interlock chain (`pauseWhileInterlockOpen`), its warm-up after a pause.
     func checkInterlock(_ endpoint: SessionEndpoint, gain: Double) async throws {
-        guard try await !env.bench.interlockIsClear(.clientInterlock) else { return }
-        let line = try env.bench.interlock(.clientInterlock)
-        let timeout = env.interlockTimeout
-        try await pause(endpoint, PauseCause(
-            event: "interlock tripped", detail: "the client's interlock: pausing, safe state until it clears (timeout \(timeout))",
-            reason: "the client's interlock tripped",
-            wait: {
-                let deadline = ContinuousClock.now + timeout
-                while !(try await line.isClear()) {
-                    let left = deadline - ContinuousClock.now
-                    guard left > .zero else { throw RunError.stopped("the client's interlock did not clear within \(timeout)") }
-                    _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
-                }
-                return ("interlock cleared", "the client's interlock: warming up and continuing")
-            }), restart: { try await warmUp(gain: gain) })
+        try await pauseWhileInterlockOpen(endpoint, .clientInterlock) { try await warmUp(gain: gain) }
     }
 
     /// The safe state of the client's instruments, every step journaled; never throws.

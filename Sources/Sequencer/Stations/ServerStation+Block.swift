@@ -185,29 +185,11 @@ extension ServerStation {
         throw RunError.stopped("the server laser stopped emitting during \(burst) with the interlock clear: its controller switched the output off (keylock, its interlock input, a TEC or current-limit fault). `qbench devices` shows its state; clear the cause, then resume the session: the block is measured again")
     }
 
-    /// Before a burst: if the interlock is open, pause the session (`pause`): Pause to the client,
-    /// safe state, wait for it to clear (`interlockTimeout`), bring the server's instruments back
-    /// up with the layer's drive and the switch on `route`, Resume, and continue with the burst
-    /// the client armed (no light left the server in between). Whether it paused.
-    @discardableResult
-    func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded, route: SwitchPath) async throws -> Bool {
-        let bench = env.bench
-        guard !(try await bench.interlockIsClear()) else { return false }
-        let line = try bench.interlock()
-        let timeout = env.interlockTimeout
-        try await pause(endpoint, PauseCause(
-            event: "interlock tripped", detail: "pausing: safe state until it clears (timeout \(timeout))",
-            reason: "the server's interlock tripped",
-            wait: {
-                let deadline = ContinuousClock.now + timeout
-                while !(try await line.isClear()) {
-                    let left = deadline - ContinuousClock.now
-                    guard left > .zero else { throw RunError.stopped("the interlock did not clear within \(timeout)") }
-                    _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
-                }
-                return ("interlock cleared", "warming up and continuing the burst")
-            }), restart: { try await comeBack(drives: drives, route: route) })
-        return true
+    /// Before a burst: the server's interlock chain (`pauseWhileInterlockOpen`); after a pause the
+    /// server comes back with the layer's drive and the switch on `route`, and continues with the
+    /// burst the client armed (no light left the server in between).
+    func checkInterlock(_ endpoint: SessionEndpoint, drives: TransmitterModel.Encoded, route: SwitchPath) async throws {
+        try await pauseWhileInterlockOpen(endpoint, .interlock) { try await comeBack(drives: drives, route: route) }
     }
 
     /// After a pause: the warm-up, the layer's frame back on the modulator (the safe state zeroed

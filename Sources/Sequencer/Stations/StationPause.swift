@@ -46,6 +46,31 @@ extension PausingStation {
         sessionPaused = false
     }
 
+    /// Before a burst: if `role`'s interlock chain is open, pauses the session (`pause`) with this
+    /// station's instruments safe until the chain clears (`interlockTimeout`; then the session
+    /// stops, resumable), brings them back with `restart` and resumes. Whether it paused.
+    @discardableResult
+    func pauseWhileInterlockOpen(_ endpoint: SessionEndpoint, _ role: Role, restart: () async throws -> Void) async throws -> Bool {
+        let bench = env.bench
+        guard !(try await bench.interlockIsClear(role)) else { return false }
+        let line = try bench.interlock(role)
+        let timeout = env.interlockTimeout
+        let chain = "the \(side.rawValue)'s interlock"
+        try await pause(endpoint, PauseCause(
+            event: "interlock tripped", detail: "\(chain): pausing, safe state until it clears (timeout \(timeout))",
+            reason: "\(chain) tripped",
+            wait: {
+                let deadline = ContinuousClock.now + timeout
+                while !(try await line.isClear()) {
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { throw RunError.stopped("\(chain) did not clear within \(timeout)") }
+                    _ = try await line.waitForChange(timeout: min(left, .seconds(1)))
+                }
+                return ("interlock cleared", "\(chain): warming up and continuing")
+            }), restart: restart)
+        return true
+    }
+
     /// Runs the steps that come before a burst's light (loading, arming, the interlock check,
     /// routing). When one of this station's instruments is found gone there (`.disconnected`),
     /// the session pauses like an interlock trip while `Bench.reconnect` opens it again by its
