@@ -283,6 +283,12 @@ public struct AWGChannelOption: Sendable, Hashable {
         return AWGChannelOption(awg: awg, channel: channel, load: load)
     }
 
+    /// Where a role whose own options name its channel (`channel:` beside `extraKeys`) claims it:
+    /// the line of that key, else the binding's.
+    static func channelLine(_ binding: RoleBinding, extraKeys: [String]) throws(BenchFileError) -> Int {
+        try binding.options(allowed: keys + extraKeys)?.optional("channel")?.tree.line ?? binding.line
+    }
+
     /// This channel as an output a role claims (`DriverFactory.outputs`).
     func claim(_ use: String, line: Int) -> OutputClaim { OutputClaim(output: "\(awg) channel \(channel)", use: use, line: line) }
 

@@ -156,7 +156,7 @@ public struct Keysight33500BCouplerDriver: DriverFactory {
     }
 
     public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] {
-        let line = try binding.options(allowed: AWGChannelOption.keys + ["kept-fraction-table"])?.optional("channel")?.tree.line ?? binding.line
+        let line = try AWGChannelOption.channelLine(binding, extraKeys: ["kept-fraction-table"])
         return [try options(binding).0.claim("control voltage", line: line)]
     }
 

@@ -152,7 +152,7 @@ public struct DACVariableAttenuatorDriver: DriverFactory {
     }
 
     public func outputs(_ binding: RoleBinding) throws(BenchFileError) -> [OutputClaim] {
-        let line = try binding.options(allowed: AWGChannelOption.keys + ["table"])?.optional("channel")?.tree.line ?? binding.line
+        let line = try AWGChannelOption.channelLine(binding, extraKeys: ["table"])
         return [try parse(binding).0.claim("control voltage", line: line)]
     }
 
