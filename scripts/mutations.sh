@@ -23,6 +23,7 @@ mutants=(
   "eps-plus-5e-4|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let eps = ((sr2 - el2) / n0 - 1) / eta', 'let eps = ((sr2 - el2) / n0 - 1) / eta + 5e-4')|ε̂ shifted by +5e-4 SNU"
   "eps-minus-5e-4|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let eps = ((sr2 - el2) / n0 - 1) / eta', 'let eps = ((sr2 - el2) / n0 - 1) / eta - 5e-4')|ε̂ shifted by −5e-4 SNU"
   "t-times-0.9995|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let t = ac / ab', 'let t = 0.9995 * ac / ab')|T̂ scaled by 0.9995"
+  "t-times-1.0005|Sources/SecureInference/Verification/ChannelEstimate.swift|s.replace('let t = ac / ab', 'let t = 1.0005 * ac / ab')|T̂ scaled by 1.0005 (a greedy tap hidden)|MarginalAttackTests"
   "no-delta-split|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('1 - delta / Double(Self.combinedStatements)', '1 - delta')|z = Φ⁻¹(1 − δ): δ not split over the statements"
   "centre-not-corner|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('for t in [tLo, tHi]', 'for t in [estimate.transmittance]').replace('for e in [eLo, eHi]', 'for e in [estimate.excessNoise]')|I_w bounded at the point estimate, not the corners"
   "abort-needs-20-percent-more|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('lower > budgetBitsPerMode ? .abort', 'lower > 1.2 * budgetBitsPerMode ? .abort')|an abort needs the leakage 20 % above the budget (a marginal cheater is served on)|MarginalAttackTests"
