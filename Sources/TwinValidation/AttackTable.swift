@@ -27,7 +27,7 @@ public enum AttackTable {
         let measurement = try behaviour.measurement(nominal: try ClientAmplifier(gain: gain))
         var channel = ExpectedChannel()
         for k in 0..<min(samples, inputs.count) {
-            let xi = ClientEncoding.symbols(Array(inputs.images.row(k)))
+            let xi = ClientEncoding.symbols(inputs.image(k))
             for r in 0..<layer.weights.rows {
                 let alpha = layer.amplitudes(row: r)
                 channel.add(sent: alpha, returned: ReturnedLight.modes(amplitudes: alpha, symbols: xi, measurement: measurement,

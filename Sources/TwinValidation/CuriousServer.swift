@@ -131,9 +131,8 @@ extension CuriousServer {
         settings.gain = gain
         _ = try await CalibrationRunner.all(CalibrationContext(bench: bench, store: store, settings: settings, codeVersion: "validation"))
         let calibration = try await ServerCalibration.load(bench: bench, store: store)
-        let inputs = testSet.images
         let tap = CuriousServer(gain: gain, receiver: calibration.serverReceiver) { k in
-            ClientEncoding.symbols(Array(inputs.row(k))).map(\.lengthSquared)
+            ClientEncoding.symbols(testSet.image(k)).map(\.lengthSquared)
         }
         var env = RunEnvironment(bench: bench, store: store, database: try RunDatabase(directory: scratch),
                                  clientDatabase: try RunDatabase(directory: scratch.appendingPathComponent("client")), codeVersion: "validation", arguments: [])

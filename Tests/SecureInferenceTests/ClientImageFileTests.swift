@@ -9,7 +9,7 @@ import Testing
 struct ClientImageFileTests {
     static let mnist = try! MNISTSet.load(.test, directory: repositoryRoot.appendingPathComponent("Data/mnist"), limit: 6)
     /// Test image k's 8-bit pixels, back from [−1, 1].
-    static func pixels(_ k: Int) -> [UInt8] { mnist.images.row(k).map { UInt8((($0 + 1) * 127.5).rounded()) } }
+    static func pixels(_ k: Int) -> [UInt8] { mnist.image(k).map { UInt8((($0 + 1) * 127.5).rounded()) } }
 
     static func directory() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-images-\(UUID().uuidString.prefix(8))")
@@ -64,16 +64,16 @@ struct ClientImageFileTests {
         }
         let set = try ClientImageFiles.load(d)
         #expect(set.count == 6 && set.labels.isEmpty)
-        for k in 0..<6 { #expect(set.images.row(k) == Self.mnist.images.row(k), "image \(k)") }
+        for k in 0..<6 { #expect(set.image(k) == Self.mnist.image(k), "image \(k)") }
         // Paeth (4) on its own, and one file on its own.
         try Data(Self.png(Self.pixels(5), channels: 3, filter: 4)).write(to: d.appendingPathComponent("paeth.png"))
-        #expect(try ClientImageFiles.load(d.appendingPathComponent("paeth.png")).images.row(0) == Self.mnist.images.row(5))
+        #expect(try ClientImageFiles.load(d.appendingPathComponent("paeth.png")).image(0) == Self.mnist.image(5))
         // IDX with labels.
         let idx = [0, 0, 8, 3] + Self.be32(2) + Self.be32(28) + Self.be32(28) + Self.pixels(0) + Self.pixels(1)
         try Data(idx).write(to: d.appendingPathComponent("images.idx"))
         try Data([0, 0, 8, 1] + Self.be32(2) + Self.mnist.labels.prefix(2)).write(to: d.appendingPathComponent("labels.idx"))
         let labelled = try ClientImageFiles.load(d.appendingPathComponent("images.idx"), labels: d.appendingPathComponent("labels.idx"))
-        #expect(labelled.labels == Array(Self.mnist.labels.prefix(2)) && labelled.images.row(1) == Self.mnist.images.row(1))
+        #expect(labelled.labels == Array(Self.mnist.labels.prefix(2)) && labelled.image(1) == Self.mnist.image(1))
     }
 
     struct Bad: Sendable, CustomStringConvertible {

@@ -38,6 +38,22 @@ struct MNISTTests {
         #expect(set.labels == [3, 9])
     }
 
+    /// The files' pixels are kept as bytes and scaled when read: every way of reading an image
+    /// (the whole matrix, one image, a subset in another order) gives the same scaled values, and a
+    /// set given values directly reads the same way.
+    @Test func storedPixelsReadAsScaledValues() throws {
+        let set = try MNISTSet.parse(images: idx(images: 3, rows: 1, cols: 3), labels: [0, 0, 8, 1] + be(3) + [4, 5, 6])
+        let all = set.images
+        #expect(set.pixelsPerImage == 3 && set.count == 3)
+        for k in 0..<3 { #expect(set.image(k) == Array(all.row(k)), "image \(k)") }
+        #expect(set.image(2) == [6, 7, 8].map { Float($0) / 127.5 - 1 })
+        let picked = set.subset([2, 0])
+        #expect(picked.labels == [6, 4] && picked.image(0) == set.image(2) && picked.image(1) == set.image(0))
+        #expect(picked.images.values == set.image(2) + set.image(0))
+        let direct = MNISTSet(images: all, labels: set.labels)
+        #expect(direct.subset([2, 0]).images == picked.images && direct.image(1) == set.image(1))
+    }
+
     @Test func malformedFilesAreRefusedWithReasons() {
         #expect(throws: MNISTSet.LoadError.self) { try MNISTSet.parse(images: idx(images: 2, magic: 1), labels: [0, 0, 8, 1] + be(2) + [3, 9]) }
         #expect(throws: MNISTSet.LoadError.self) { try MNISTSet.parse(images: idx(images: 2), labels: [0, 0, 8, 1] + be(3) + [3, 9, 1]) }

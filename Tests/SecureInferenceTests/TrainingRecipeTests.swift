@@ -101,7 +101,7 @@ struct PlainRecipeTests {
 
         var expected = 0.0
         for r in 0..<data.count {
-            let x = Array(data.images.row(r))
+            let x = data.image(r)
             let h = (0..<5).map { i in max(0, (0..<6).reduce(Float(0)) { $0 + net.layers[0][i, $1] * x[$1] }) }
             let z = (0..<3).map { c in (0..<5).reduce(Float(0)) { $0 + net.layers[1][c, $1] * h[$1] } }
             let m = z.max()!

@@ -29,7 +29,7 @@ struct StationRecordsTests {
     /// each image's middle rows (where the digit is), 28 pixels each.
     static func imageNeedles(_ set: MNISTSet, images: Int) -> [Data] {
         (0..<images).flatMap { k -> [Data] in
-            let row = set.images.row(k)
+            let row = set.image(k)
             return [12, 14, 16].flatMap { r -> [Data] in
                 let pixels = row[(row.startIndex + r * 28)..<(row.startIndex + (r + 1) * 28)]
                 return [Data(pixels.map { UInt8(max(0, min(255, (($0 + 1) * 127.5).rounded()))) }), floatBytes(pixels)]
@@ -75,7 +75,7 @@ struct StationRecordsTests {
         let id = RunDatabase.newRunID()
         try db.createRun(id: id, configuration: configuration(images: 1, block: 1), bench: "scan", benchSnapshot: nil, calibrationIds: [],
                          modelId: "m", codeVersion: "test", arguments: [])
-        let image = Array(f.testSet.images.row(3)), weights = Array(f.model.network.layers[1].values.prefix(2_000))
+        let image = f.testSet.image(3), weights = Array(f.model.network.layers[1].values.prefix(2_000))
         try db.saveRawSamples(id, blockIndex: 0, kind: "planted", samples: image + weights)
         let bytes = try StationRecordsTests.bytes(of: db)
         #expect(Self.imageNeedles(f.testSet, images: 4).contains { bytes.range(of: $0) != nil })

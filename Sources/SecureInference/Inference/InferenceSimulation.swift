@@ -27,10 +27,10 @@ public struct InferenceSimulation: Sendable {
         var start = 0, chunk: UInt64 = 0
         while start < set.count {
             let end = min(set.count, start + chunkSize)
-            let part = set.subset(start..<end)
+            let part = set.subset(start..<end), inputs = part.images
             var rng = Xoshiro256(seed: seed, stream: chunk)
-            let noisy = MNISTNetwork.predictions(try noise.logits(network, batch: part.images, rng: &rng))
-            let clean = MNISTNetwork.predictions(network.logits(part.images))
+            let noisy = MNISTNetwork.predictions(try noise.logits(network, batch: inputs, rng: &rng))
+            let clean = MNISTNetwork.predictions(network.logits(inputs))
             for i in 0..<part.count {
                 if noisy[i] == Int(part.labels[i]) { correct += 1 }
                 if clean[i] == Int(part.labels[i]) { digital += 1 }

@@ -47,7 +47,7 @@ public enum ClientImageFiles {
             labels = Array(lab[8...])
             guard labels.allSatisfy({ $0 < 10 }) else { throw MNISTSet.LoadError.malformed(path: labelURL.path, reason: "a label outside 0…9") }
         }
-        return MNISTSet(images: Matrix(rows: count, cols: side * side, values: pixels.map { Float($0) / 127.5 - 1 }), labels: labels)
+        return MNISTSet(pixels: pixels, pixelsPerImage: side * side, labels: labels)
     }
 
     /// A file's bytes, inflated when it is gzip.

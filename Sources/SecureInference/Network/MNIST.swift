@@ -4,17 +4,54 @@ import NumericsKit
 /// The MNIST handwritten digits (Y. LeCun and C. Cortes, CC BY-SA 3.0) in LeCun's IDX format,
 /// as shipped gzip-compressed in the repository's `Data/mnist/`.
 public struct MNISTSet: Sendable {
-    /// One row per image, 784 values: pixels scaled to [−1, 1] ((p/255 − 0.5)/0.5, PROTOCOL.md §4).
-    public let images: Matrix
+    /// The images as they were read: the files' 8-bit pixels (a quarter of the memory of the
+    /// scaled values: 7.8 MB instead of 31 MB for the 10,000 test images), or values given
+    /// directly (tests, augmented training sets).
+    enum Storage: Sendable {
+        case pixels([UInt8])
+        case values([Float])
+    }
+    let storage: Storage
+    public let count: Int
+    public let pixelsPerImage: Int
     public let labels: [UInt8]
-    public var count: Int { images.rows }
 
     /// Callers pass images and labels of one count (`parse` and `subset` build them so), or no
     /// labels at all (a client's own pictures: `ClientImageFiles`); an unequal pair is a
     /// programming error, never the content of a file.
     public init(images: Matrix, labels: [UInt8]) {
         precondition(labels.isEmpty || images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
-        self.images = images; self.labels = labels
+        storage = .values(images.values); count = images.rows; pixelsPerImage = images.cols; self.labels = labels
+    }
+
+    /// Images of `pixelsPerImage` 8-bit pixels each, row after row.
+    public init(pixels: [UInt8], pixelsPerImage: Int, labels: [UInt8]) {
+        precondition(pixelsPerImage > 0 && pixels.count % pixelsPerImage == 0, "\(pixels.count) pixels are not whole images of \(pixelsPerImage)")
+        let n = pixels.count / pixelsPerImage
+        precondition(labels.isEmpty || n == labels.count, "\(n) images but \(labels.count) labels")
+        storage = .pixels(pixels); count = n; self.pixelsPerImage = pixelsPerImage; self.labels = labels
+    }
+
+    /// A pixel scaled to [−1, 1]: (p/255 − 0.5)/0.5 (PROTOCOL.md §4).
+    @inline(__always) static func scaled(_ p: UInt8) -> Float { Float(p) / 127.5 - 1 }
+
+    /// One row per image, `pixelsPerImage` values scaled to [−1, 1] (PROTOCOL.md §4). Built on
+    /// each call from the stored pixels: take a `subset` first when only some images are needed.
+    public var images: Matrix {
+        switch storage {
+        case .values(let v): return Matrix(rows: count, cols: pixelsPerImage, values: v)
+        case .pixels(let p): return Matrix(rows: count, cols: pixelsPerImage, values: p.map(Self.scaled))
+        }
+    }
+
+    /// Image `k`'s values, scaled to [−1, 1].
+    public func image(_ k: Int) -> [Float] {
+        precondition(k >= 0 && k < count, "image \(k) of \(count)")
+        let range = (k * pixelsPerImage)..<((k + 1) * pixelsPerImage)
+        switch storage {
+        case .values(let v): return Array(v[range])
+        case .pixels(let p): return p[range].map(Self.scaled)
+        }
     }
 
     public enum Split: String, Sendable { case train, test }
@@ -95,11 +132,9 @@ public struct MNISTSet: Sendable {
         guard lab.count == 8 + n else { throw LoadError.malformed(path: labelPath, reason: "expected \(8 + n) bytes, found \(lab.count)") }
         let count = min(n, limit ?? n)
         let pixels = rows * cols
-        var values = [Float](repeating: 0, count: count * pixels)
-        for i in 0..<(count * pixels) { values[i] = Float(img[16 + i]) / 127.5 - 1 }
         let labels = Array(lab[8..<(8 + count)])
         guard labels.allSatisfy({ $0 < 10 }) else { throw LoadError.malformed(path: labelPath, reason: "a label outside 0…9") }
-        return MNISTSet(images: Matrix(rows: count, cols: pixels, values: values), labels: labels)
+        return MNISTSet(pixels: Array(img[16..<(16 + count * pixels)]), pixelsPerImage: pixels, labels: labels)
     }
 
     public struct SubsetError: Error, CustomStringConvertible, Equatable {
@@ -113,8 +148,8 @@ public struct MNISTSet: Sendable {
     /// Refuses a set whose images are not MNIST's 28 × 28 pixels: every network here takes 784
     /// inputs (PROTOCOL.md §4), and a product of mismatched sizes is a trap, not an answer.
     public func requireStandardPixels(from path: String) throws(LoadError) {
-        guard images.cols == Self.standardPixels else {
-            throw .malformed(path: path, reason: "its images have \(images.cols) pixels, not 28 × 28 = \(Self.standardPixels): pass --data with the MNIST files")
+        guard pixelsPerImage == Self.standardPixels else {
+            throw .malformed(path: path, reason: "its images have \(pixelsPerImage) pixels, not 28 × 28 = \(Self.standardPixels): pass --data with the MNIST files")
         }
     }
 
@@ -132,10 +167,17 @@ public struct MNISTSet: Sendable {
         if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
             preconditionFailure(SubsetError(index: bad, count: count).description)
         }
-        let cols = images.cols
-        var values = [Float](); values.reserveCapacity(indices.count * cols)
-        var labs = [UInt8](); labs.reserveCapacity(indices.count)
-        for i in indices { values += images.row(i); if !labels.isEmpty { labs.append(labels[i]) } }
-        return MNISTSet(images: Matrix(rows: indices.count, cols: cols, values: values), labels: labs)
+        let labs = labels.isEmpty ? [] : indices.map { labels[$0] }
+        let w = pixelsPerImage
+        switch storage {
+        case .pixels(let p):
+            var out = [UInt8](); out.reserveCapacity(indices.count * w)
+            for i in indices { out += p[(i * w)..<((i + 1) * w)] }
+            return MNISTSet(pixels: out, pixelsPerImage: w, labels: labs)
+        case .values(let v):
+            var out = [Float](); out.reserveCapacity(indices.count * w)
+            for i in indices { out += v[(i * w)..<((i + 1) * w)] }
+            return MNISTSet(images: Matrix(rows: indices.count, cols: w, values: out), labels: labs)
+        }
     }
 }

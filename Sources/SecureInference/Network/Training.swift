@@ -71,8 +71,8 @@ public struct Trainer: Sendable {
     /// test set is never seen here: selection uses the validation split only.
     public func train(on set: MNISTSet, report: (EpochReport) -> Void = { _ in }) throws(ConfigurationError) -> (network: MNISTNetwork, history: [EpochReport]) {
         let c = try configuration.validated()
-        guard set.images.cols == MNISTSet.standardPixels else {
-            throw .outOfRange(option: "pixels per image", value: Double(set.images.cols), expected: "28 × 28 = \(MNISTSet.standardPixels) (the network's inputs)")
+        guard set.pixelsPerImage == MNISTSet.standardPixels else {
+            throw .outOfRange(option: "pixels per image", value: Double(set.pixelsPerImage), expected: "28 × 28 = \(MNISTSet.standardPixels) (the network's inputs)")
         }
         guard c.validationImages < set.count else {
             throw .outOfRange(option: "validation images", value: Double(c.validationImages), expected: "fewer than the \(set.count) training images")
@@ -80,7 +80,7 @@ public struct Trainer: Sendable {
         var rng = Xoshiro256(seed: c.seed)
         var order = Array(0..<set.count)
         order.shuffle(using: &rng)
-        let validation = set.subset(order.prefix(c.validationImages))
+        let validation = set.subset(order.prefix(c.validationImages)), validationInputs = validation.images
         let training = set.subset(order.dropFirst(c.validationImages))
 
         var network = MNISTNetwork.initialised(seed: c.seed &+ 1)
@@ -107,12 +107,12 @@ public struct Trainer: Sendable {
                 for k in network.layers.indices { adam[k].update(&network.layers[k], gradient: grads[k], learningRate: lr) }
                 step += 1
             }
-            let digital = MNISTNetwork.accuracy(MNISTNetwork.predictions(network.logits(validation.images)), labels: validation.labels)
+            let digital = MNISTNetwork.accuracy(MNISTNetwork.predictions(network.logits(validationInputs)), labels: validation.labels)
             var noisy = digital
             let selection = c.effectiveSelectionSNR
             if selection > 0 {
                 var vrng = Xoshiro256(seed: c.seed, stream: 0xFA11)
-                noisy = MNISTNetwork.accuracy(MNISTNetwork.predictions(noisyLogits(network, validation.images, snr: selection, sampler: sampler, rng: &vrng)), labels: validation.labels)
+                noisy = MNISTNetwork.accuracy(MNISTNetwork.predictions(noisyLogits(network, validationInputs, snr: selection, sampler: sampler, rng: &vrng)), labels: validation.labels)
             }
             let entry = EpochReport(epoch: epoch, loss: lossSum / Double(stepsPerEpoch), validationAccuracy: digital,
                                     validationNoisyAccuracy: noisy, seconds: Date().timeIntervalSince(started),

@@ -143,7 +143,7 @@ final class ClientStation: PausingStation, @unchecked Sendable {
         guard Int(p.images) <= testSet.count else {
             throw RunError.operatingPoint("the session asks for \(p.images) images, the client holds \(testSet.count)")
         }
-        var width = testSet.images.cols
+        var width = testSet.pixelsPerImage
         for (k, layer) in p.layers.enumerated() {
             guard Int(layer.modesPerRow) == (width + 1) / 2 else {
                 throw RunError.operatingPoint("layer \(k) takes \(layer.modesPerRow) modes per row; the client's data at that layer is \(width) values wide (\((width + 1) / 2) modes)")

@@ -53,7 +53,7 @@ struct CurveCommand: ParsableCommand {
         var curves: [ModelCurve] = []
         for path in paths {
             let model = try ModelFile.read(from: URL(fileURLWithPath: path))
-            try model.checkInputs(pixels: set.images.cols)
+            try model.checkInputs(pixels: set.pixelsPerImage)
             let bar = ProgressBar(total: fs.count, unit: "F values", enabled: !json)
             let curve = try NoiseCurve.measure(model.network, on: set, snrs: fs, seeds: seedList, gain: gain) { bar.update($0) }
             curves.append(ModelCurve(model: path, modelId: model.modelID, recipe: Self.recipeLabel(model.header), curve: curve))
