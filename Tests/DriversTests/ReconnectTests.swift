@@ -293,3 +293,61 @@ extension ReconnectTests {
         #expect(await receiver.pattern == pattern)
     }
 }
+
+extension ReconnectTests {
+    /// The PM100USB after a power cycle: the reconnect sends what opening sends (the head, its
+    /// wavelength range, W and auto range) and the correction wavelength this session set, message
+    /// for message; the meter is back at its default averaging, so the next reading sends its
+    /// count again (a driver that trusted its cached count would average over the default).
+    @Test("PM100USB: reconnect = the opening exchange + the held wavelength; the averaging count is sent again")
+    func powerMeterReconnect() async throws {
+        let before = SimulatedSCPIDevice(model: ThorlabsPM100USBModel(serialNumber: "P2000777"))
+        let after = SimulatedSCPIDevice(model: ThorlabsPM100USBModel(serialNumber: "P2000777"))
+        let plug = Unpluggable(SimulatedTransport(device: before, resourceName: "PM100USB"))
+        let link = try await InstrumentLink.open(Connections([plug, SimulatedTransport(device: after, resourceName: "PM100USB")])
+            .opener("usbtmc://1313:8072?serial=P2000777"))
+        let meter = try await ThorlabsPM100USB.open(link: link, device: "server.tap", limits: try ThorlabsPM100USB.Limits(description("thorlabs-pm100usb")),
+                                                   wavelength: .nanometres(1550))
+        try await meter.setWavelength(.nanometres(1310))
+        _ = try await meter.readPower(averaging: .milliseconds(30))
+        plug.unplug()
+        await expectDeviceError(.disconnected, ["server.tap"]) { _ = try await meter.readPower(averaging: .milliseconds(30)) }
+        try await meter.reconnect()
+        #expect(after.receivedMessages == [
+            "*IDN?", "SYST:SENS:IDN?", "SENS:CORR:WAV? MIN", "SENS:CORR:WAV? MAX",
+            "SENS:POW:UNIT W", "SYST:ERR?", "SENS:POW:RANG:AUTO ON", "SYST:ERR?",
+            "SENS:CORR:WAV 1310", "SYST:ERR?",
+        ])
+        let restored = after.receivedMessages.count
+        _ = try await meter.readPower(averaging: .milliseconds(30))
+        #expect(Array(after.receivedMessages[restored...]).first == "SENS:AVER:COUN 10")
+        #expect(try await link.run("server.tap") { s in try await s.queryDouble("SENS:CORR:WAV?") } == 1310)
+    }
+}
+
+extension ReconnectTests {
+    /// The client's coupler on a power-cycled 33522B: the reconnect sets the channel's load as
+    /// opening does and holds the control voltage this session set, output on, message for
+    /// message; the kept fraction reads back as set (a power-cycled AWG alone would leave the
+    /// coupler at its 0 V state, output off).
+    @Test("33500B coupler: reconnect = the channel's load + the held control voltage")
+    func couplerReconnect() async throws {
+        let before = SimulatedSCPIDevice(model: Keysight33500BModel()), after = SimulatedSCPIDevice(model: Keysight33500BModel())
+        let plug = Unpluggable(SimulatedTransport(device: before, resourceName: "33522B"))
+        let link = try await InstrumentLink.open(Connections([plug, SimulatedTransport(device: after, resourceName: "33522B")])
+            .opener("usbtmc://0957:2807?serial=MY52600012"))
+        let channel = Keysight33500BChannel(link: link, number: 1, load: .highZ, limits: try Keysight33500BLimits(description("keysight-33500b")))
+        let coupler = try await Keysight33500BCoupler.open(device: "client.splitter", channel: channel, table: Keysight33500BCouplerTests.table)
+        try await coupler.setKeptFraction(0.5)
+        plug.unplug()
+        await expectDeviceError(.disconnected, ["client.splitter"]) { _ = try await coupler.keptFraction() }
+        try await coupler.reconnect()
+        #expect(after.receivedMessages == [
+            "*IDN?",
+            "OUTP1:LOAD INF", "SYST:ERR?",
+            "SOUR1:BURS:STAT?", "SOUR1:FUNC DC", "SYST:ERR?", "SOUR1:VOLT:OFFS 2", "SYST:ERR?", "OUTP1 ON", "SYST:ERR?",
+        ])
+        #expect(after.withModel { ($0.level(channel: 1), $0.channels[0].output) } == (2, true))
+        #expect(abs(try await coupler.keptFraction() - 0.5) < 1e-12)
+    }
+}

@@ -41,6 +41,10 @@ struct CommandRefusalTests {
         (["run", "--budget", "-1", "--images", "10"], "--budget is refused"),
         (["run", "--delta", "-1e-3", "--images", "10"], "--delta is refused"),
         (["leakage", "--gain", "-2"], "gain"),
+        // How long a run pauses: a duration with its unit, at most a day.
+        (["run", "--reconnect-timeout", "ten", "--images", "10"], "--reconnect-timeout 'ten' is not a duration"),
+        (["run", "--interlock-timeout", "100000 s", "--images", "10"], "--interlock-timeout '100000 s' is not a duration"),
+        (["client", "--bench", "x.yaml", "--connect", "h:1", "--pki", "p", "--name", "n", "--reconnect-timeout", "60"], "--reconnect-timeout '60' is not a duration"),
         (["train", "--data", "SMALL", "--validation-images", "5", "--epochs", "1", "--batch-size", "4", "--curve-snrs", "none", "--output", "SMALL/never.qbm"], "28 × 28"),
     ]
 

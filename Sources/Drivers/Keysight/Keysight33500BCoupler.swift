@@ -30,6 +30,9 @@ public actor Keysight33500BCoupler: TunableSplitter {
     /// Kept fraction against control voltage (x in V).
     let table: CalibrationTable
     var outputOn: Bool
+    /// The control voltage this session set (the safe state's 0 V included), restored by
+    /// `reconnect`; nil before the first.
+    private(set) var heldVoltage: Voltage?
 
     init(device: String, channel: Keysight33500BChannel, table: CalibrationTable, outputOn: Bool) {
         self.device = device
@@ -63,6 +66,22 @@ public actor Keysight33500BCoupler: TunableSplitter {
     public func makeSafe() async throws {
         try await channel.holdLevel(.zero, enableOutput: !outputOn, device)
         outputOn = true
+        heldVoltage = .zero
+    }
+
+    /// Reopens the AWG by its address (USB serial number), sets the channel's load as opening
+    /// does and holds the control voltage this session set: a power-cycled AWG comes back with
+    /// its output off, which leaves the coupler at its 0 V state whatever fraction the run asked
+    /// for. Before any was set, it reads the output state as opening does.
+    public func reconnect() async throws {
+        try await channel.link.reopen(device)
+        try await channel.configureLoad(device)
+        if let v = heldVoltage {
+            try await channel.holdLevel(v, enableOutput: true, device)
+            outputOn = true
+        } else {
+            outputOn = try await channel.isOutputOn(device)
+        }
     }
 
     public func settings() async throws -> [String: String] {
@@ -75,6 +94,7 @@ public actor Keysight33500BCoupler: TunableSplitter {
         let v = try voltage(forKeptFraction: fraction)
         try await channel.holdLevel(v, enableOutput: !outputOn, device)
         outputOn = true
+        heldVoltage = v
     }
 
     /// The kept fraction at the channel's DC level, read back; at the table's 0 V point with the

@@ -158,11 +158,14 @@ public actor KeysightInfiniiVision: HomodyneReceiver {
     /// Reopens the scope (and the AWGs of its LO phase and vacuum gate, if an exchange found them
     /// gone) by address and serial number, configures them as opening does (`prepare`: the
     /// channels' loads and the acquisition set-up), and plays the slot pattern or holds the LO
-    /// phase this session set. The acquisition is not armed: the next burst arms it.
+    /// phase this session set. The acquisition is not armed: the next burst arms it. The LO-power
+    /// meter, if the LO power is measured, is reconnected as a meter of its own
+    /// (`ThorlabsPM100USB.reconnect`: its head and wavelength prepared again).
     public func reconnect() async throws {
         try await link.reopen(device)
         try await configuration.loPhase?.channel.link.reopen(device)
         try await configuration.vacuumGate?.channel.link.reopen(device)
+        if case .meter(let meter, _, _) = configuration.loPower { try await meter.reconnect() }
         armedShots = nil
         try await prepare()
         if !pattern.isEmpty {

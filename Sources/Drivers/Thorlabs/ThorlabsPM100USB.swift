@@ -49,6 +49,8 @@ public actor ThorlabsPM100USB: PowerMeter {
     public private(set) var sensor: Sensor?
     private var averageCount: Int?
     private var zeroInProgress = false
+    /// The correction wavelength this session set (at opening or later), restored by `reconnect`.
+    private var heldWavelength: Length?
 
     public init(link: InstrumentLink, device: String, limits: Limits) {
         self.link = link
@@ -152,6 +154,20 @@ public actor ThorlabsPM100USB: PowerMeter {
             return
         }
         try await link.run(device) { s in try await s.write("SENS:CORR:WAV \(SCPINumber.format(nm))") }
+        heldWavelength = wavelength
+    }
+
+    /// Reopens the meter by its address (USB serial number) and prepares it as opening does, at
+    /// the correction wavelength this session set: the head is read again (another head may have
+    /// been plugged in while it was off), W and auto range are selected. A power-cycled meter is
+    /// back at its default averaging, so the next reading sends its count again; its dark
+    /// adjustment (`zero`) is lost with the power, and one still running when the meter went is
+    /// over.
+    public func reconnect() async throws {
+        try await link.reopen(device)
+        averageCount = nil
+        zeroInProgress = false
+        try await prepare(wavelength: heldWavelength)
     }
 
     /// Averages over about `averaging` (a whole number of 3 ms samples, at least one) and

@@ -19,6 +19,7 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "The client site's bench file (its roles only), or with --fiber a simulated bench to run the client's half of.") var bench: String
     @Option(help: "The server station's HOST:PORT.") var connect: String
     @OptionGroup var site: SiteOptions
+    @OptionGroup var pauses: PauseOptions
     @Option(name: .customLong("server-allow"), help: "Accept only this server certificate (cert-sha256:HEX or key-sha256:HEX); default: any server the lab CA issued.") var serverAllow: [String] = []
     @Option(name: .customLong("privacy-budget"), parsing: .unconditional, help: "Data-leakage budget I_x, bit per symbol: an operating point above it is refused before any light.") var privacyBudget = 0.01
     @Option(help: "Directory holding the MNIST test-set .gz files (default: the repository's Data/mnist).") var data: String?
@@ -65,8 +66,10 @@ struct ClientCommand: AsyncParsableCommand {
         defer { pages.stop() }
         pages.live?.update { $0.state = "connecting" }
         let observer = pages.observer
-        let env = StationEnvironment(bench: opened, store: calibration, database: database,
+        var stationEnv = StationEnvironment(bench: opened, store: calibration, database: database,
                                      codeVersion: QBenchVersion.withCommit, arguments: CommandLine.arguments, stop: stop, observer: observer)
+        try pauses.apply(to: &stationEnv)
+        let env = stationEnv
         let settings = ClientSettings(dataLeakageBudgetBits: privacyBudget, dataDirectory: images ?? dir.path, behaviour: behaviour ?? "honest")
         let config = SessionClientConfiguration(host: host, port: port,
                                                 security: .mutualTLS(credentials: credentials, trustRoots: roots, serverAllowList: serverList.isEmpty ? nil : serverList))

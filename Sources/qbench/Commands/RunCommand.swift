@@ -37,6 +37,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("raw-samples"), help: "Keep raw returned samples of the first blocks (bounded) in the run database.") var rawSamples = false
     @Option(help: "Serve a live page of the run at [HOST:]PORT (HOST defaults to 127.0.0.1, loopback only; docs/live-view.md).") var live: String?
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var pauses: PauseOptions
     @Flag(help: "One JSON object on stdout.") var json = false
 
     /// A new run's settings: the options given, else the defaults.
@@ -108,6 +109,7 @@ struct RunCommand: AsyncParsableCommand {
                                  arguments: CommandLine.arguments, stop: stop, observer: observer)
         env.dataLeakageBudgetBits = privacyBudget
         env.lifetimeBudgetBitsPerSymbol = lifetimeBudget
+        try pauses.apply(to: &env)
         let result: RunResult
         do {
             if let id = resumeId {

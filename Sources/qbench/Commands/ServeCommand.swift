@@ -18,6 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The server site's bench file (its roles only), or with --fiber a simulated bench to run the server's half of.") var bench: String
     @Option(help: "HOST:PORT to listen on.") var listen = "0.0.0.0:7443"
     @OptionGroup var site: SiteOptions
+    @OptionGroup var pauses: PauseOptions
     @Option(name: .customLong("station-file"), help: "The server station's file: the clients it admits (by certificate or key fingerprint) and the lifetime budget per client (format: docs/two-sites.md).") var stationFile: String?
     @Option(name: .customLong("allow"), help: "An admitted client besides the station file's: cert-sha256:HEX or key-sha256:HEX (`qbench pki fingerprint CLIENT.pem`); repeat per client.") var allow: [String] = []
     @Option(parsing: .unconditional, help: "Sessions to serve before exiting (0: until stopped).") var sessions = 1
@@ -85,8 +86,10 @@ struct ServeCommand: AsyncParsableCommand {
                                                  database: db, next: TerminalObserver(enabled: true), announce: say)
         defer { pages.stop() }
         let observer = pages.observer
-        let env = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
+        var stationEnv = StationEnvironment(bench: opened, store: calibration, database: db, codeVersion: QBenchVersion.withCommit,
                                      arguments: CommandLine.arguments, stop: stop, observer: observer)
+        try pauses.apply(to: &stationEnv)
+        let env = stationEnv
         var configuration = RunConfiguration(benchFile: try BenchOpening.url(bench).path, modelFile: try model ?? ProjectPaths.defaultModel.path, dataDirectory: "",
                                              images: images, gain: gain, photonsPerMode: photons, blockImages: blockImages, budgetBitsPerMode: budget,
                                              delta: delta, vacuumSlotsPerRow: vacuumSlots)
