@@ -29,17 +29,10 @@ extension SimulationEngine {
         }
         guard plan.serverShots > 0 else { return }
         let count = plan.serverShots * plan.slots
-        // The last burst's record, resized within its capacity: written in place once the station
+        // A recent burst's record, resized within its capacity: written in place once the station
         // has let go of it (copy-on-write copies it first if anyone still holds it), so a burst
         // costs no fresh pages of memory.
-        var samples = locked { () -> [Float] in defer { spareRecord = [] }; return spareRecord }
-        if samples.capacity < count {
-            samples = [Float](unsafeUninitializedCapacity: count) { _, initialised in initialised = count }
-        } else if samples.count > count {
-            samples.removeLast(samples.count - count)
-        } else if samples.count < count {
-            samples.append(contentsOf: repeatElement(0, count: count - samples.count))
-        }
+        var samples = locked { spareRecords.record(count: count) }
         let clipped = samples.withUnsafeMutableBufferPointer {
             computation.run(server: SharedBuffer(base: $0.baseAddress!, count: count), returned: returned)
         }
@@ -100,7 +93,7 @@ extension SimulationEngine {
                 state.receivers[role]!.armedShots = 0
                 state.receivers[role]!.recordedShots = 0
                 // A second reference, no copy: the next burst writes into it once the caller is done.
-                if role == .serverReceiver { spareRecord = samples }
+                if role == .serverReceiver { spareRecords.give(samples) }
                 return (samples, r.recordClipped, r.armedShots, r.recordedShots, perShot)
             }
             if let samples = outcome.samples {

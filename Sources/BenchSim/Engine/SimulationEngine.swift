@@ -44,8 +44,8 @@ public final class SimulationEngine: @unchecked Sendable {
     var behaviour: ClientBehaviour
     var threads: Int
     var meterRng: Xoshiro256
-    /// The server receiver's last fetched record, reused by the next burst of the same size (`fire`).
-    var spareRecord: [Float] = []
+    /// The server receiver's last fetched records, reused by the next bursts (`fire`).
+    var spareRecords = SpareRecords()
 
     let seeds: StreamSeeds
     let bulk = Gaussian.BulkSampler()
