@@ -90,4 +90,30 @@ struct ShotSumsTests {
             #expect(vBest.map(\.bitPattern) == vPortable.map(\.bitPattern), "vacuum, \(count) slots")
         }
     }
+
+    /// The pattern-only kernel: both builds give the same bits and the same regressors, and its
+    /// sums are the per-slot sums in slot order to rounding (runs of signal slots, lengths off the lanes).
+    @Test(arguments: [1, 3, 4, 5, 257, 1_031])
+    func patternSumsAgreeWithSlotOrder(count: Int) {
+        let burst = Burst(slots: 1_031, shots: 1, stride: 1_031, seed: 5)
+        let codes = burst.codes.map { $0 == 2 ? UInt8(1) : $0 }  // signal slots only
+        func run(_ path: qk_path) -> (sums: [Double], e1: [Float], e2: [Float], isX: [Float]) {
+            var sums = [Double](repeating: 0, count: 12)
+            var e1 = [Float](repeating: .nan, count: count), e2 = e1, isX = e1
+            qk_pattern_sums(burst.re, burst.im, codes, count, &e1, &e2, &isX, &sums, path)
+            return (sums, e1, e2, isX)
+        }
+        let best = run(QK_BEST), portable = run(QK_PORTABLE)
+        #expect(best.sums.map(\.bitPattern) == portable.sums.map(\.bitPattern))
+        #expect(best.e1 == portable.e1 && best.e2 == portable.e2 && best.isX == portable.isX)
+        var expected = [Double](repeating: 0, count: 12)
+        for k in 0..<count {
+            let onX = codes[k] == 0, r = 2 * burst.re[k], i = 2 * burst.im[k]
+            let u1 = onX ? r : i, u2 = onX ? i : -r
+            #expect(best.e1[k] == u1 && best.e2[k] == u2 && best.isX[k] == (onX ? 1 : 0))
+            let d1 = Double(u1), d2 = Double(u2), base = onX ? 0 : 6
+            for (q, v) in [1.0, d1, d2, d1 * d1, d2 * d2, d1 * d2].enumerated() { expected[base + q] += v }
+        }
+        for q in 0..<12 { #expect(Self.close(best.sums[q], expected[q], scale: 1), "sum \(q): \(best.sums[q]) vs \(expected[q])") }
+    }
 }

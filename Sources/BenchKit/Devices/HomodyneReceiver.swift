@@ -4,6 +4,22 @@ public enum SlotKind: UInt8, Sendable, Codable {
     case x = 0, p = 1
     /// Signal input blocked locally: shot noise (plus electronic noise) only, the in-band SNU reference.
     case vacuum = 2
+
+    /// The raw values of `pattern` (0 X, 1 P, 2 vacuum), as the shot kernels and the server's sums
+    /// take them: one copy of the bytes, since a case's in-memory tag is its raw value (declared
+    /// 0, 1, 2 in order; checked here, and by `SlotKindTests`), else element by element.
+    public static func codes(_ pattern: [SlotKind]) -> [UInt8] {
+        guard tagsAreRawValues else { return pattern.map(\.rawValue) }
+        return pattern.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: UInt8.self) { Array($0) }
+        }
+    }
+
+    /// Whether each case's one-byte in-memory tag equals its raw value.
+    static let tagsAreRawValues: Bool = {
+        guard MemoryLayout<SlotKind>.size == 1, MemoryLayout<SlotKind>.stride == 1 else { return false }
+        return [SlotKind.x, .p, .vacuum].allSatisfy { kind in withUnsafeBytes(of: kind) { $0[0] } == kind.rawValue }
+    }()
 }
 
 /// Samples from a digitiser: volts, one per optical mode slot.

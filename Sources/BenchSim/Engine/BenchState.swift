@@ -28,7 +28,7 @@ struct BenchState: Sendable {
     struct ReceiverState: Sendable {
         var loPower = 0.0
         var loPhase = 0.0
-        var pattern: [SlotKind] = [] { didSet { patternCodes = pattern.map(\.rawValue) } }
+        var pattern: [SlotKind] = [] { didSet { patternCodes = SlotKind.codes(pattern) } }
         /// The pattern as codes 0 (X), 1 (P), 2 (vacuum), kept ready for the shot kernels.
         private(set) var patternCodes: [UInt8] = []
         var inputBlocked = false

@@ -40,6 +40,13 @@ size_t qk_ziggurat_fast(float *out, size_t n, uint64_t *state, const int32_t *bo
 void qk_signal_sums(const float *y, size_t shots, size_t shotStride, const float *e1, const float *e2,
                     const float *isX, size_t count, double sums[8], qk_path path);
 
+/// Pattern-only sums of a run of `count` signal slots (codes 0 = X, 1 = P, nothing else) of one
+/// shot: writes each slot's regressors e1[k], e2[k] (X: 2 Re α, 2 Im α; P: 2 Im α, −2 Re α) and
+/// isX[k] (1 or 0) for `qk_signal_sums`, and adds to sums, in order: X: n, Σe1, Σe2, Σe1², Σe2²,
+/// Σe1·e2; P: the same. Double accumulation.
+void qk_pattern_sums(const float *re, const float *im, const uint8_t *codes, size_t count,
+                     float *e1, float *e2, float *isX, double sums[12], qk_path path);
+
 /// Σy and Σy² of vacuum slots over `shots` shots (y of shot s at y[s · shotStride + k], k < count),
 /// added to sums. Double accumulation.
 void qk_vacuum_sums(const float *y, size_t shots, size_t shotStride, size_t count, double sums[2], qk_path path);

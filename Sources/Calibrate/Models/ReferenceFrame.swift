@@ -84,7 +84,7 @@ public struct MeasurementFrame: Sendable {
         let n = layout.slotsPerShot
         precondition(samples.count >= shots * n, "\(samples.count) samples for \(shots) shots of \(n) slots")
         guard shots > 0, n > 0 else { return }
-        let codes = pattern.map(\.rawValue)
+        let codes = SlotKind.codes(pattern)
         samples.withUnsafeBufferPointer { y in codes.withUnsafeBufferPointer { c in
             re.withUnsafeBufferPointer { r in im.withUnsafeBufferPointer { i in
                 // Shot `first` and every patternShots-th after it play the same segment.

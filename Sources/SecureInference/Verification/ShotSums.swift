@@ -28,13 +28,11 @@ struct ShotSums: Sendable {
     init(_ s: SharedSlots, slots range: Range<Int>, shots: Int, shotStride: Int) {
         let m = range.count
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * max(1, m)) { w in
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 10) { sums in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 22) { sums in
             sums.initialize(repeating: 0)
             let e1 = w.baseAddress!, e2 = e1 + m, isX = e2 + m
-            let sample = sums.baseAddress!, vacuum = sample + 8
-            // Pattern-only sums per quadrature: n, Σe1, Σe2, Σe1², Σe2², Σe1·e2 (one shot).
-            var nx = 0, x1 = 0.0, x2 = 0.0, x11 = 0.0, x22 = 0.0, x12 = 0.0
-            var np = 0, p1 = 0.0, p2 = 0.0, p11 = 0.0, p22 = 0.0, p12 = 0.0
+            let sample = sums.baseAddress!, vacuum = sample + 8, pattern = sample + 10
+            // Pattern-only sums per quadrature (one shot): n, Σe1, Σe2, Σe1², Σe2², Σe1·e2.
             var k = range.lowerBound
             while k < range.upperBound {
                 let vacuumRun = Self.isVacuum(s.codes[k])
@@ -44,22 +42,13 @@ struct ShotSums: Sendable {
                     qk_vacuum_sums(s.y + k, shots, shotStride, end - k, vacuum, QK_BEST)
                     vacuumCount += (end - k) * shots
                 } else {
-                    for j in 0..<(end - k) {
-                        // X: (2 Re α, 2 Im α); P: (2 Im α, −2 Re α).
-                        let re = 2 * s.re[k + j], im = 2 * s.im[k + j]
-                        let onX = s.codes[k + j] == 0
-                        let u1 = onX ? re : im, u2 = onX ? im : -re
-                        e1[j] = u1; e2[j] = u2; isX[j] = onX ? 1 : 0
-                        let c = onX ? 1.0 : 0.0, d1 = Double(u1), d2 = Double(u2)
-                        let q1 = d1 * d1, q2 = d2 * d2, q12 = d1 * d2
-                        nx += onX ? 1 : 0; np += onX ? 0 : 1
-                        x1 += c * d1; x2 += c * d2; x11 += c * q1; x22 += c * q2; x12 += c * q12
-                        p1 += (1 - c) * d1; p2 += (1 - c) * d2; p11 += (1 - c) * q1; p22 += (1 - c) * q2; p12 += (1 - c) * q12
-                    }
+                    qk_pattern_sums(s.re + k, s.im + k, s.codes + k, end - k, e1, e2, isX, pattern, QK_BEST)
                     qk_signal_sums(s.y + k, shots, shotStride, e1, e2, isX, end - k, sample, QK_BEST)
                 }
                 k = end
             }
+            let nx = Int(pattern[0]), x1 = pattern[1], x2 = pattern[2], x11 = pattern[3], x22 = pattern[4], x12 = pattern[5]
+            let np = Int(pattern[6]), p1 = pattern[7], p2 = pattern[8], p11 = pattern[9], p22 = pattern[10], p12 = pattern[11]
             let t = Double(shots)
             x.n = nx * shots; x.s1 = x1 * t; x.s2 = x2 * t; x.s11 = x11 * t; x.s22 = x22 * t; x.s12 = x12 * t
             x.sy = sample[0]; x.syy = sample[1]; x.s1y = sample[2]; x.s2y = sample[3]
