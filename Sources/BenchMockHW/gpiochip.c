@@ -6,26 +6,37 @@
  *     GPIO_GET_LINEINFO_IOCTL, GPIO_GET_LINEHANDLE_IOCTL and GPIO_GET_LINEEVENT_IOCTL;
  *   - line handles are further emulated nodes (opened from inside the handler, so the fd is
  *     itself emulated; a dup() would not be) answering GPIOHANDLE_{GET,SET}_LINE_VALUES;
- *   - edge-event requests get the read end of a pipe; the test writes 16-byte
- *     struct gpioevent_data records into the write end.
+ *   - edge-event requests are emulated nodes too (one per event slot, opened from inside the
+ *     handler the same way). umockdev backs a node added without contents with a pty in raw
+ *     mode and keeps the master (umockdev_testbed_get_dev_fd), so the client's fd is the pty
+ *     slave: poll() is not intercepted by the preload and goes to the real pty, and read() is
+ *     forwarded to the handler, which leaves it unhandled, so the preload reads the real pty.
+ *     The emulator queues an edge by writing a 16-byte struct gpioevent_data to the master.
+ *     ioctl() is forwarded to the handler, which answers GPIOHANDLE_GET_LINE_VALUES_IOCTL with
+ *     the line's level (inverted for an active-low request), as the kernel's lineevent_ioctl
+ *     does. bm_gpiochip_set_level_silently changes the level without queuing an edge: the
+ *     kernel's 16-event FIFO dropping the last edge of a bouncing contact.
  * A request on a line that is already requested fails with EBUSY, like the kernel.
  */
-#define _GNU_SOURCE   /* pipe2 */
+#define _GNU_SOURCE   /* syscall */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/gpio.h>
 
 #define MAX_LINES 64
 #define HANDLE_SLOTS 16
+#define EVENT_SLOTS 16
 
 typedef struct line_state {
     char name[32];
@@ -36,7 +47,7 @@ typedef struct line_state {
     int active_low;
     int value;            /* physical level */
     int slot;             /* handle slot, or -1 */
-    int event_write_fd;   /* edge-event pipe, or -1 */
+    int event_slot;       /* edge-event slot, or -1 */
 } line_state;
 
 typedef struct handle_slot {
@@ -49,6 +60,16 @@ typedef struct handle_slot {
     unsigned int offsets[MAX_LINES];
 } handle_slot;
 
+typedef struct event_slot {
+    char devnode[96];
+    int master;           /* the pty master of the node (owned by the testbed) */
+    int in_use;
+    int fd;               /* the client's fd, opened by us inside the handler */
+    dev_t fd_dev;
+    ino_t fd_ino;
+    unsigned int offset;
+} event_slot;
+
 struct bm_gpiochip {
     pthread_mutex_t lock;
     char name[32];
@@ -56,8 +77,10 @@ struct bm_gpiochip {
     unsigned int num_lines;
     line_state lines[MAX_LINES];
     handle_slot slots[HANDLE_SLOTS];
+    event_slot events[EVENT_SLOTS];
     UMockdevIoctlBase *chip_handler;
     UMockdevIoctlBase *handle_handler;
+    UMockdevIoctlBase *event_handler;
     GArray *history;      /* bm_gpio_change */
 };
 
@@ -74,20 +97,26 @@ static void record(bm_gpiochip *c, unsigned int offset, int value)
     g_array_append_val(c->history, change);
 }
 
-/* An edge-event request ends when libgpiod closes the pipe's read end. */
+/* Whether the fd we opened for a client is still that client's: closed, or now something
+ * else, means released. */
+static int client_fd_gone(int fd, dev_t dev, ino_t ino)
+{
+    struct stat st;
+    return fcntl(fd, F_GETFD) == -1 || fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino;
+}
+
+/* An edge-event request ends when libgpiod close()s its fd (checked as for line handles). */
 static void reap_closed_event_requests(bm_gpiochip *c)
 {
-    for (unsigned int i = 0; i < c->num_lines; i++) {
-        line_state *l = &c->lines[i];
-        if (l->event_write_fd < 0)
+    for (int s = 0; s < EVENT_SLOTS; s++) {
+        event_slot *e = &c->events[s];
+        if (!e->in_use || !client_fd_gone(e->fd, e->fd_dev, e->fd_ino))
             continue;
-        struct pollfd p = { .fd = l->event_write_fd, .events = POLLOUT };
-        if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
-            close(l->event_write_fd);
-            l->event_write_fd = -1;
-            l->requested = 0;
-            l->consumer[0] = '\0';
-        }
+        line_state *l = &c->lines[e->offset];
+        l->requested = 0;
+        l->event_slot = -1;
+        l->consumer[0] = '\0';
+        e->in_use = 0;
     }
 }
 
@@ -100,10 +129,7 @@ static void reap_closed_handles(bm_gpiochip *c)
         handle_slot *h = &c->slots[s];
         if (!h->in_use)
             continue;
-        struct stat st;
-        int released = fcntl(h->fd, F_GETFD) == -1 ||
-                       fstat(h->fd, &st) != 0 || st.st_dev != h->fd_dev || st.st_ino != h->fd_ino;
-        if (!released)
+        if (!client_fd_gone(h->fd, h->fd_dev, h->fd_ino))
             continue;
         for (unsigned int i = 0; i < h->count; i++) {
             line_state *l = &c->lines[h->offsets[i]];
@@ -246,19 +272,44 @@ static gboolean chip_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *clie
             umockdev_ioctl_client_complete(client, -1, EBUSY);
             break;
         }
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) {
+        int slot = -1;
+        for (int s = 0; s < EVENT_SLOTS && slot < 0; s++)
+            if (!c->events[s].in_use)
+                slot = s;
+        if (slot < 0) {
+            umockdev_ioctl_client_complete(client, -1, ENOMEM);
+            break;
+        }
+        event_slot *e = &c->events[slot];
+        /* Opened here, under the preload, so the new fd is itself an emulated node (its ioctls
+         * come to event_ioctl); O_NOCTTY because it is a pty slave. */
+        int fd = open(e->devnode, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
             umockdev_ioctl_client_complete(client, -1, errno);
             break;
         }
-        fcntl(fds[1], F_SETFL, O_NONBLOCK);
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            int saved = errno;
+            close(fd);
+            umockdev_ioctl_client_complete(client, -1, saved);
+            break;
+        }
+        /* Drop records a previous request left unread. A raw syscall, because ioctl() on this
+         * fd is forwarded to this very thread by the preload. */
+        syscall(SYS_ioctl, fd, TCFLSH, TCIFLUSH);
+        e->fd = fd;
+        e->fd_dev = st.st_dev;
+        e->fd_ino = st.st_ino;
+        e->in_use = 1;
+        e->offset = req->lineoffset;
         line_state *l = &c->lines[req->lineoffset];
         l->requested = 1;
         l->output = 0;
         l->active_low = (req->handleflags & GPIOHANDLE_REQUEST_ACTIVE_LOW) != 0;
-        l->event_write_fd = fds[1];
+        l->event_slot = slot;
         set_consumer(l, req->consumer_label);
-        req->fd = fds[0];
+        req->fd = fd;
         umockdev_ioctl_client_complete(client, 0, 0);
         break;
     }
@@ -338,6 +389,40 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     return handled;
 }
 
+/* ioctls on an edge-event fd (lineevent_ioctl in drivers/gpio/gpiolib-cdev.c): only
+ * GPIOHANDLE_GET_LINE_VALUES_IOCTL, the line's logical value in values[0]. */
+static gboolean event_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer user)
+{
+    (void)handler;
+    bm_gpiochip *c = user;
+    gulong request = umockdev_ioctl_client_get_request(client);
+    const gchar *node = umockdev_ioctl_client_get_devnode(client);
+
+    pthread_mutex_lock(&c->lock);
+    event_slot *e = NULL;
+    for (int s = 0; s < EVENT_SLOTS && e == NULL; s++)
+        if (node && strcmp(node, c->events[s].devnode) == 0)
+            e = &c->events[s];
+    if (e == NULL || !e->in_use) {
+        pthread_mutex_unlock(&c->lock);
+        umockdev_ioctl_client_complete(client, -1, EBADF);
+        return TRUE;
+    }
+    if (request == GPIOHANDLE_GET_LINE_VALUES_IOCTL) {
+        g_autoptr(UMockdevIoctlData) d = umockdev_ioctl_data_resolve(
+            umockdev_ioctl_client_get_arg(client), 0, sizeof(struct gpiohandle_data), NULL);
+        struct gpiohandle_data *data = (struct gpiohandle_data *)d->data;
+        line_state *l = &c->lines[e->offset];
+        memset(data, 0, sizeof *data);
+        data->values[0] = (uint8_t)(l->active_low ? !l->value : l->value);
+        umockdev_ioctl_client_complete(client, 0, 0);
+    } else {
+        umockdev_ioctl_client_complete(client, -1, EINVAL);   /* the kernel's answer */
+    }
+    pthread_mutex_unlock(&c->lock);
+    return TRUE;
+}
+
 static int add_node(bm_testbed *testbed, const char *syspath, const char *node,
                     const char *subsystem, unsigned int major, unsigned int minor,
                     UMockdevIoctlBase *handler, char *error, size_t error_capacity)
@@ -385,12 +470,14 @@ bm_gpiochip *bm_gpiochip_add(bm_testbed *testbed, const char *name, const char *
     for (unsigned int i = 0; i < lines; i++) {
         snprintf(c->lines[i].name, sizeof c->lines[i].name, "line%u", i);
         c->lines[i].slot = -1;
-        c->lines[i].event_write_fd = -1;
+        c->lines[i].event_slot = -1;
     }
     c->chip_handler = umockdev_ioctl_base_new();
     g_signal_connect(c->chip_handler, "handle-ioctl", G_CALLBACK(chip_ioctl), c);
     c->handle_handler = umockdev_ioctl_base_new();
     g_signal_connect(c->handle_handler, "handle-ioctl", G_CALLBACK(handle_ioctl), c);
+    c->event_handler = umockdev_ioctl_base_new();
+    g_signal_connect(c->event_handler, "handle-ioctl", G_CALLBACK(event_ioctl), c);
 
     /* Line-handle nodes: misc devices, named so they never match "gpiochip*". */
     for (unsigned int s = 0; s < HANDLE_SLOTS; s++) {
@@ -401,6 +488,26 @@ bm_gpiochip *bm_gpiochip_add(bm_testbed *testbed, const char *name, const char *
                           c->handle_handler, error, error_capacity);
         g_free(node);
         g_free(syspath);
+        if (rc != 0) {
+            bm_gpiochip_free(c);
+            return NULL;
+        }
+    }
+    /* Edge-event nodes: misc devices backed by a pty (added without contents). */
+    for (unsigned int s = 0; s < EVENT_SLOTS; s++) {
+        gchar *node = g_strdup_printf("bm-gpio%u-event%u", index, s);
+        gchar *syspath = g_strdup_printf("/devices/virtual/misc/%s", node);
+        event_slot *e = &c->events[s];
+        snprintf(e->devnode, sizeof e->devnode, "/dev/%s", node);
+        int rc = add_node(testbed, syspath, node, "misc", 10, 1100 + index * EVENT_SLOTS + s,
+                          c->event_handler, error, error_capacity);
+        g_free(node);
+        g_free(syspath);
+        e->master = rc == 0 ? umockdev_testbed_get_dev_fd(testbed->umockdev, e->devnode) : -1;
+        if (rc == 0 && e->master < 0) {
+            bm_set_error(error, error_capacity, "%s is not backed by a pty (umockdev_testbed_get_dev_fd)", e->devnode);
+            rc = -1;
+        }
         if (rc != 0) {
             bm_gpiochip_free(c);
             return NULL;
@@ -422,11 +529,9 @@ void bm_gpiochip_free(bm_gpiochip *c)
 {
     if (c == NULL)
         return;
-    for (unsigned int i = 0; i < MAX_LINES; i++)
-        if (c->lines[i].event_write_fd >= 0)
-            close(c->lines[i].event_write_fd);
     g_clear_object(&c->chip_handler);
     g_clear_object(&c->handle_handler);
+    g_clear_object(&c->event_handler);
     g_array_unref(c->history);
     pthread_mutex_destroy(&c->lock);
     g_free(c);
@@ -468,13 +573,13 @@ int bm_gpiochip_inject_edge(bm_gpiochip *c, unsigned int offset, int rising, uin
     reap_closed_handles(c);
     line_state *l = &c->lines[offset];
     int rc = -1;
-    if (l->event_write_fd >= 0) {
+    if (l->event_slot >= 0) {
         struct gpioevent_data event;
         memset(&event, 0, sizeof event);
         event.timestamp = timestamp_ns ? timestamp_ns : monotonic_ns();
         event.id = rising ? GPIOEVENT_EVENT_RISING_EDGE : GPIOEVENT_EVENT_FALLING_EDGE;
         l->value = l->active_low ? !rising : rising;
-        if (write(l->event_write_fd, &event, sizeof event) == (ssize_t)sizeof event)
+        if (write(c->events[l->event_slot].master, &event, sizeof event) == (ssize_t)sizeof event)
             rc = 0;
     }
     pthread_mutex_unlock(&c->lock);
@@ -489,6 +594,21 @@ int bm_gpiochip_set_input(bm_gpiochip *c, unsigned int offset, int value)
     int rc = c->lines[offset].output && line_busy(c, offset) ? -1 : 0;
     if (rc == 0)
         c->lines[offset].value = value ? 1 : 0;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int bm_gpiochip_set_level_silently(bm_gpiochip *c, unsigned int offset, int value)
+{
+    if (offset >= c->num_lines)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    reap_closed_event_requests(c);
+    reap_closed_handles(c);
+    line_state *l = &c->lines[offset];
+    int rc = l->event_slot >= 0 ? 0 : -1;
+    if (rc == 0)
+        l->value = value ? 1 : 0;
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

@@ -60,6 +60,34 @@ extension BusTests {
         }
     }
 
+    @Test("an edge-event line reads its level through the event request (active-low inverted), edges still queued")
+    func edgeLineValue() throws {
+        try withEmulatedBus { bus in
+            let emulated = try bus.addGPIOChip()
+            emulated.setInput(offset: 5, high: true)
+            emulated.setInput(offset: 6, high: true)
+            let chip = try GPIOChip.open(name: "gpiochip0")
+            let line = try chip.requestEdgeEvents(offset: 5, consumer: "bench-interlock")
+            let inverted = try chip.requestEdgeEvents(offset: 6, consumer: "bench-interlock-2", activeLow: true)
+            #expect(try line.value() && !(try inverted.value()))
+            #expect(emulated.setLevelSilently(offset: 5, high: false) && emulated.setLevelSilently(offset: 6, high: false))
+            #expect(try !line.value() && (try inverted.value()))
+            #expect(try line.nextEdge(timeout: .milliseconds(20)) == nil)   // no edge was queued
+            #expect(emulated.injectEdge(offset: 5, rising: true))
+            #expect(try line.value())
+            #expect(try line.nextEdge(timeout: .milliseconds(100))?.kind == .rising)
+            #expect(emulated.injectEdge(offset: 5, rising: false))   // left unread
+            line.release()
+            #expect(throws: GPIOError.released(chip: "gpiochip0", offset: 5)) { try line.value() }
+            #expect(!emulated.setLevelSilently(offset: 5, high: true))   // no event request any more
+            // The next request reuses the emulator's first event node, line 5's: it starts with
+            // no edge left over from that request.
+            inverted.release()
+            let again = try chip.requestEdgeEvents(offset: 6, consumer: "bench-interlock-3")
+            #expect(try again.nextEdge(timeout: .milliseconds(20)) == nil)
+        }
+    }
+
     @Test("a line held by someone else gives lineBusy naming the holder")
     func lineBusy() throws {
         try withEmulatedBus { bus in

@@ -68,3 +68,47 @@ extension BusTests {
         }
     }
 }
+
+/// Audit G1: the interlock must report the line's level, not a level inferred from edges. The
+/// emulator changes the level without queuing an edge (`setLevelSilently`), as when the kernel's
+/// 16-event FIFO drops the last edge of a bouncing contact.
+extension BusTests {
+    @Test("gpio-interlock reports the line's level when the edge was dropped (audit G1)")
+    func interlockLostEdge() async throws {
+        try await withEmulatedBus { bus in
+            let chip = try bus.addGPIOChip(name: "gpiochip0", label: "bench-gpio", lines: 8)
+            chip.setInput(offset: 5, high: false)   // clear at low
+            let text = """
+            bench: gpio-g1
+            roles:
+              interlock: {driver: gpio-interlock, address: "gpio://gpiochip0/5", options: {clear-level: low}}
+            """
+            let bench = try await Bench.open(try BenchDescription.parse(text, file: "gpio-g1.yaml"), registry: try EmulatedLab.registry())
+            let interlock = try bench.interlock()
+            #expect(try await interlock.isClear())
+
+            // The dangerous case: the line goes to the tripped level and its edge is lost.
+            #expect(chip.setLevelSilently(offset: 5, high: true))
+            #expect(try await !interlock.isClear(), "tripped line reported clear: level inferred from edges")
+            // waitForChange sees a change since the last look at once (no waiting for an edge).
+            #expect(chip.setLevelSilently(offset: 5, high: false))
+            #expect(try await interlock.waitForChange(timeout: .milliseconds(200)) == true)
+            #expect(try await interlock.waitForChange(timeout: .milliseconds(20)) == nil)
+
+            // A bouncing contact: trip, release, and the last (tripping) edge dropped. The edges
+            // wake the waiter; the level read after them is what it reports.
+            #expect(chip.injectEdge(offset: 5, rising: true))
+            #expect(chip.injectEdge(offset: 5, rising: false))
+            #expect(chip.setLevelSilently(offset: 5, high: true))
+            #expect(try await interlock.waitForChange(timeout: .seconds(2)) == false, "bounce ending tripped reported clear")
+            #expect(try await !interlock.isClear())
+
+            // Tripped through an edge, then back to clear with that edge lost.
+            #expect(chip.injectEdge(offset: 5, rising: false))
+            #expect(chip.injectEdge(offset: 5, rising: true))
+            #expect(try await !interlock.isClear())
+            #expect(chip.setLevelSilently(offset: 5, high: false))
+            #expect(try await interlock.isClear(), "cleared line reported tripped: level inferred from edges")
+        }
+    }
+}

@@ -122,8 +122,8 @@ public final class GPIOChip: @unchecked Sendable {
     }
 
     /// Reads an input line once: requests it as an input (`gpiod_line_request_input_flags`),
-    /// reads its value and releases it. Used to learn a line's level before requesting edge
-    /// events on it (an edge-event request reports changes, not the starting level).
+    /// reads its value and releases it. A line requested for edge events reads its level through
+    /// that request instead (`GPIOEdgeLine.value()`).
     public func readInput(offset: Int, consumer: String, activeLow: Bool = false) throws(GPIOError) -> Bool {
         try lock.withLock { _ throws(GPIOError) -> Bool in
             let line = try self.line(offset)

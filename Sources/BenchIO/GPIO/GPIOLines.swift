@@ -107,6 +107,20 @@ public final class GPIOEdgeLine: @unchecked Sendable {
         }
     }
 
+    /// The line's current level, read through the event request (`gpiod_line_get_value`:
+    /// GPIOHANDLE_GET_LINE_VALUES_IOCTL on the event fd); logical, so inverted for active-low.
+    /// Edges say when the line changed; this says what it is now (the kernel's 16-event FIFO
+    /// can drop edges).
+    public func value() throws(GPIOError) -> Bool {
+        let chipName = chip.name, offset = offset
+        return try state.withLock { line throws(GPIOError) -> Bool in
+            guard let line = line?.pointer else { throw .released(chip: chipName, offset: offset) }
+            let v = gpiod_line_get_value(line)
+            guard v >= 0 else { throw .ioFailed(chip: chipName, offset: offset, operation: "reading the value", errno: errno) }
+            return v == 1
+        }
+    }
+
     /// The next edge, or nil if none arrives within `timeout`.
     public func nextEdge(timeout: Duration) throws(GPIOError) -> GPIOEdgeEvent? {
         guard try waitForEdge(timeout: timeout) else { return nil }

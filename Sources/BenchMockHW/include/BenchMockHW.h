@@ -150,6 +150,11 @@ int bm_gpiochip_inject_edge(bm_gpiochip *chip, unsigned int offset, int rising,
                             uint64_t timestamp_ns);
 /* Sets the physical level an input line reads (no edge event is queued). 0 on success. */
 int bm_gpiochip_set_input(bm_gpiochip *chip, unsigned int offset, int value);
+/* Changes the physical level of a line requested for edge events WITHOUT queuing an edge: the
+ * kernel's 16-event FIFO having dropped the last edge of a bouncing contact. The level still
+ * reads through GPIOHANDLE_GET_LINE_VALUES_IOCTL on the event fd. Returns 0, or -1 when no
+ * edge-event request is active on the line. */
+int bm_gpiochip_set_level_silently(bm_gpiochip *chip, unsigned int offset, int value);
 /* Current physical value of a line (0/1), -1 for a bad offset. */
 int bm_gpiochip_value(bm_gpiochip *chip, unsigned int offset);
 /* Copies up to `capacity` value changes of one line (oldest first); returns how many exist. */

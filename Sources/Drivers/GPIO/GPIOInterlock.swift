@@ -1,19 +1,17 @@
 import BenchIO
 import BenchKit
 
-/// A laser-safety interlock input on a GPIO line (libgpiod v1, docs/hardware.md §4.1): the line is
-/// read once as an input to learn its level, then requested for both-edge events; the level is
-/// tracked from the edges (rising = high). `clearLevel` is the level that means safe to emit.
-///
-/// An edge between the first read and the edge request (microseconds) would be missed until the
-/// next edge; wire interlocks fail-safe (open circuit = not clear) so a missed edge cannot hide
-/// a trip for long.
+/// A laser-safety interlock input on a GPIO line (libgpiod v1, docs/hardware.md §4.1), requested
+/// for both-edge events. An edge only wakes a waiter: the level reported is always read from the
+/// line through the event request (`GPIOEdgeLine.value()`), because the kernel's 16-event FIFO
+/// can drop the last edge of a bouncing contact (docs/driver-audit.md, G1). `clearLevel` is the
+/// level that means safe to emit.
 public actor GPIOInterlock: InterlockInput {
     public nonisolated var family: DeviceFamily { .interlock }
     public nonisolated let device: String
     let edges: GPIOEdgeLine
     let clearLevel: Bool
-    /// The physical level, as last known.
+    /// The physical level, as last read.
     public private(set) var level: Bool
     private var waiting = false
 
@@ -26,9 +24,8 @@ public actor GPIOInterlock: InterlockInput {
 
     public static func open(chip: GPIOChip, offset: Int, consumer: String, device: String, clearLevel: Bool) throws -> GPIOInterlock {
         do {
-            let level = try chip.readInput(offset: offset, consumer: consumer)
             let edges = try chip.requestEdgeEvents(offset: offset, consumer: consumer, edges: .both)
-            return GPIOInterlock(edges: edges, device: device, clearLevel: clearLevel, level: level)
+            return GPIOInterlock(edges: edges, device: device, clearLevel: clearLevel, level: try edges.value())
         } catch {
             throw DeviceError.from(error, device: device)
         }
@@ -44,42 +41,48 @@ public actor GPIOInterlock: InterlockInput {
          "clear": try await isClear() ? "yes" : "no"]
     }
 
-    /// Applies every edge already queued (no waiting).
-    private func drain() throws {
+    /// Drops the edges already queued (no waiting) and reads the level. Returns whether there was an edge.
+    @discardableResult
+    private func refresh() throws -> Bool {
         do {
-            while try edges.waitForEdge(timeout: .zero) { level = try edges.readEdge().kind == .rising }
+            var edge = false
+            while try edges.waitForEdge(timeout: .zero) {
+                _ = try edges.readEdge()
+                edge = true
+            }
+            level = try edges.value()
+            return edge
         } catch {
             throw DeviceError.from(error, device: device)
         }
     }
 
+    /// Reads the line. While `waitForChange` waits (it holds the line), the level it last read.
     public func isClear() async throws -> Bool {
-        if !waiting { try drain() }
+        if !waiting { try refresh() }
         return level == clearLevel
     }
 
-    /// Waits for the line to change (an edge not yet seen, or the next one, waited for off the
-    /// actor on a thread of its own) and returns whether the interlock is clear after it; nil
-    /// when `timeout` passes without one.
+    /// Waits for the line to change (an edge, waited for off the actor on a thread of its own) and
+    /// returns whether the interlock is clear after it, as read from the line; nil when `timeout`
+    /// passes with neither an edge nor a different level.
     public func waitForChange(timeout: Duration) async throws -> Bool? {
         guard !waiting else {
             throw DeviceError(.invalidRequest, device: device, message: "another task is already waiting for this interlock",
                               remedy: "wait from one task (the safety monitor) and let others call isClear()")
         }
         let before = level
-        try drain()
         // A change that happened since the last look is the change being waited for.
+        try refresh()
         if level != before { return level == clearLevel }
         waiting = true
         defer { waiting = false }
         let edges = edges, device = device
-        let edge = try await BlockingWork.run("interlock \(device)") {
-            do { return try edges.nextEdge(timeout: timeout) } catch { throw DeviceError.from(error, device: device) }
+        _ = try await BlockingWork.run("interlock \(device)") {
+            do { return try edges.waitForEdge(timeout: timeout) } catch { throw DeviceError.from(error, device: device) }
         }
-        guard let edge else { return nil }
-        level = edge.kind == .rising
-        try drain()
-        return level == clearLevel
+        let edge = try refresh()
+        return edge || level != before ? level == clearLevel : nil
     }
 }
 

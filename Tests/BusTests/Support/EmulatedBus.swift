@@ -88,6 +88,10 @@ struct EmulatedGPIOChip: @unchecked Sendable {
     /// The level an input line reads (no edge event).
     @discardableResult
     func setInput(offset: UInt32, high: Bool) -> Bool { bm_gpiochip_set_input(handle, offset, high ? 1 : 0) == 0 }
+    /// Changes the level of a line requested for edge events without queuing the edge (the
+    /// kernel's FIFO dropped it). False when no edge-event request is active on the line.
+    @discardableResult
+    func setLevelSilently(offset: UInt32, high: Bool) -> Bool { bm_gpiochip_set_level_silently(handle, offset, high ? 1 : 0) == 0 }
     func history(offset: UInt32) -> [bm_gpio_change] {
         let count = bm_gpiochip_history(handle, offset, nil, 0)
         var changes = [bm_gpio_change](repeating: bm_gpio_change(), count: count)
