@@ -57,7 +57,7 @@ let package = Package(
         // The digital twin: every BenchKit device family with physics, hidden constants, faults.
         .target(
             name: "BenchSim",
-            dependencies: ["BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")],
+            dependencies: ["BenchKit", "NumericsKit", "SecureInference", "CKernels", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: optimised
         ),
         // Calibration routines over the BenchKit protocols, and the calibration store.

@@ -1,4 +1,5 @@
 import BenchKit
+import CKernels
 import Foundation
 import Numerics
 import NumericsKit
@@ -76,6 +77,7 @@ final class ShotComputation: @unchecked Sendable {
         let offset = p.server.digitiser.offset
         let dig = p.server.digitiser
         let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
+        var digitiser = qk_digitiser(offset: offset, lsb: dig.lsb, inverseLSB: dig.inverseLSB, lowestCode: dig.lowestCode, highestCode: dig.highestCode)
         let blockSlots = rows.count * spr
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, blockSlots)) { noise in
             var rails = 0
@@ -104,25 +106,9 @@ final class ShotComputation: @unchecked Sendable {
                     rails += dig.quantise(UnsafeMutableBufferPointer(start: out, count: spr))
                     continue
                 }
-                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused), counting
-                // the samples at its rails (wrapping adds in 32 bits keep the loops vectorised).
-                var atRails: Int32 = 0
-                let inv = dig.inverseLSB, lsb = dig.lsb, lowest = dig.lowestCode, highest = dig.highestCode
-                let magic: Float = 12_582_912
-                for j in 0..<n {
-                    let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
-                    let v = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
-                    let code = min(highest, max(lowest, (v * inv + magic) - magic))
-                    atRails &+= (code <= lowest ? 1 : 0) &+ (code >= highest ? 1 : 0)
-                    out[j] = code * lsb
-                }
-                for j in n..<spr {
-                    let v = q[j] + sigma * z[j] + offset
-                    let code = min(highest, max(lowest, (v * inv + magic) - magic))
-                    atRails &+= (code <= lowest ? 1 : 0) &+ (code >= highest ? 1 : 0)
-                    out[j] = code * lsb
-                }
-                rails += Int(atRails)
+                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused, in C:
+                // the AVX2 build where the CPU has it), counting the samples at its rails.
+                rails += Int(qk_returned_row(q, wr, wi, xr, xim, n, spr, dr, di, sigma, z, &digitiser, out, QK_BEST))
             }
             return rails
         }

@@ -51,6 +51,21 @@ void qk_pattern_sums(const float *re, const float *im, const uint8_t *codes, siz
 /// added to sums. Double accumulation.
 void qk_vacuum_sums(const float *y, size_t shots, size_t shotStride, size_t count, double sums[2], qk_path path);
 
+/// A digitiser's transfer: code = round(v / lsb) clipped to [lowestCode, highestCode] (codes as
+/// floats), sample = code · lsb; `offset` is the receiver's DC offset added before it.
+typedef struct {
+    float offset, lsb, inverseLSB, lowestCode, highestCode;
+} qk_digitiser;
+
+/// The server receiver's samples of one returned row of one shot (the twin): for the first
+/// `modes` slots, with ar + i·ai = (xr + i·xi)(dr + i·di) (ar = xr·dr − xi·di, ai = xr·di + xi·dr),
+/// v = (((q + ar·wr) − ai·wi) + σ·z) + offset; for the row's other slots (vacuum)
+/// v = (q + σ·z) + offset; each v through the digitiser into out. Returns how many codes are at a
+/// rail. Float arithmetic in exactly that order, no fused multiply-add.
+int32_t qk_returned_row(const float *q, const float *wr, const float *wi, const float *xr, const float *xi,
+                        size_t modes, size_t slots, float dr, float di, float sigma, const float *z,
+                        const qk_digitiser *digitiser, float *out, qk_path path);
+
 #ifdef __cplusplus
 }
 #endif
