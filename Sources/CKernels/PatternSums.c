@@ -7,22 +7,30 @@
 
 QK_INLINE void pattern_sums(const float *restrict re, const float *restrict im, const uint8_t *restrict codes, size_t count,
                             float *restrict e1, float *restrict e2, float *restrict isX, double *restrict sums) {
+    // The regressors first: X: (2 Re α, 2 Im α); P: (2 Im α, −2 Re α).
+    for (size_t k = 0; k < count; k++) {
+        float r = 2 * re[k], i = 2 * im[k];
+        float c = codes[k] == 0 ? 1.0f : 0.0f;
+        e1[k] = c != 0 ? r : i;
+        e2[k] = c != 0 ? i : -r;
+        isX[k] = c;
+    }
     // Per lane: X then P, each n, Σe1, Σe2, Σe1², Σe2², Σe1·e2.
     double a[12][LANES] = {{0}};
-    for (size_t k0 = 0; k0 < count; k0 += LANES) {
-        for (int l = 0; l < LANES && k0 + (size_t)l < count; l++) {
-            size_t k = k0 + (size_t)l;
-            // X: (2 Re α, 2 Im α); P: (2 Im α, −2 Re α).
-            float r = 2 * re[k], i = 2 * im[k];
-            float c = codes[k] == 0 ? 1.0f : 0.0f;
-            float u1 = c != 0 ? r : i, u2 = c != 0 ? i : -r;
-            e1[k] = u1; e2[k] = u2; isX[k] = c;
-            double dc = (double)c, d1 = (double)u1, d2 = (double)u2;
-            double q1 = d1 * d1, q2 = d2 * d2, q12 = d1 * d2;
+    size_t k = 0;
+    for (; k + LANES <= count; k += LANES) {
+        for (int l = 0; l < LANES; l++) {
+            double dc = isX[k + l], d1 = e1[k + l], d2 = e2[k + l];
+            double q1 = d1 * d1, q2 = d2 * d2, q12 = d1 * d2, dp = 1 - dc;
             a[0][l] += dc; a[1][l] += dc * d1; a[2][l] += dc * d2; a[3][l] += dc * q1; a[4][l] += dc * q2; a[5][l] += dc * q12;
-            double dp = 1 - dc;
             a[6][l] += dp; a[7][l] += dp * d1; a[8][l] += dp * d2; a[9][l] += dp * q1; a[10][l] += dp * q2; a[11][l] += dp * q12;
         }
+    }
+    for (int l = 0; k < count; k++, l++) {
+        double dc = isX[k], d1 = e1[k], d2 = e2[k];
+        double q1 = d1 * d1, q2 = d2 * d2, q12 = d1 * d2, dp = 1 - dc;
+        a[0][l] += dc; a[1][l] += dc * d1; a[2][l] += dc * d2; a[3][l] += dc * q1; a[4][l] += dc * q2; a[5][l] += dc * q12;
+        a[6][l] += dp; a[7][l] += dp * d1; a[8][l] += dp * d2; a[9][l] += dp * q1; a[10][l] += dp * q2; a[11][l] += dp * q12;
     }
     for (int q = 0; q < 12; q++) sums[q] += (a[q][0] + a[q][1]) + (a[q][2] + a[q][3]);
 }
