@@ -31,6 +31,19 @@ QK_INLINE int32_t returned_row(const float *restrict q, const float *restrict wr
     return rails;
 }
 
+QK_INLINE int32_t quantise_all(float *restrict v, size_t count, const qk_digitiser *restrict d) {
+    int32_t rails = 0;
+    for (size_t k = 0; k < count; k++) rails += quantise(v[k], d, v + k);
+    return rails;
+}
+
+QK_AVX2 static int32_t quantise_avx2(float *v, size_t count, const qk_digitiser *d) { return quantise_all(v, count, d); }
+static int32_t quantise_portable(float *v, size_t count, const qk_digitiser *d) { return quantise_all(v, count, d); }
+
+int32_t qk_quantise(float *samples, size_t count, const qk_digitiser *digitiser, qk_path path) {
+    return QK_WANT_AVX2(path) ? quantise_avx2(samples, count, digitiser) : quantise_portable(samples, count, digitiser);
+}
+
 QK_AVX2 static int32_t returned_row_avx2(const float *q, const float *wr, const float *wi, const float *xr, const float *xi,
                                          size_t modes, size_t slots, float dr, float di, float sigma, const float *z,
                                          const qk_digitiser *d, float *out) {

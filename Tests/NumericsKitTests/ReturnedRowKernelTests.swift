@@ -82,4 +82,21 @@ struct ReturnedRowKernelTests {
         }
         #expect(differs == 0, "\(differs) samples differ from the Swift loop")
     }
+
+    /// `qk_quantise` (the twin's other digitised samples) is the same transfer: rounding, rails and
+    /// their count as the Swift expression it replaced.
+    @Test func quantiseIsTheSameTransfer() {
+        let d = Self.digitiser, magic: Float = 12_582_912
+        var rng = Xoshiro256(seed: 3)
+        let g = Gaussian.Sampler()
+        let v = (0..<1_001).map { _ in Float(0.8 * g.next(&rng)) }
+        let want = v.map { min(d.highestCode, max(d.lowestCode, ($0 * d.inverseLSB + magic) - magic)) * d.lsb }
+        let rails = v.map { min(d.highestCode, max(d.lowestCode, ($0 * d.inverseLSB + magic) - magic)) }.filter { $0 <= d.lowestCode || $0 >= d.highestCode }.count
+        #expect(rails > 0)
+        for path in [QK_BEST, QK_PORTABLE] {
+            var out = v, t = d
+            let n = qk_quantise(&out, out.count, &t, path)
+            #expect(out.map(\.bitPattern) == want.map(\.bitPattern) && Int(n) == rails)
+        }
+    }
 }

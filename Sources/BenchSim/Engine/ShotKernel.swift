@@ -77,7 +77,7 @@ final class ShotComputation: @unchecked Sendable {
         let offset = p.server.digitiser.offset
         let dig = p.server.digitiser
         let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
-        var digitiser = qk_digitiser(offset: offset, lsb: dig.lsb, inverseLSB: dig.inverseLSB, lowestCode: dig.lowestCode, highestCode: dig.highestCode)
+        var digitiser = dig.transfer
         let blockSlots = rows.count * spr
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, blockSlots)) { noise in
             var rails = 0

@@ -1,4 +1,5 @@
 import BenchKit
+import CKernels
 import Foundation
 import Numerics
 
@@ -34,29 +35,28 @@ enum TransmitterPhysics {
 }
 
 /// The digitiser of a homodyne receiver: the offset is added before quantisation to `bits` over
-/// ±range, with clipping at the rails.
+/// ±range, with clipping at the rails. The transfer itself is the C kernels' (`qk_quantise`,
+/// `qk_returned_row`): one rounding rule for every sample the twin digitises.
 struct Digitiser: Sendable {
-    let offset: Float
-    let lsb: Float
-    let inverseLSB: Float
-    let lowestCode: Float
-    let highestCode: Float
+    /// Offset, LSB, its inverse and the two rail codes, as the C kernels take them.
+    let transfer: qk_digitiser
+    var offset: Float { transfer.offset }
+    var lsb: Float { transfer.lsb }
+    var lowestCode: Float { transfer.lowestCode }
+    var highestCode: Float { transfer.highestCode }
 
     init(_ r: SimulationTruth.Receiver) {
-        offset = Float(r.offset.si)
-        lsb = Float(r.lsb)
-        inverseLSB = 1 / lsb
-        lowestCode = -Float(1 << (r.bits - 1))
-        highestCode = Float((1 << (r.bits - 1)) - 1)
+        let lsb = Float(r.lsb)
+        transfer = qk_digitiser(offset: Float(r.offset.si), lsb: lsb, inverseLSB: 1 / lsb,
+                                lowestCode: -Float(1 << (r.bits - 1)), highestCode: Float((1 << (r.bits - 1)) - 1))
     }
 
     /// Rounds to the nearest code (ties to even, by the 1.5·2²³ trick, exact for |code| < 2²²),
     /// clips to the rails, returns volts.
-    @inline(__always)
     func quantise(_ v: Float) -> Float {
-        let magic: Float = 12_582_912
-        let code = ((v * inverseLSB) + magic) - magic
-        return min(highestCode, max(lowestCode, code)) * lsb
+        var t = transfer, x = v
+        qk_quantise(&x, 1, &t, QK_BEST)
+        return x
     }
 
     /// How many of `volts` sit at a rail (the lowest or highest code): clipped samples.
@@ -70,15 +70,8 @@ struct Digitiser: Sendable {
     /// Quantises `buffer` in place; returns how many samples sit at a rail (as `clippedCount` counts them).
     @discardableResult
     func quantise(_ buffer: UnsafeMutableBufferPointer<Float>) -> Int {
-        let magic: Float = 12_582_912
-        let inv = inverseLSB, lo = lowestCode, hi = highestCode, step = lsb
-        // Wrapping 32-bit counts keep the loop vectorised; a buffer holds far fewer than 2³¹ samples.
-        var rails: Int32 = 0
-        for k in buffer.indices {
-            let code = min(hi, max(lo, ((buffer[k] * inv) + magic) - magic))
-            rails &+= (code <= lo ? 1 : 0) &+ (code >= hi ? 1 : 0)
-            buffer[k] = code * step
-        }
-        return Int(rails)
+        guard let base = buffer.baseAddress else { return 0 }
+        var t = transfer
+        return Int(qk_quantise(base, buffer.count, &t, QK_BEST))
     }
 }

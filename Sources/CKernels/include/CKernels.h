@@ -57,6 +57,9 @@ typedef struct {
     float offset, lsb, inverseLSB, lowestCode, highestCode;
 } qk_digitiser;
 
+/// Digitises `count` samples in place (the transfer above); returns how many codes are at a rail.
+int32_t qk_quantise(float *samples, size_t count, const qk_digitiser *digitiser, qk_path path);
+
 /// The server receiver's samples of one returned row of one shot (the twin): for the first
 /// `modes` slots, with ar + i·ai = (xr + i·xi)(dr + i·di) (ar = xr·dr − xi·di, ai = xr·di + xi·dr),
 /// v = (((q + ar·wr) − ai·wi) + σ·z) + offset; for the row's other slots (vacuum)

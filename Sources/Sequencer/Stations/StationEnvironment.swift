@@ -31,3 +31,13 @@ public struct StationEnvironment: Sendable {
         self.arguments = arguments; self.stop = stop; self.observer = observer
     }
 }
+
+/// How long a run pauses, instead of failing, for a tripped interlock and for an instrument found
+/// gone: set on a station's environment, or on an in-process run's, which hands them to both.
+public protocol PauseTimeouts {
+    var interlockTimeout: Duration { get set }
+    var reconnectTimeout: Duration { get set }
+}
+
+extension StationEnvironment: PauseTimeouts {}
+extension RunEnvironment: PauseTimeouts {}

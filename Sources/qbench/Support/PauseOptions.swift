@@ -24,14 +24,9 @@ struct PauseOptions: ParsableArguments {
         _ = try Self.parse(reconnectTimeout, option: "reconnect-timeout")
     }
 
-    /// Sets both timeouts on a station's environment.
-    func apply(to env: inout StationEnvironment) throws {
-        env.interlockTimeout = try Self.parse(interlockTimeout, option: "interlock-timeout")
-        env.reconnectTimeout = try Self.parse(reconnectTimeout, option: "reconnect-timeout")
-    }
-
-    /// Sets both timeouts on an in-process run's environment (both stations take them from it).
-    func apply(to env: inout RunEnvironment) throws {
+    /// Sets both timeouts on a station's environment, or on an in-process run's (both stations
+    /// take them from it).
+    func apply(to env: inout some PauseTimeouts) throws {
         env.interlockTimeout = try Self.parse(interlockTimeout, option: "interlock-timeout")
         env.reconnectTimeout = try Self.parse(reconnectTimeout, option: "reconnect-timeout")
     }
