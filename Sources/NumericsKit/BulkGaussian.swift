@@ -65,10 +65,40 @@ extension Gaussian {
 
         /// f(x[i]) = exp(−x[i]²/2).
         let f: [Double]
+        /// Per layer i, the slope of the chord of the density from x[i+1] to x[i].
+        let chordSlope: [Double]
 
         public init() {
             x = Self.edges()
             f = x.map { exp(-0.5 * $0 * $0) }
+            let x = self.x, f = self.f
+            chordSlope = (0..<Self.layers).map { (i: Int) -> Double in
+                guard i > 0 else { return 0 }
+                let rise: Double = f[i] - f[i + 1], run: Double = x[i] - x[i + 1]
+                return rise / run
+            }
+        }
+
+        /// The wedge test of layer i (1…255) at `xs`: whether `height` lies below the density
+        /// exp(−xs²/2). Decided without `exp` where a squeeze settles it: on [a, b] = [x[i+1], x[i]]
+        /// the density is convex for a ≥ 1 and concave for b ≤ 1, so it lies between its chord and
+        /// its tangents at a and b. A margin of 10⁻¹² of f(a), far above the rounding of the bounds
+        /// and of `exp` (a few 10⁻¹⁶), leaves every height near the density to `exp`, so the answer
+        /// is the one `height < exp(−xs²/2)` gives (tested point by point against it).
+        @inline(__always)
+        func wedgeAccepts(layer i: Int, xs: Double, height y: Double) -> Bool {
+            let a = x[i + 1], b = x[i], fa = f[i + 1], fb = f[i]
+            let t = abs(xs), margin = 1e-12 * fa
+            let chord = fa + (t - a) * chordSlope[i]
+            let tangentA = fa * (1 - a * (t - a)), tangentB = fb * (1 - b * (t - b))
+            if a >= 1 {
+                if y > chord + margin { return false }
+                if y < max(tangentA, tangentB) - margin { return true }
+            } else if b <= 1 {
+                if y < chord - margin { return true }
+                if y > min(tangentA, tangentB) + margin { return false }
+            }
+            return y < exp(-0.5 * xs * xs)
         }
 
         /// Area of the top layer (between x[255] and 0) by the recursion: equals `area` when the
@@ -142,7 +172,7 @@ extension Gaussian {
                 if abs(u) < x[layer + 1] / x[layer] { return Float(xs) }
                 // Wedge: a uniform height between the layer's bottom f(x[i]) and top f(x[i+1]),
                 // accepted below the density.
-                if f[layer] + rng.nextUnit() * (f[layer + 1] - f[layer]) < exp(-0.5 * xs * xs) { return Float(xs) }
+                if wedgeAccepts(layer: layer, xs: xs, height: f[layer] + rng.nextUnit() * (f[layer + 1] - f[layer])) { return Float(xs) }
                 let bits = UInt32(truncatingIfNeeded: rng.next())
                 layer = Int(bits & 255)
                 h = Int32(bitPattern: bits) >> 8

@@ -146,3 +146,56 @@ struct StridedGemmTests {
         } }
     }
 }
+
+@Suite("Bulk sampler: the stream is pinned")
+struct BulkGaussianStreamTests {
+    let sampler = Gaussian.BulkSampler()
+
+    /// FNV-1a over the bit patterns of 2,000,000 samples drawn in fills of odd lengths (every
+    /// path: fast, wedge, tail), on both builds of the fast path. The value is the one the sampler
+    /// gave before its AVX2 kernel was written with intrinsics and the wedge test got its squeeze
+    /// (commit 075fd06): a faster sampler must draw the same noise, so every seed-pinned expectation
+    /// of the twin stays what it was written against.
+    @Test(arguments: [QK_BEST, QK_PORTABLE])
+    func samplesEqualTheRecordedStream(path: qk_path) {
+        var rng = Xoshiro256(seed: 2026, stream: 11)
+        var buffer = [Float](repeating: 0, count: 40_009)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var done = 0, length = 1
+        while done < 2_000_000 {
+            let m = min(length, 2_000_000 - done)
+            buffer.withUnsafeMutableBufferPointer { sampler.fill(UnsafeMutableBufferPointer(rebasing: $0[0..<m]), &rng, path: path) }
+            for k in 0..<m { hash = (hash ^ UInt64(buffer[k].bitPattern)) &* 0x100_0000_01b3 }
+            done += m
+            length = length * 3 % 40_009 + 1
+        }
+        #expect(hash == Self.recorded, "hash \(String(hash, radix: 16))")
+    }
+
+    /// The wedge test's squeeze answers as `height < exp(−xs²/2)` does, on every layer: at random
+    /// points of the wedge's box, and at the points where it is closest to wrong (heights one ulp
+    /// either side of the computed density, positions at the layer's edges).
+    @Test func wedgeSqueezeDecidesAsExp() {
+        var rng = Xoshiro256(seed: 5, stream: 3)
+        var points = 0
+        for i in 1..<Gaussian.BulkSampler.layers {
+            let a = sampler.x[i + 1], b = sampler.x[i], fa = sampler.f[i + 1], fb = sampler.f[i]
+            var positions = [a, a.nextUp, b.nextDown, (a + b) / 2]
+            for _ in 0..<400 { positions.append(a + rng.nextUnit() * (b - a)) }
+            for t in positions {
+                let density = exp(-0.5 * t * t)
+                var heights = [density, density.nextUp, density.nextDown, fa, fb]
+                for _ in 0..<4 { heights.append(fb + rng.nextUnit() * (fa - fb)) }
+                for y in heights {
+                    for xs in [t, -t] {
+                        points += 1
+                        #expect(sampler.wedgeAccepts(layer: i, xs: xs, height: y) == (y < exp(-0.5 * xs * xs)), "layer \(i) x \(xs) height \(y)")
+                    }
+                }
+            }
+        }
+        #expect(points > 1_000_000)
+    }
+
+    static let recorded: UInt64 = 0x3856_1726_2d00_e83e
+}

@@ -81,9 +81,11 @@ final class ClientShotComputation: @unchecked Sendable {
         let displacement = FloatStorage(count: back * layout.rows * 2, zeroed: false)
         let dense = p.optics.interceptResend && back > 0 ? FloatStorage(count: back * light.slots * 2, zeroed: false) : nil
         let (rowsPerBlock, blocks) = Self.blocks(layout)
-        WorkPool.run(units: p.computeShots * blocks, threads: p.threads) { u in
-            let b = u % blocks
-            self.unit(shot: u / blocks, rows: b * rowsPerBlock..<min(layout.rows, (b + 1) * rowsPerBlock), block: b,
+        // Block-major: consecutive units read the same block of the shot's fields (in cache).
+        let shots = p.computeShots
+        WorkPool.run(units: shots * blocks, threads: p.threads) { u in
+            let b = u / shots
+            self.unit(shot: u % shots, rows: b * rowsPerBlock..<min(layout.rows, (b + 1) * rowsPerBlock), block: b,
                       client: client, displacement: displacement, dense: dense)
         }
         let n = layout.modesPerRow

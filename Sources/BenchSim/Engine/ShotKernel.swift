@@ -42,7 +42,8 @@ final class ShotComputation: @unchecked Sendable {
 
     /// The server receiver's samples (serverShots × slots) of the back-to-back path, or of the
     /// client path with the light that came back. Returns how many sit at the digitiser's rails
-    /// (counted by each unit as it quantises).
+    /// (counted by each unit as it quantises). Units run block-major: consecutive units read the
+    /// same block of the burst's fields, still in cache, for the next shot.
     func run(server: SharedBuffer<Float>, returned: ReturnedLight?) -> Int {
         let clientPath = p.path == .client && returned != nil
         let (rowsPerBlock, rowBlocks) = returned.map { ClientShotComputation.blocks($0.layout) } ?? (0, 0)
@@ -54,13 +55,13 @@ final class ShotComputation: @unchecked Sendable {
         if clientPath, let returned {
             let rows = returned.layout.rows
             WorkPool.run(units: units, threads: p.threads) { u in
-                let b = u % blocks
-                counts.base[u] = self.clientPathUnit(shot: u / blocks, rows: b * rowsPerBlock..<min(rows, (b + 1) * rowsPerBlock), block: b,
+                let b = u / p.serverShots
+                counts.base[u] = self.clientPathUnit(shot: u % p.serverShots, rows: b * rowsPerBlock..<min(rows, (b + 1) * rowsPerBlock), block: b,
                                                      returned: returned, server: server)
             }
         } else {
             WorkPool.run(units: units, threads: p.threads) { u in
-                counts.base[u] = self.directUnit(shot: u / blocks, block: u % blocks, server: server)
+                counts.base[u] = self.directUnit(shot: u % p.serverShots, block: u / p.serverShots, server: server)
             }
         }
         return rails.prefix(units).reduce(0, +)
