@@ -37,6 +37,8 @@ mutants=(
   "no-permutation|Sources/Sequencer/Stations/HiddenUnitPermutation.swift|s.replace('pairs.swapAt(i, Int(UInt64.random(in: 0...UInt64(i), using: &rng)))', '_ = UInt64.random(in: 0...UInt64(i), using: &rng)')|the hidden units keep their labels"
   "abort-not-final|Sources/Sequencer/Records/RunDatabase+Decisions.swift|s.replace(\"step = 'abort'\", \"step = 'never'\")|a journaled abort does not stop a resume"
   "fibre-drops-the-client|Sources/BenchSim/Engine/ShotKernel.swift|s.replace('let d = p.back * dRaw', 'let d = p.back * Complex(0) * dRaw')|the twin's returned light loses what the client's optics added"
+  "wedge-no-margin|Sources/CKernels/ZigguratSlowPath.c|s.replace('margin = 1e-12 * fa', 'margin = 0 * fa')|the sampler's wedge squeeze decides at the density's rounding (a Gaussian sample's rare path differs from the exact test)|BulkGaussian"
+  "wedge-wrong-convexity|Sources/CKernels/ZigguratSlowPath.c|s.replace('if (a >= 1) {', 'if (a >= 0.5) {')|the squeeze takes concave layers for convex (samples drawn from the wrong density)|BulkGaussian"
   "station-file-admits-names|Sources/SessionTransport/ServerStationFile.swift|s.replace('if case .commonName = entry {', 'if case .commonName = entry, false {')|the station file admits a client by common name"
   "no-safety-guard|Sources/qbench/Support/SafetyGuard.swift|s.replace('guard description.bindings.values.contains(where: { \$0.driver != \"sim\" }) else { return }', 'return')|a real bench is driven without a safety guard|BusTests"
   "guard-ignores-release|Sources/qbench/Commands/GuardCommand.swift|s.replace('if line == \"safe\" { released = true }', 'if line == \"safe\" { released = false }')|the guard acts after a normal end too|BusTests"

@@ -27,25 +27,41 @@ extension Gaussian {
         }()
 
         /// Layer edges x[0] = v/f(r) > x[1] = r > … > x[256] = 0.
-        let x: [Double]
+        var x: [Double] { Array(UnsafeBufferPointer(start: Self.table.x, count: Self.layers + 1)) }
+        /// f(x[i]) = exp(−x[i]²/2).
+        var f: [Double] { Array(UnsafeBufferPointer(start: Self.table.f, count: Self.layers + 1)) }
         /// Fast-accept bound on |h + ½| per layer: ⌈ x[i+1]/x[i] · 2²³ − ½ ⌉.
         var bound: [Int32] { Array(UnsafeBufferPointer(start: Self.table.bound, count: Self.layers)) }
-        /// The fast path's tables, built once per process and never freed.
-        static let table = FastTable()
+        /// The tables, built once per process and never freed.
+        static let table = Tables()
 
-        /// Bounds and scales (x[i] / 2²³: the sample is (h + ½) · scale[i]) as raw pointers for the
-        /// C fast path.
-        final class FastTable: @unchecked Sendable {
+        /// The C kernels' tables: bounds and scales (x[i] / 2²³: the sample is (h + ½) · scale[i])
+        /// for the fast path; edges, densities and chord slopes for the rare path.
+        final class Tables: @unchecked Sendable {
+            let x: UnsafeMutablePointer<Double>, f: UnsafeMutablePointer<Double>, chordSlope: UnsafeMutablePointer<Double>
             let bound: UnsafeMutablePointer<Int32>
             let scale: UnsafeMutablePointer<Float>
             init() {
-                let x = BulkSampler.edges()
-                bound = .allocate(capacity: BulkSampler.layers)
-                scale = .allocate(capacity: BulkSampler.layers)
-                for i in 0..<BulkSampler.layers {
+                let layers = BulkSampler.layers
+                let edges = BulkSampler.edges()
+                x = .allocate(capacity: layers + 1)
+                f = .allocate(capacity: layers + 1)
+                chordSlope = .allocate(capacity: layers)
+                bound = .allocate(capacity: layers)
+                scale = .allocate(capacity: layers)
+                for i in 0...layers {
+                    x[i] = edges[i]
+                    f[i] = exp(-0.5 * edges[i] * edges[i])
+                }
+                for i in 0..<layers {
                     bound[i] = Int32((x[i + 1] / x[i] * 0x1.0p23 - 0.5).rounded(.up))
                     scale[i] = Float(x[i] * 0x1.0p-23)
+                    let rise: Double = f[i] - f[i + 1], run: Double = x[i] - x[i + 1]
+                    chordSlope[i] = i == 0 ? 0 : rise / run
                 }
+            }
+            var c: qk_ziggurat_tables {
+                qk_ziggurat_tables(x: x, f: f, chordSlope: chordSlope, bound: bound, scale: scale, r: BulkSampler.r)
             }
         }
 
@@ -63,42 +79,13 @@ extension Gaussian {
             return x
         }
 
-        /// f(x[i]) = exp(−x[i]²/2).
-        let f: [Double]
-        /// Per layer i, the slope of the chord of the density from x[i+1] to x[i].
-        let chordSlope: [Double]
+        public init() {}
 
-        public init() {
-            x = Self.edges()
-            f = x.map { exp(-0.5 * $0 * $0) }
-            let x = self.x, f = self.f
-            chordSlope = (0..<Self.layers).map { (i: Int) -> Double in
-                guard i > 0 else { return 0 }
-                let rise: Double = f[i] - f[i + 1], run: Double = x[i] - x[i + 1]
-                return rise / run
-            }
-        }
-
-        /// The wedge test of layer i (1…255) at `xs`: whether `height` lies below the density
-        /// exp(−xs²/2). Decided without `exp` where a squeeze settles it: on [a, b] = [x[i+1], x[i]]
-        /// the density is convex for a ≥ 1 and concave for b ≤ 1, so it lies between its chord and
-        /// its tangents at a and b. A margin of 10⁻¹² of f(a), far above the rounding of the bounds
-        /// and of `exp` (a few 10⁻¹⁶), leaves every height near the density to `exp`, so the answer
-        /// is the one `height < exp(−xs²/2)` gives (tested point by point against it).
-        @inline(__always)
+        /// The wedge test of layer i (1…255): whether `height` lies below exp(−xs²/2)
+        /// (`qk_wedge_accepts`: chord and tangent squeezes first, `exp` where they do not settle it).
         func wedgeAccepts(layer i: Int, xs: Double, height y: Double) -> Bool {
-            let a = x[i + 1], b = x[i], fa = f[i + 1], fb = f[i]
-            let t = abs(xs), margin = 1e-12 * fa
-            let chord = fa + (t - a) * chordSlope[i]
-            let tangentA = fa * (1 - a * (t - a)), tangentB = fb * (1 - b * (t - b))
-            if a >= 1 {
-                if y > chord + margin { return false }
-                if y < max(tangentA, tangentB) - margin { return true }
-            } else if b <= 1 {
-                if y < chord - margin { return true }
-                if y > min(tangentA, tangentB) + margin { return false }
-            }
-            return y < exp(-0.5 * xs * xs)
+            var tables = Self.table.c
+            return qk_wedge_accepts(&tables, Int32(i), xs, y) != 0
         }
 
         /// Area of the top layer (between x[255] and 0) by the recursion: equals `area` when the
@@ -128,10 +115,7 @@ extension Gaussian {
                     while done < buffer.count {
                         let m = min(Self.block, buffer.count - done)
                         let count = qk_ziggurat_fast(out + done, m, state.baseAddress!, Self.table.bound, Self.table.scale, rejected.baseAddress!, path)
-                        for t in 0..<count {
-                            let word = rejected[2 * t + 1]
-                            out[done + Int(rejected[2 * t])] = slowSample(layer: Int(word & 255), h: Int32(bitPattern: word) >> 8, &rng)
-                        }
+                        if count > 0 { slowPath(out + done, rejected: rejected.baseAddress!, count: count, &rng) }
                         done += m
                     }
                 }
@@ -151,33 +135,16 @@ extension Gaussian {
             return v
         }
 
-        /// The rare path: the point fell outside the inner rectangle of its layer. Decides it by
-        /// the wedge test (layers 1…255) or samples the tail (layer 0), drawing again on rejection.
-        func slowSample(layer: Int, h: Int32, _ rng: inout Xoshiro256) -> Float {
-            var layer = layer, h = h
-            while true {
-                let u = (Double(h) + 0.5) * 0x1.0p-23
-                if layer == 0 {
-                    let xs = u * x[0]
-                    if abs(xs) < Self.r { return Float(xs) }
-                    // Tail beyond r, by Marsaglia's exponential rejection.
-                    var t: Double, y: Double
-                    repeat {
-                        t = log(rng.nextOpenUnit()) / Self.r
-                        y = log(rng.nextOpenUnit())
-                    } while -2 * y < t * t
-                    return Float(u < 0 ? t - Self.r : Self.r - t)
-                }
-                let xs = u * x[layer]
-                if abs(u) < x[layer + 1] / x[layer] { return Float(xs) }
-                // Wedge: a uniform height between the layer's bottom f(x[i]) and top f(x[i+1]),
-                // accepted below the density.
-                if wedgeAccepts(layer: layer, xs: xs, height: f[layer] + rng.nextUnit() * (f[layer + 1] - f[layer])) { return Float(xs) }
-                let bits = UInt32(truncatingIfNeeded: rng.next())
-                layer = Int(bits & 255)
-                h = Int32(bitPattern: bits) >> 8
-                if (h ^ (h >> 31)) < Self.table.bound[layer] { return (Float(h) + 0.5) * Self.table.scale[layer] }
+        /// The rare path (`qk_ziggurat_slow`): the points that fell outside their layer's inner
+        /// rectangle, decided by the wedge test (layers 1…255) or sampled from the tail (layer 0),
+        /// drawing again from `rng` on rejection.
+        private func slowPath(_ out: UnsafeMutablePointer<Float>, rejected: UnsafePointer<UInt32>, count: Int, _ rng: inout Xoshiro256) {
+            var tables = Self.table.c
+            var state = (rng.s0, rng.s1, rng.s2, rng.s3)
+            withUnsafeMutableBytes(of: &state) { words in
+                qk_ziggurat_slow(out, rejected, count, &tables, words.baseAddress!.assumingMemoryBound(to: UInt64.self))
             }
+            (rng.s0, rng.s1, rng.s2, rng.s3) = state
         }
     }
 }

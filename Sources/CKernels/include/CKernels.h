@@ -33,6 +33,27 @@ int qk_uses_avx2(void);
 size_t qk_ziggurat_fast(float *out, size_t n, uint64_t *state, const int32_t *bound, const float *scale,
                         uint32_t *rejected, qk_path path);
 
+/// The ziggurat's tables for the rare path: layer edges x[0…256] (x[1] = r, x[256] = 0), the
+/// density f[i] = exp(−x[i]²/2), the slope of its chord over each layer (from x[i+1] to x[i]), and
+/// the fast path's bound and scale.
+typedef struct {
+    const double *x, *f, *chordSlope;
+    const int32_t *bound;
+    const float *scale;
+    double r;
+} qk_ziggurat_tables;
+
+/// The wedge test of layer 1…255 at xs: whether height y lies below exp(−xs²/2), decided by the
+/// chord and the tangents at the layer's edges where they settle it (convex layers beyond 1,
+/// concave below), by exp otherwise; the answer is the one y < exp(−xs²/2) gives.
+int qk_wedge_accepts(const qk_ziggurat_tables *tables, int layer, double xs, double y);
+
+/// The rare path for `count` rejected (index, word) pairs of `qk_ziggurat_fast`, in order: the
+/// wedge test or the tail, drawing again on rejection from the xoshiro256** generator `state`
+/// (s0…s3, advanced). Writes out[index].
+void qk_ziggurat_slow(float *out, const uint32_t *rejected, size_t count, const qk_ziggurat_tables *tables,
+                      uint64_t state[4]);
+
 /// Sample-dependent sums of the server's signal slots over `shots` shots: y of shot s at
 /// y[s · shotStride + k] for k < count, regressors e1[k], e2[k] (already mapped to the slot's
 /// quadrature), isX[k] = 1 for an X slot and 0 for a P slot. Adds to sums, in order:
