@@ -75,20 +75,27 @@ struct ShotSumsTests {
         #expect(burst.viaAddShots() == burst.viaAddShots())
     }
 
-    /// The AVX2 and the portable builds of both kernels give the same bits (lengths off the lanes).
-    @Test func kernelBuildsAgreeBitForBit() {
+    /// The AVX2 and the portable builds of the burst kernel give the same bits (lengths off the
+    /// lanes and across its chunks of slots), and its sums are the sums over shots and slots of
+    /// each slot's kind to rounding.
+    @Test(arguments: [1, 3, 4, 5, 513, 1_031])
+    func burstSumsBuildsAgreeAndSumEachKind(count: Int) {
         let burst = Burst(slots: 1_031, shots: 3, stride: 1_040, seed: 99)
-        let e1 = burst.re.map { 2 * $0 }, e2 = burst.im.map { 2 * $0 }, isX: [Float] = burst.codes.map { $0 == 0 ? 1 : 0 }
-        for count in [1, 3, 4, 5, 1_031] {
-            var best = [Double](repeating: 0, count: 8), portable = best
-            var vBest = [Double](repeating: 0, count: 2), vPortable = vBest
-            qk_signal_sums(burst.y, 3, 1_040, e1, e2, isX, count, &best, QK_BEST)
-            qk_signal_sums(burst.y, 3, 1_040, e1, e2, isX, count, &portable, QK_PORTABLE)
-            qk_vacuum_sums(burst.y, 3, 1_040, count, &vBest, QK_BEST)
-            qk_vacuum_sums(burst.y, 3, 1_040, count, &vPortable, QK_PORTABLE)
-            #expect(best.map(\.bitPattern) == portable.map(\.bitPattern), "signal, \(count) slots")
-            #expect(vBest.map(\.bitPattern) == vPortable.map(\.bitPattern), "vacuum, \(count) slots")
+        let e1 = burst.codes.indices.map { burst.codes[$0] == 2 ? 0 : 2 * burst.re[$0] }
+        let e2 = burst.codes.indices.map { burst.codes[$0] == 2 ? 0 : 2 * burst.im[$0] }
+        var best = [Double](repeating: 0, count: 10), portable = best
+        qk_burst_sums(burst.y, 3, 1_040, e1, e2, burst.codes, count, &best, QK_BEST)
+        qk_burst_sums(burst.y, 3, 1_040, e1, e2, burst.codes, count, &portable, QK_PORTABLE)
+        #expect(best.map(\.bitPattern) == portable.map(\.bitPattern), "\(count) slots")
+        var expected = [Double](repeating: 0, count: 10)
+        for s in 0..<3 {
+            for k in 0..<count {
+                let v = Double(burst.y[s * 1_040 + k]), base = [0, 4, 8][Int(burst.codes[k])]
+                expected[base] += v; expected[base + 1] += v * v
+                if base < 8 { expected[base + 2] += Double(e1[k]) * v; expected[base + 3] += Double(e2[k]) * v }
+            }
         }
+        for q in 0..<10 { #expect(Self.close(best[q], expected[q], scale: 1), "sum \(q): \(best[q]) vs \(expected[q])") }
     }
 
     /// The pattern-only kernel: both builds give the same bits and the same regressors, and its

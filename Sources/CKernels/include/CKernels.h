@@ -54,23 +54,20 @@ int qk_wedge_accepts(const qk_ziggurat_tables *tables, int layer, double xs, dou
 void qk_ziggurat_slow(float *out, const uint32_t *rejected, size_t count, const qk_ziggurat_tables *tables,
                       uint64_t state[4]);
 
-/// Sample-dependent sums of the server's signal slots over `shots` shots: y of shot s at
-/// y[s · shotStride + k] for k < count, regressors e1[k], e2[k] (already mapped to the slot's
-/// quadrature), isX[k] = 1 for an X slot and 0 for a P slot. Adds to sums, in order:
-/// X: Σy, Σy², Σe1·y, Σe2·y; P: the same. Double accumulation.
-void qk_signal_sums(const float *y, size_t shots, size_t shotStride, const float *e1, const float *e2,
-                    const float *isX, size_t count, double sums[8], qk_path path);
+/// Sample-dependent sums of a range of `count` slots of the server's pattern over `shots` shots:
+/// y of shot s at y[s · shotStride + k], codes[k] 0 (X), 1 (P) or above (vacuum), regressors e1[k],
+/// e2[k] of the signal slots (already mapped to the slot's quadrature; finite on every slot). Each
+/// slot's Σ_s y and Σ_s y² first (shots in order), then adds to sums, in order: X: Σy, Σy², Σe1·y,
+/// Σe2·y; P: the same; vacuum: Σy, Σy². Double accumulation.
+void qk_burst_sums(const float *y, size_t shots, size_t shotStride, const float *e1, const float *e2,
+                   const uint8_t *codes, size_t count, double sums[10], qk_path path);
 
 /// Pattern-only sums of a run of `count` signal slots (codes 0 = X, 1 = P, nothing else) of one
 /// shot: writes each slot's regressors e1[k], e2[k] (X: 2 Re α, 2 Im α; P: 2 Im α, −2 Re α) and
-/// isX[k] (1 or 0) for `qk_signal_sums`, and adds to sums, in order: X: n, Σe1, Σe2, Σe1², Σe2²,
+/// isX[k] (1 or 0) for `qk_burst_sums`, and adds to sums, in order: X: n, Σe1, Σe2, Σe1², Σe2²,
 /// Σe1·e2; P: the same. Double accumulation.
 void qk_pattern_sums(const float *re, const float *im, const uint8_t *codes, size_t count,
                      float *e1, float *e2, float *isX, double sums[12], qk_path path);
-
-/// Σy and Σy² of vacuum slots over `shots` shots (y of shot s at y[s · shotStride + k], k < count),
-/// added to sums. Double accumulation.
-void qk_vacuum_sums(const float *y, size_t shots, size_t shotStride, size_t count, double sums[2], qk_path path);
 
 /// A digitiser's transfer: code = round(v / lsb) clipped to [lowestCode, highestCode] (codes as
 /// floats), sample = code · lsb; `offset` is the receiver's DC offset added before it.

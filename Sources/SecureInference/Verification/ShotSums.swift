@@ -15,9 +15,9 @@ struct SharedSlots: @unchecked Sendable {
 }
 
 /// The raw sums of one range of a pattern's slots over the shots of a burst: X and P slots as
-/// regression sums (the pattern-only ones computed once and scaled by the shot count, the
-/// sample-dependent ones by `qk_signal_sums`), vacuum slots as count, Σy and Σy² (`qk_vacuum_sums`).
-/// The range is cut into runs of signal and of vacuum slots as the pattern lies.
+/// regression sums (the pattern-only ones computed once per run of signal slots and scaled by the
+/// shot count), vacuum slots as count, Σy and Σy²; the sample-dependent sums of the whole range by
+/// `qk_burst_sums` (each slot's sums over the shots, then combined with its kind and regressors).
 struct ShotSums: Sendable {
     var x = RegressionMoments.RawSums(), p = RegressionMoments.RawSums()
     var vacuumCount = 0, vacuumSum = 0.0, vacuumSumOfSquares = 0.0
@@ -32,21 +32,25 @@ struct ShotSums: Sendable {
             sums.initialize(repeating: 0)
             let e1 = w.baseAddress!, e2 = e1 + m, isX = e2 + m
             let sample = sums.baseAddress!, vacuum = sample + 8, pattern = sample + 10
-            // Pattern-only sums per quadrature (one shot): n, Σe1, Σe2, Σe1², Σe2², Σe1·e2.
+            // Pattern-only sums per quadrature (one shot): n, Σe1, Σe2, Σe1², Σe2², Σe1·e2, and
+            // the regressors of every signal slot (zero on the vacuum slots).
             var k = range.lowerBound
             while k < range.upperBound {
                 let vacuumRun = Self.isVacuum(s.codes[k])
                 var end = k + 1
                 while end < range.upperBound, Self.isVacuum(s.codes[end]) == vacuumRun { end += 1 }
+                let at = k - range.lowerBound
                 if vacuumRun {
-                    qk_vacuum_sums(s.y + k, shots, shotStride, end - k, vacuum, QK_BEST)
+                    (e1 + at).initialize(repeating: 0, count: end - k)
+                    (e2 + at).initialize(repeating: 0, count: end - k)
                     vacuumCount += (end - k) * shots
                 } else {
-                    qk_pattern_sums(s.re + k, s.im + k, s.codes + k, end - k, e1, e2, isX, pattern, QK_BEST)
-                    qk_signal_sums(s.y + k, shots, shotStride, e1, e2, isX, end - k, sample, QK_BEST)
+                    qk_pattern_sums(s.re + k, s.im + k, s.codes + k, end - k, e1 + at, e2 + at, isX + at, pattern, QK_BEST)
                 }
                 k = end
             }
+            // The sample-dependent sums of the whole range over every shot.
+            qk_burst_sums(s.y + range.lowerBound, shots, shotStride, e1, e2, s.codes + range.lowerBound, m, sample, QK_BEST)
             let nx = Int(pattern[0]), x1 = pattern[1], x2 = pattern[2], x11 = pattern[3], x22 = pattern[4], x12 = pattern[5]
             let np = Int(pattern[6]), p1 = pattern[7], p2 = pattern[8], p11 = pattern[9], p22 = pattern[10], p12 = pattern[11]
             let t = Double(shots)
