@@ -96,13 +96,16 @@ struct BasisGenerator: RandomNumberGenerator {
 struct HMACKeystream {
     let key: SymmetricKey
     let stream: UInt64
+    /// HMAC with the key's inner and outer pads already hashed: each block copies it, so a block
+    /// costs the message's compressions only (the same MAC as `HMAC.authenticationCode`).
+    private let keyed: HMAC<SHA256>
     private var counter: UInt64 = 0
     private var words: [UInt64] = []
     private var position = 0
     /// HMAC blocks per refill (32 bytes each).
     static let blocksPerRefill = 256
 
-    init(key: SymmetricKey, stream: UInt64) { self.key = key; self.stream = stream }
+    init(key: SymmetricKey, stream: UInt64) { self.key = key; self.stream = stream; keyed = HMAC<SHA256>(key: key) }
 
     mutating func next() -> UInt64 {
         if position == words.count { refillWords() }
@@ -117,7 +120,9 @@ struct HMACKeystream {
         for _ in 0..<Self.blocksPerRefill {
             withUnsafeBytes(of: counter.littleEndian) { for k in 0..<8 { message[8 + k] = $0[k] } }
             counter &+= 1
-            let mac = HMAC<SHA256>.authenticationCode(for: message, using: key)
+            var block = keyed
+            block.update(data: message)
+            let mac = block.finalize()
             mac.withUnsafeBytes { raw in
                 for w in 0..<4 { words.append(raw.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) }
             }
