@@ -41,6 +41,19 @@ struct LimitTests {
         #expect(await log.calls == ["modulator.load 3"])
     }
 
+    /// A sample that is not a number anywhere in a waveform refuses it whole: the range of the
+    /// samples must not skip it (a NaN weight in a model file would otherwise reach the AWG).
+    @Test(arguments: [[0, Float.nan, 0.5], [Float.nan, 0.2], [0.3, -0.2, .nan], [0.1, .infinity]])
+    func waveformWithANonNumberIsRefusedWhole(volts: [Float]) async throws {
+        let (bench, log) = try await open()
+        let m = try bench.modulator()
+        let ok = Waveform(volts: [0, 0.5, -0.9], sampleRate: .gigahertz(1))
+        let bad = Waveform(volts: volts, sampleRate: .gigahertz(1))
+        await #expect(throws: LimitViolation.self) { try await m.loadDrive(i: bad, q: ok) }
+        await #expect(throws: LimitViolation.self) { try await m.loadDrive(i: ok, q: bad) }
+        #expect(await log.calls.isEmpty)
+    }
+
     /// The cross-parameter constraint works both ways: no opening the shutter while the current is
     /// above 80 mA, and no raising the current above 80 mA while it is open.
     @Test func constraintAcrossParameters() async throws {

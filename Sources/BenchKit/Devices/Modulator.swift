@@ -7,11 +7,18 @@ public struct Waveform: Sendable, Equatable {
     public var sampleRate: Frequency
     public init(volts: [Float], sampleRate: Frequency) { self.volts = volts; self.sampleRate = sampleRate }
 
-    /// Smallest and largest sample, in one pass.
+    /// Smallest and largest sample, in one pass; both NaN if any sample is not a number, so that a
+    /// limit check refuses the waveform (min and max alone would step over it).
     public var range: (minimum: Voltage, maximum: Voltage) {
-        var lo = Float.infinity, hi = -Float.infinity
-        volts.withUnsafeBufferPointer { v in for x in v { lo = Swift.min(lo, x); hi = Swift.max(hi, x) } }
-        return volts.isEmpty ? (.zero, .zero) : (.volts(Double(lo)), .volts(Double(hi)))
+        var lo = Float.infinity, hi = -Float.infinity, nonNumbers = 0
+        volts.withUnsafeBufferPointer { v in
+            for x in v {
+                lo = Swift.min(lo, x); hi = Swift.max(hi, x)
+                nonNumbers &+= x.isNaN ? 1 : 0
+            }
+        }
+        if volts.isEmpty { return (.zero, .zero) }
+        return nonNumbers > 0 ? (.volts(.nan), .volts(.nan)) : (.volts(Double(lo)), .volts(Double(hi)))
     }
     public var minimum: Voltage { range.minimum }
     public var maximum: Voltage { range.maximum }

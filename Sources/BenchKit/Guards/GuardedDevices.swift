@@ -32,7 +32,9 @@ public actor GuardedModulator: Modulator {
     public func reconnect() async throws { try await inner.reconnect() }
     public func loadDrive(i: Waveform, q: Waveform) async throws {
         let ri = i.range, rq = q.range
-        try await limits.admit(role, "drive", min(ri.minimum.si, rq.minimum.si))
+        // A NaN range (a sample that is not a number) must reach the check: min and max would drop it.
+        let unordered = ri.minimum.si.isNaN || rq.minimum.si.isNaN
+        try await limits.admit(role, "drive", unordered ? .nan : min(ri.minimum.si, rq.minimum.si))
         let peak = max(ri.maximum.si, rq.maximum.si)
         try await guarded(limits, role, "drive", peak) { try await inner.loadDrive(i: i, q: q) }
     }
