@@ -56,6 +56,24 @@ struct SplitTwinTests {
         #expect(Set(sites.client.roles).isDisjoint(with: Station.server.roles))
     }
 
+    /// Sites split from a twin that has already run (its clock, drifts and counters advanced, as
+    /// after a calibration) continue it: they give the samples and readings the one-table twin
+    /// gives next, bit for bit. Sites that started again at time zero (`bench run --split` before
+    /// `continueTwin`) gave other samples, and their drifts no longer matched the calibration.
+    @Test func sitesContinueTheTwinTheyWereSplitFrom() async throws {
+        let (table, tableEngine) = try await TestBench.open(TestBench.yaml(seed: 23, client: "honest", constants: [:]))
+        _ = try await TestBench.clientPathScript(server: table, client: table, serverEngine: tableEngine)
+        #expect(tableEngine.checkpoint().clock > 0)
+        let sites = try await Self.split(seed: 23, client: "honest")
+        try await SimulatedBench.continueTwin(of: table, at: [sites.server, sites.client])
+        let next = try await TestBench.clientPathScript(server: table, client: table, serverEngine: tableEngine)
+        let two = try await TestBench.clientPathScript(server: sites.server, client: sites.client, serverEngine: sites.serverEngine)
+        // Compared to a Bool first: a failing #expect on two arrays this long would diff them.
+        let sameServer = next.server == two.server, sameClient = next.client == two.client
+        #expect(sameServer, "the split sites' samples differ from the one-table twin's next ones")
+        #expect(sameClient, "the split sites' readings differ from the one-table twin's next ones")
+    }
+
     /// A burst the server measures with no client twin on the fibre is refused (not silently
     /// vacuum); a client twin that goes away mid-session turns the next burst into a link error.
     @Test func missingOrLostClientTwinIsADeviceError() async throws {
