@@ -13,8 +13,8 @@ extension Gaussian {
     /// beyond r are sampled by rejection with fresh uniforms (never approximated).
     ///
     /// Streams: a fill seeds its lanes from eight draws of the caller's generator (each lane
-    /// an independent SplitMix64 expansion), and the rare slow path (about 1.5 % of samples, in
-    /// increasing sample order) draws from the caller's generator itself. The same generator state
+    /// an independent SplitMix64 expansion), and the rare slow path (`qk_ziggurat_slow`, about
+    /// 1.5 % of samples, in increasing sample order) draws from the caller's generator itself. The same generator state
     /// gives the same samples, whichever build of the kernel runs.
     public struct BulkSampler: Sendable {
         public static let layers = 256
