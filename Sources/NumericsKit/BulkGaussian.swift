@@ -115,7 +115,7 @@ extension Gaussian {
                     while done < buffer.count {
                         let m = min(Self.block, buffer.count - done)
                         let count = qk_ziggurat_fast(out + done, m, state.baseAddress!, Self.table.bound, Self.table.scale, rejected.baseAddress!, path)
-                        if count > 0 { slowPath(out + done, rejected: rejected.baseAddress!, count: count, &rng) }
+                        if count > 0 { slowPath(out + done, rejected: UnsafeBufferPointer(rebasing: rejected[0..<(2 * count)]), &rng) }
                         done += m
                     }
                 }
@@ -138,13 +138,14 @@ extension Gaussian {
         /// The rare path (`qk_ziggurat_slow`): the points that fell outside their layer's inner
         /// rectangle, decided by the wedge test (layers 1…255) or sampled from the tail (layer 0),
         /// drawing again from `rng` on rejection.
-        private func slowPath(_ out: UnsafeMutablePointer<Float>, rejected: UnsafePointer<UInt32>, count: Int, _ rng: inout Xoshiro256) {
+        private func slowPath(_ out: UnsafeMutablePointer<Float>, rejected: UnsafeBufferPointer<UInt32>, _ rng: inout Xoshiro256) {
             var tables = Self.table.c
-            var state = (rng.s0, rng.s1, rng.s2, rng.s3)
-            withUnsafeMutableBytes(of: &state) { words in
-                qk_ziggurat_slow(out, rejected, count, &tables, words.baseAddress!.assumingMemoryBound(to: UInt64.self))
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4) { words in
+                guard let pairs = rejected.baseAddress, let s = words.baseAddress else { return }
+                s[0] = rng.s0; s[1] = rng.s1; s[2] = rng.s2; s[3] = rng.s3
+                qk_ziggurat_slow(out, pairs, rejected.count / 2, &tables, s)
+                rng.s0 = s[0]; rng.s1 = s[1]; rng.s2 = s[2]; rng.s3 = s[3]
             }
-            (rng.s0, rng.s1, rng.s2, rng.s3) = state
         }
     }
 }
