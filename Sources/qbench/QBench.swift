@@ -26,8 +26,10 @@ enum QBenchMain {
             } else {
                 try command.run()
             }
+            TwinTime.saveAll()
             SafetyGuard.release()
         } catch {
+            TwinTime.saveAll()
             QBench.exit(withError: error)
         }
     }

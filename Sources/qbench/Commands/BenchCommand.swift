@@ -80,7 +80,7 @@ struct RunBenchmark: AsyncParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qbench-bench-run-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let url = try BenchOpening.url(bench)
-        let table = try await BenchOpening.open(bench)
+        let table = try await BenchOpening.open(bench, continuingTwin: false)
         guard BenchOpening.isSimulated(table) else { throw CLIError("`qbench bench run` measures the twin: give a bench file whose roles are all simulated") }
         let workers = threads ?? availableCores
         let store = CalibrationStore(root: scratch.appendingPathComponent("calibration"), key: .generate())

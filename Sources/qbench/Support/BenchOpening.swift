@@ -16,8 +16,8 @@ enum BenchOpening {
         try path.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.inRepository("Devices/benches/sim.yaml")
     }
 
-    static func open(_ path: String?) async throws -> Bench {
-        try await open(try BenchDescription.load(try url(path)), station: nil)
+    static func open(_ path: String?, continuingTwin: Bool = true) async throws -> Bench {
+        try await open(try BenchDescription.load(try url(path)), station: nil, continuingTwin: continuingTwin)
     }
 
     /// Every command opens its bench here: a bench with real instruments gets its safety guard
@@ -25,11 +25,15 @@ enum BenchOpening {
     /// its devices.
     /// A bench file that will be refused (unknown driver, a limit beyond the hardware, real and
     /// simulated mixed) is refused before the guard starts: no instrument was touched.
-    static func open(_ description: BenchDescription, station: Station?) async throws -> Bench {
+    /// A simulated bench continues its twin's time in the station's home (`TwinTime`) unless
+    /// `continuingTwin` is false (benchmarks: a fresh twin, a scratch store).
+    static func open(_ description: BenchDescription, station: Station?, continuingTwin: Bool = true) async throws -> Bench {
         let registry = try registry()
         try registry.validate(description)
         try SafetyGuard.arm(for: description, station: station)
-        return try await Bench.open(description, registry: registry, patchPanel: TerminalPatchPanel())
+        let bench = try await Bench.open(description, registry: registry, patchPanel: TerminalPatchPanel())
+        if continuingTwin, isSimulated(bench) { try await TwinTime.resume(bench) }
+        return bench
     }
 
     /// The station's calibration store: `$QBENCH_HOME/calibration` unless `--store` names another
@@ -50,28 +54,37 @@ enum BenchOpening {
     /// calibrated without anyone at it. One table needs both stations' records; the server's site
     /// of two its own five; the client's site its receiver's (its link record comes from the joint
     /// calibration with the server, `--calibrate-link`).
+    /// Records are used only by a twin that continues the time they were made at (`TwinTime`): a
+    /// twin starting at time zero in this home recalibrates, since its drifts would have left them.
     static func calibrateTwinIfNeeded(_ bench: Bench, store: CalibrationStore, photons: Double, gain: Double, log: Bool) async throws {
         guard isSimulated(bench) else { return }
         var needed: [(Role, CalibrationKind)] = []
         if bench.has(.serverLaser) { needed += ServerCalibration.required }
         if bench.has(.clientReceiver) { needed += bench.has(.serverLaser) ? ClientCalibration.required : [(.clientReceiver, .homodyne)] }
-        do {
-            for (role, kind) in needed {
-                _ = try store.active(bench: bench.description.name, role: role.rawValue, kind: kind, device: try await bench.device(role).identify())
+        let why: String
+        if await TwinTime.continues(bench) {
+            do {
+                for (role, kind) in needed {
+                    _ = try store.active(bench: bench.description.name, role: role.rawValue, kind: kind, device: try await bench.device(role).identify())
+                }
+                return
+            } catch let error as CalibrationError {
+                switch error {
+                case .missing, .expired: break
+                default: throw error
+                }
             }
-            return
-        } catch let error as CalibrationError {
-            switch error {
-            case .missing, .expired: break
-            default: throw error
-            }
+            why = "no active records in \(store.root.path)"
+        } else {
+            why = "its time starts at zero in this home (no \(TwinTime.directory.path)), so no stored record describes it"
         }
-        if log { FileHandle.standardError.write(Data("calibrating the twin '\(bench.description.name)' first (no active records in \(store.root.path); as `qbench calibrate all`)\n".utf8)) }
+        if log { FileHandle.standardError.write(Data("calibrating the twin '\(bench.description.name)' first (\(why); as `qbench calibrate all`)\n".utf8)) }
         var settings = CalibrationSettings()
         settings.photonsPerMode = photons
         settings.gain = gain
         let ctx = CalibrationContext(bench: bench, store: store, settings: settings, codeVersion: QBenchVersion.withCommit, log: { _ in })
         _ = try await CalibrationRunner.all(ctx)
+        await TwinTime.save(bench)
     }
 
     /// True when every role of the bench is bound to the twin: such a bench can be calibrated
