@@ -9,13 +9,17 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define QK_AVX2 __attribute__((target("avx2")))
+#define QK_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
 #define QK_HAS_AVX2_BUILD 1
 #else
 #define QK_AVX2
+#define QK_AVX512
 #define QK_HAS_AVX2_BUILD 0
 #endif
 
 /// Whether to run the AVX2 build for `path`.
-#define QK_WANT_AVX2(path) (QK_HAS_AVX2_BUILD && (path) == QK_BEST && qk_uses_avx2())
+#define QK_WANT_AVX2(path) (QK_HAS_AVX2_BUILD && ((path) == QK_BEST || (path) == QK_AVX2_ONLY) && qk_uses_avx2())
+/// Whether to run the AVX-512 build for `path` (kernels that have one).
+#define QK_WANT_AVX512(path) (QK_HAS_AVX2_BUILD && (path) == QK_BEST && qk_uses_avx512())
 
 #endif

@@ -79,13 +79,15 @@ struct BulkGaussianTests {
         }
     }
 
-    /// The AVX2 and the portable builds of the fast path give the same samples and leave the
-    /// generator in the same state (lengths off the lanes' steps and blocks, slow paths included).
-    @Test func kernelBuildsAgreeBitForBit() {
-        for count in [1, 15, 17, 4_095, 4_097, 100_003] {
+    /// The best (AVX-512 where the CPU has it), the AVX2 and the portable builds of the fast path
+    /// give the same samples and leave the generator in the same state (lengths off the lanes'
+    /// steps and blocks, slow paths included).
+    @Test(arguments: [QK_BEST, QK_AVX2_ONLY])
+    func kernelBuildsAgreeBitForBit(path: qk_path) {
+        for count in [1, 15, 16, 17, 31, 4_095, 4_097, 100_003] {
             var a = Xoshiro256(seed: 11, stream: UInt64(count)), b = a
             var xa = [Float](repeating: 0, count: count), xb = xa
-            xa.withUnsafeMutableBufferPointer { sampler.fill($0, &a, path: QK_BEST) }
+            xa.withUnsafeMutableBufferPointer { sampler.fill($0, &a, path: path) }
             xb.withUnsafeMutableBufferPointer { sampler.fill($0, &b, path: QK_PORTABLE) }
             #expect(xa.map(\.bitPattern) == xb.map(\.bitPattern), "\(count) samples")
             #expect(a == b)
@@ -155,8 +157,9 @@ struct BulkGaussianStreamTests {
     /// path: fast, wedge, tail), on both builds of the fast path. The value is the one the sampler
     /// gave before its AVX2 kernel was written with intrinsics and the wedge test got its squeeze
     /// (commit 075fd06): a faster sampler must draw the same noise, so every seed-pinned expectation
-    /// of the twin stays what it was written against.
-    @Test(arguments: [QK_BEST, QK_PORTABLE])
+    /// of the twin stays what it was written against. QK_BEST is the AVX-512 build where the CPU
+    /// has it (`qk_uses_avx512`), QK_AVX2_ONLY the AVX2 build.
+    @Test(arguments: [QK_BEST, QK_PORTABLE, QK_AVX2_ONLY])
     func samplesEqualTheRecordedStream(path: qk_path) {
         var rng = Xoshiro256(seed: 2026, stream: 11)
         var buffer = [Float](repeating: 0, count: 40_009)

@@ -13,11 +13,16 @@
 extern "C" {
 #endif
 
-/// Which build of a kernel runs: the best the CPU supports, or the portable one (tests compare them).
-typedef enum { QK_BEST = 0, QK_PORTABLE = 1 } qk_path;
+/// Which build of a kernel runs: the best the CPU supports, the portable one, or the AVX2 one where
+/// a kernel also has an AVX-512 build (tests compare them all; every build gives the same bits).
+typedef enum { QK_BEST = 0, QK_PORTABLE = 1, QK_AVX2_ONLY = 2 } qk_path;
 
 /// Whether the AVX2 build is used on this CPU under QK_BEST.
 int qk_uses_avx2(void);
+
+/// Whether the AVX-512 build (F, DQ, BW, VL) is used on this CPU under QK_BEST (kernels that have one:
+/// `qk_ziggurat_fast`).
+int qk_uses_avx512(void);
 
 /// xoshiro256** lanes of the ziggurat's fast path (Gaussian.BulkSampler).
 #define QK_ZIGGURAT_LANES 8
