@@ -31,7 +31,7 @@ struct RunBenchmark: AsyncParsableCommand {
 
     @Option(parsing: .unconditional, help: "Test images (1–10000).") var images = 1_000
     @Option(name: .customLong("block-images"), parsing: .unconditional, help: "Images per block.") var blockImages = 100
-    @Option(parsing: .unconditional, help: "Worker threads for the twin's physics (default: every core). Results do not depend on it.") var threads: Int?
+    @Option(parsing: .unconditional, help: "Threads for the twin's physics and the server's sums (default: every core). Results do not depend on it.") var threads: Int?
     @Option(help: "Bench file (default: Devices/benches/sim.yaml).") var bench: String?
     @Option(name: .customLong("burst-shots"), parsing: .unconditional, help: "Shots per trigger burst.") var burstShots = 32
     @Flag(help: "Split the twin at the fibre: the server's and the client's halves joined by sim-fiber over loopback TCP (what two processes pay for the fibre).") var split = false
@@ -83,6 +83,8 @@ struct RunBenchmark: AsyncParsableCommand {
         let table = try await BenchOpening.open(bench, continuingTwin: false)
         guard BenchOpening.isSimulated(table) else { throw CLIError("`qbench bench run` measures the twin: give a bench file whose roles are all simulated") }
         let workers = threads ?? availableCores
+        // The server's sums (`parallelMap`) on as many threads as the twin's workers.
+        ParallelWork.limit(to: threads)
         let store = CalibrationStore(root: scratch.appendingPathComponent("calibration"), key: .generate())
         if !json { printLine("calibrating the twin '\(table.description.name)' (not timed)") }
         _ = try await CalibrationRunner.all(CalibrationContext(bench: table, store: store, codeVersion: QBenchVersion.withCommit, log: { _ in }))
