@@ -12,6 +12,13 @@ struct TwinBenches: ExperimentBenches {
     func setClient(_ behaviour: ClientBehaviour, on bench: Bench) async throws { try await SimulatedBench.engine(of: bench).setClientBehaviour(behaviour) }
 }
 
+/// The twin of a process whose saved time was lost: stored records do not describe it.
+struct TwinBenchesAtTimeZero: ExperimentBenches {
+    func open(_ description: BenchDescription) async throws -> Bench { try await TwinBenches().open(description) }
+    func setClient(_ behaviour: ClientBehaviour, on bench: Bench) async throws { try await TwinBenches().setClient(behaviour, on: bench) }
+    func storedRecordsMayDescribe(_ bench: Bench) async -> Bool { false }
+}
+
 /// Requests a stop when the n-th session of the experiment starts.
 final class StopAtSession: RunObserver, @unchecked Sendable {
     let stop: StopRequest
@@ -145,5 +152,36 @@ struct ExperimentRunTests {
         #expect(b2b[0].count == 1 && b2b[1].count == 1 && b2b[0] != b2b[1])
         #expect(try station.list().isEmpty)
         #expect(try CalibrationStore(root: runner.directory.appendingPathComponent("calibration/bench-file"), key: station.key).list().count == 7 + 1 + 2 + 1)
+    }
+
+    /// With the station's store, a bench whose stored records may describe it uses them; a twin
+    /// starting at time zero (its saved time lost) is calibrated first whatever the store holds.
+    @Test func aTwinStartingAtTimeZeroIsCalibratedWhateverTheStoreHolds() async throws {
+        let f = TwinFixture.shared
+        let station = CalibrationStore(root: scratchDirectory(), key: .generate())
+        func run(_ benches: any ExperimentBenches) async throws -> [String] {
+            let plan = try ExperimentPlan.parse("""
+                experiment: zero-time-test
+                defaults: {images: 10, block-images: 10, budget: 0.5}
+                points:
+                  - {photons: 4}
+                calibration:
+                  store: station
+                  reference-shots: 64
+                """, file: repositoryRoot.appendingPathComponent("Experiments/zero-time-test.yaml").path)
+            var env = experimentEnvironment(folder: scratchDirectory(), store: station, database: try RunDatabase(directory: scratchDirectory()),
+                                            clientDatabase: try RunDatabase(directory: scratchDirectory()))
+            env.benches = benches
+            let runner = try ExperimentRunner.create(plan, env: env)
+            let outcome = try await runner.run(model: f.model, testSet: f.testSet)
+            #expect(outcome.rows.count == 1 && outcome.rows[0].outcome == .completed)
+            return runner.journal.snapshot.filter { $0.kind == .calibrated }.compactMap(\.detail)
+        }
+        let first = try await run(TwinBenches())
+        #expect(first.count == 1 && first[0].hasPrefix("initial: laser"), "\(first)")
+        let again = try await run(TwinBenches())
+        #expect(again.count == 1 && again[0].hasPrefix("initial: none needed"), "\(again)")
+        let zero = try await run(TwinBenchesAtTimeZero())
+        #expect(zero.count == 1 && zero[0].hasPrefix("initial, the twin starting at time zero (no stored record describes it): laser"), "\(zero)")
     }
 }

@@ -11,6 +11,14 @@ public protocol ExperimentBenches: Sendable {
     /// Makes the twin's client behave so (`honest` too: a point's attack must not outlive it).
     /// A real bench refuses anything but honest.
     func setClient(_ behaviour: ClientBehaviour, on bench: Bench) async throws
+    /// Whether calibration records stored before this process may describe `bench`: false for a
+    /// twin that starts at time zero because the time its records were made at is lost (the CLI's
+    /// `TwinTime`); such a bench is calibrated on first use whatever the store holds.
+    func storedRecordsMayDescribe(_ bench: Bench) async -> Bool
+}
+
+extension ExperimentBenches {
+    public func storedRecordsMayDescribe(_ bench: Bench) async -> Bool { true }
 }
 
 /// Everything an experiment runs with.
@@ -235,10 +243,11 @@ public final class ExperimentRunner: @unchecked Sendable {
         var reasons: [String] = []
         do {
             if !journal.calibratedBenches.contains(key) {
-                let valid = plan.calibration.initial == .always ? false : try await calibrator.hasValidRecords()
+                let describes = await env.benches.storedRecordsMayDescribe(bench)
+                let valid = plan.calibration.initial == .always || !describes ? false : try await calibrator.hasValidRecords()
                 if !valid {
                     kinds = CalibrationKind.allCases
-                    reasons.append("initial")
+                    reasons.append(describes ? "initial" : "initial, the twin starting at time zero (no stored record describes it)")
                 } else {
                     try journal.append(.init(kind: .calibrated, point: index, bench: key, detail: "initial: none needed, the store's records are valid (\(store.root.path))"))
                 }

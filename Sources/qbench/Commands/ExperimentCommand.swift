@@ -23,6 +23,11 @@ struct CLIExperimentBenches: ExperimentBenches {
         try await BenchOpening.open(description, station: nil)
     }
 
+    /// A twin uses stored records only when it continues the time they were made at (`TwinTime`).
+    func storedRecordsMayDescribe(_ bench: Bench) async -> Bool {
+        BenchOpening.isSimulated(bench) ? await TwinTime.continues(bench) : true
+    }
+
     func setClient(_ behaviour: ClientBehaviour, on bench: Bench) async throws {
         if let engine = try? await SimulatedBench.engine(of: bench) {
             try engine.setClientBehaviour(behaviour)
