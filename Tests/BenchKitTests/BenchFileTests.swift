@@ -67,6 +67,12 @@ struct BenchFileTests {
         ("bench: test", "bench: test\nbench: again", 2, "duplicated key"),
         ("description: a small bench for tests", "descripton: x", 2, "unknown key 'descripton'"),
         ("      current: {max: 150 mA}", "      current: [150 mA", 9, "not valid YAML"),
+        // The name is a folder of the calibration store and a file of the twin's saved time.
+        ("bench: test", "bench: ../../escape", 1, "bench name '../../escape'"),
+        ("bench: test", "bench: lab/bench", 1, "bench name 'lab/bench'"),
+        ("bench: test", "bench: .hidden", 1, "bench name '.hidden'"),
+        ("bench: test", "bench: lab bench", 1, "bench name 'lab bench'"),
+        ("bench: test", "bench: ''", 1, "bench name ''"),
     ] as [(String, String, Int, String)])
     func malformedBenchFilesNameTheLine(find: String, replace: String, line: Int, message: String) throws {
         let text = goodBench.replacingOccurrences(of: find, with: replace)

@@ -69,10 +69,21 @@ public struct BenchDescription: Sendable {
         return try parse(try YAMLTree.text(of: data, file: url.path), file: url.path)
     }
 
+    /// A bench's name is a path component (`$QBENCH_HOME/calibration/NAME/`, `twin/NAME-…`): only
+    /// letters, digits, '.', '_' and '-', 1 to 64 of them, not starting with '.' (no '..', no '/').
+    public static func isValidName(_ name: String) -> Bool {
+        guard (1...64).contains(name.count), name.first != "." else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-" }
+    }
+
     public static func parse(_ text: String, file: String) throws(BenchFileError) -> BenchDescription {
         let root = YAMLReader(file: file, tree: try YAMLTree.parse(text, file: file))
         try root.onlyKeys(["bench", "description", "symbol-rate", "calibration-validity", "roles", "constraints", "safe-state", "simulation"], in: "a bench file")
         let name = try root.required("bench", "the bench's name, e.g. 'bench: sim'").string
+        guard Self.isValidName(name) else {
+            throw root.fail("bench name '\(name)' cannot be used: it names the bench's folder in the calibration store and its twin's saved time, so it must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' (e.g. 'lab-a-bench-2')",
+                            line: (try? root.entries.first { $0.key == "bench" }?.keyLine) ?? 1)
+        }
         let summary = try root.optional("description")?.string ?? ""
         var bindings: [Role: RoleBinding] = [:]
         for entry in try root.required("roles", "the roles of the bench, each with a driver and an address").entries {
