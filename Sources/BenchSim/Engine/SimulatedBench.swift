@@ -39,9 +39,10 @@ public enum SimulatedBench {
 
     /// The sites of a split twin continue the one-table twin they were split from: its simulated
     /// clock (and with it every drift) and its shot and capture counters. A twin calibrated as one
-    /// table and then run as two sites must not start its drifts again from time zero, or the
-    /// calibrated phases are stale by the drifts' walk over the calibration (measured: the honest
-    /// run's ε̂ 1.5·10⁻⁴ SNU higher at 3,000 images, and no certification at 10,000).
+    /// table and then run as two sites must not start again from time zero: its drifts would be
+    /// wound back behind the calibration and its noise streams replayed from the first shot. (The
+    /// certification difference once blamed on this was a noise realisation: docs/performance.md,
+    /// "Correction".)
     public static func continueTwin(of table: Bench, at sites: [Bench]) async throws {
         let state = try await engine(of: table).checkpoint()
         for site in sites { try await engine(of: site).restore(state) }

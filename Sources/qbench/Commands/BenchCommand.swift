@@ -94,10 +94,11 @@ struct RunBenchmark: AsyncParsableCommand {
             await table.enterSafeState()
             let port = try SimulatedBench.freeLoopbackPort()
             opened = try await Bench.open(try table.description.site(of: .server, fiber: ("127.0.0.1", port)), registry: try BenchOpening.registry())
-            clientSite = try await Bench.open(try table.description.site(of: .client, fiber: ("127.0.0.1", port)), registry: try BenchOpening.registry())
-            try await SimulatedBench.engine(of: clientSite!).setWorkerThreads(workers)
-            // Both continue the calibrated twin: its drifts go on from where the calibration left them.
-            try await SimulatedBench.continueTwin(of: table, at: [opened, clientSite!])
+            let client = try await Bench.open(try table.description.site(of: .client, fiber: ("127.0.0.1", port)), registry: try BenchOpening.registry())
+            clientSite = client
+            try await SimulatedBench.engine(of: client).setWorkerThreads(workers)
+            // Both continue the calibrated twin: its drifts and noise go on from where the calibration left them.
+            try await SimulatedBench.continueTwin(of: table, at: [opened, client])
         }
         try await SimulatedBench.engine(of: opened).setWorkerThreads(workers)
         var env = RunEnvironment(bench: opened, store: store, database: try RunDatabase(directory: scratch),

@@ -24,9 +24,7 @@ struct CLIExperimentBenches: ExperimentBenches {
     }
 
     /// A twin uses stored records only when it continues the time they were made at (`TwinTime`).
-    func storedRecordsMayDescribe(_ bench: Bench) async -> Bool {
-        BenchOpening.isSimulated(bench) ? await TwinTime.continues(bench) : true
-    }
+    func storedRecordsMayDescribe(_ bench: Bench) async -> Bool { await TwinTime.storedRecordsMayDescribe(bench) }
 
     func setClient(_ behaviour: ClientBehaviour, on bench: Bench) async throws {
         if let engine = try? await SimulatedBench.engine(of: bench) {

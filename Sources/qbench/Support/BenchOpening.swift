@@ -62,7 +62,7 @@ enum BenchOpening {
         if bench.has(.serverLaser) { needed += ServerCalibration.required }
         if bench.has(.clientReceiver) { needed += bench.has(.serverLaser) ? ClientCalibration.required : [(.clientReceiver, .homodyne)] }
         let why: String
-        if await TwinTime.continues(bench) {
+        if await TwinTime.storedRecordsMayDescribe(bench) {
             do {
                 for (role, kind) in needed {
                     _ = try store.active(bench: bench.description.name, role: role.rawValue, kind: kind, device: try await bench.device(role).identify())

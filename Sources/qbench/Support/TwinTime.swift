@@ -41,7 +41,7 @@ enum TwinTime {
 
     /// The file of the twin behind `engine`: one per bench name, simulation seed and site, so an
     /// experiment's reseeded twins and the two sites of a split twin never share a clock.
-    static func url(of engine: SimulationEngine, in directory: URL = directory) -> URL {
+    static func url(of engine: SimulationEngine) -> URL {
         let name = String(engine.benchName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
         return directory.appendingPathComponent("\(name)-seed-\(engine.configuration.seed)-\(engine.site.rawValue).json")
     }
@@ -55,9 +55,9 @@ enum TwinTime {
     /// may not use calibration records an earlier process made (`BenchOpening.calibrateTwinIfNeeded`).
     /// A bench with no simulated device is left alone.
     @discardableResult
-    static func resume(_ bench: Bench, in directory: URL = directory) async throws -> Bool {
+    static func resume(_ bench: Bench) async throws -> Bool {
         guard let engine = try? await SimulatedBench.engine(of: bench) else { return false }
-        let url = url(of: engine, in: directory)
+        let url = url(of: engine)
         let found = try load(url).map { saved in
             guard saved.bench == engine.benchName, saved.seed == engine.configuration.seed, saved.site == engine.site.rawValue else {
                 throw DamagedFile(path: url.path, reason: "it holds the twin of bench '\(saved.bench)', seed \(saved.seed), site \(saved.site)")
@@ -67,6 +67,13 @@ enum TwinTime {
         } ?? false
         lock.withLock { open.append((engine, url, found)) }
         return found
+    }
+
+    /// Whether calibration records stored before this process may describe `bench`: always for real
+    /// instruments; for the twin only when it continues the time they were made at. The one rule
+    /// for `qbench run`, the stations' sites (`BenchOpening.calibrateTwinIfNeeded`) and experiments.
+    static func storedRecordsMayDescribe(_ bench: Bench) async -> Bool {
+        BenchOpening.isSimulated(bench) ? await continues(bench) : true
     }
 
     /// Whether `bench`'s twin continues a time saved by an earlier command. False for a twin that
