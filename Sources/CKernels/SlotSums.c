@@ -6,6 +6,10 @@
 #define LANES 4
 /// Slots per chunk: the per-slot sums over the shots (two doubles a slot) stay in the L1 cache.
 #define CHUNK 512
+/// Slots whose sums over the shots stay in registers (a 64-byte line of samples).
+#define GROUP 16
+/// How many groups ahead each shot's line is prefetched.
+#define AHEAD 4
 
 QK_INLINE void burst_sums(const float *restrict y, size_t shots, size_t stride, const float *restrict e1,
                           const float *restrict e2, const uint8_t *restrict codes, size_t count, double *restrict sums) {
@@ -13,20 +17,26 @@ QK_INLINE void burst_sums(const float *restrict y, size_t shots, size_t stride, 
     double a[10][LANES] = {{0}};
     for (size_t c = 0; c < count; c += CHUNK) {
         size_t m = count - c < CHUNK ? count - c : CHUNK;
-        // Per slot, over the shots in order: Σ_s y and Σ_s y².
-        for (size_t k = 0; k < m; k++) {
-            double v = y[c + k];
-            t1[k] = v; t2[k] = v * v;
-        }
-        for (size_t s = 1; s < shots; s++) {
-            const float *ys = y + s * stride + c;
-            // The next shot's chunk is a jump of a shot's length away, where the hardware's
-            // prefetcher does not follow: ask for its lines while this one is summed.
-            if (s + 1 < shots) for (size_t k = 0; k < m; k += 16) __builtin_prefetch(ys + stride + k);
-            for (size_t k = 0; k < m; k++) {
-                double v = ys[k];
-                t1[k] += v; t2[k] += v * v;
+        // Per slot, over the shots in order: Σ_s y and Σ_s y², GROUP slots at a time with their
+        // sums held in registers while the shots stream past (no store between shots).
+        size_t k = 0;
+        for (; k + GROUP <= m; k += GROUP) {
+            const float *ys = y + c + k;
+            double s1[GROUP], s2[GROUP];
+            for (size_t g = 0; g < GROUP; g++) { double v = ys[g]; s1[g] = v; s2[g] = v * v; }
+            for (size_t s = 1; s < shots; s++) {
+                ys += stride;
+                // The shots' lines are a stride apart, where the hardware's prefetcher does not
+                // follow: ask for this shot's line AHEAD groups on.
+                __builtin_prefetch(ys + AHEAD * GROUP);
+                for (size_t g = 0; g < GROUP; g++) { double v = ys[g]; s1[g] += v; s2[g] += v * v; }
             }
+            for (size_t g = 0; g < GROUP; g++) { t1[k + g] = s1[g]; t2[k + g] = s2[g]; }
+        }
+        for (; k < m; k++) {
+            double v = y[c + k], s1 = v, s2 = v * v;
+            for (size_t s = 1; s < shots; s++) { v = y[s * stride + c + k]; s1 += v; s2 += v * v; }
+            t1[k] = s1; t2[k] = s2;
         }
         // Each slot's sums to its kind: X and P with the slot's regressors, vacuum alone.
         for (size_t k = 0; k < m; k++) {

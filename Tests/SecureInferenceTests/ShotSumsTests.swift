@@ -98,6 +98,40 @@ struct ShotSumsTests {
         for q in 0..<10 { #expect(Self.close(best[q], expected[q], scale: 1), "sum \(q): \(best[q]) vs \(expected[q])") }
     }
 
+    /// The burst kernel's order of operations, bit for bit (CKernels.h): each slot's Σy and Σy²
+    /// over the shots in order, then, in chunks of 512 slots, slot k of a chunk into lane k mod 4
+    /// of each sum, the lanes added pairwise at the end. Shot counts below, at and above a group of
+    /// shots held in registers; slot counts off its groups of 16 and across chunks.
+    @Test(arguments: [(1, 1), (17, 1), (33, 2), (1_031, 3), (1_031, 33), (515, 32)])
+    func burstSumsFollowTheDocumentedOrder(count: Int, shots: Int) {
+        let gap = count + 9
+        let burst = Burst(slots: count, shots: shots, stride: gap, seed: 41)
+        let e1 = burst.codes.indices.map { burst.codes[$0] == 2 ? 0 : 2 * burst.re[$0] }
+        let e2 = burst.codes.indices.map { burst.codes[$0] == 2 ? 0 : 2 * burst.im[$0] }
+        var lanes = [[Double]](repeating: [0, 0, 0, 0], count: 10)
+        for c in stride(from: 0, to: count, by: 512) {
+            for k in c..<min(count, c + 512) {
+                var t1 = Double(burst.y[k]), t2 = t1 * t1
+                for s in 1..<shots {
+                    let v = Double(burst.y[s * gap + k])
+                    t1 += v; t2 += v * v
+                }
+                let l = (k - c) % 4, u1 = Double(e1[k]), u2 = Double(e2[k])
+                switch burst.codes[k] {
+                case 0: for (q, v) in [t1, t2, u1 * t1, u2 * t1].enumerated() { lanes[q][l] += v }
+                case 1: for (q, v) in [t1, t2, u1 * t1, u2 * t1].enumerated() { lanes[4 + q][l] += v }
+                default: lanes[8][l] += t1; lanes[9][l] += t2
+                }
+            }
+        }
+        let expected = lanes.map { ($0[0] + $0[1]) + ($0[2] + $0[3]) }
+        for path in [QK_BEST, QK_PORTABLE] {
+            var sums = [Double](repeating: 0, count: 10)
+            qk_burst_sums(burst.y, shots, gap, e1, e2, burst.codes, count, &sums, path)
+            #expect(sums.map(\.bitPattern) == expected.map(\.bitPattern), "\(count) slots, \(shots) shots, path \(path.rawValue)")
+        }
+    }
+
     /// The pattern-only kernel: both builds give the same bits and the same regressors, and its
     /// sums are the per-slot sums in slot order to rounding (runs of signal slots, lengths off the lanes).
     @Test(arguments: [1, 3, 4, 5, 257, 1_031])
