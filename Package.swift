@@ -53,7 +53,7 @@ let package = Package(
             swiftSettings: optimised
         ),
         // Device-family protocols, units, limits, the bench and its YAML description.
-        .target(name: "BenchKit", dependencies: ["Yams"], swiftSettings: optimised),
+        .target(name: "BenchKit", dependencies: ["Yams", "CKernels"], swiftSettings: optimised),
         // The digital twin: every BenchKit device family with physics, hidden constants, faults.
         .target(
             name: "BenchSim",

@@ -43,7 +43,9 @@ struct LimitTests {
 
     /// A sample that is not a number anywhere in a waveform refuses it whole: the range of the
     /// samples must not skip it (a NaN weight in a model file would otherwise reach the AWG).
-    @Test(arguments: [[0, Float.nan, 0.5], [Float.nan, 0.2], [0.3, -0.2, .nan], [0.1, .infinity]])
+    @Test(arguments: [[0, Float.nan, 0.5], [Float.nan, 0.2], [0.3, -0.2, .nan], [0.1, .infinity],
+                      [Float](repeating: 0.2, count: 20) + [.nan] + [Float](repeating: -0.1, count: 19),
+                      [Float](repeating: 0.2, count: 33) + [-.infinity] + [Float](repeating: 0.1, count: 6)])
     func waveformWithANonNumberIsRefusedWhole(volts: [Float]) async throws {
         let (bench, log) = try await open()
         let m = try bench.modulator()

@@ -75,6 +75,47 @@ struct ShotSumsTests {
         #expect(burst.viaAddShots() == burst.viaAddShots())
     }
 
+    /// A burst handed over in tiles (single units and runs of them, in a scrambled order, the last
+    /// one short) sums to `addShots` on the whole record, bit for bit.
+    @Test func streamedTilesSumToTheWholeRecord() throws {
+        let unit = ReturnedLightStatistics.slotsPerUnit
+        let burst = Burst(slots: 5 * unit + 1_234, shots: 3, stride: 5 * unit + 1_300, seed: 17)
+        let streamed = StreamedShots(codes: burst.codes, alphaRe: burst.re, alphaIm: burst.im, shots: 3)
+        let tiles = [3 * unit..<5 * unit, 0..<unit, 5 * unit..<burst.slots, unit..<3 * unit]
+        burst.y.withUnsafeBufferPointer { y in
+            for t in tiles { streamed.add(slots: t, shots: 3, samples: y.baseAddress! + t.lowerBound, shotStride: burst.stride) }
+        }
+        var stats = ReturnedLightStatistics()
+        try streamed.finish(into: &stats)
+        #expect(stats == burst.viaAddShots())
+        #expect(stats.signalSlots + stats.vacuumSlots == 3 * burst.slots)
+    }
+
+    /// The check never runs on part of a burst: a unit missing or handed over twice, a tile cut off
+    /// the units or beyond the pattern, or of another shot count, and `finish` refuses the burst.
+    @Test(arguments: ["missing", "twice", "misaligned", "beyond", "shots"])
+    func incompleteBurstsAreRefused(defect: String) {
+        let unit = ReturnedLightStatistics.slotsPerUnit
+        let burst = Burst(slots: 2 * unit + 100, shots: 2, stride: 2 * unit + 100, seed: 23)
+        let streamed = StreamedShots(codes: burst.codes, alphaRe: burst.re, alphaIm: burst.im, shots: 2)
+        var tiles: [(Range<Int>, Int)] = [(0..<unit, 2), (unit..<2 * unit, 2), (2 * unit..<burst.slots, 2)]
+        switch defect {
+        case "missing": tiles.removeLast()
+        case "twice": tiles.append((0..<unit, 2))
+        case "misaligned": tiles = [(0..<100, 2), (100..<burst.slots, 2)]
+        case "beyond": tiles[2] = (2 * unit..<burst.slots + 1, 2)
+        default: tiles[1].1 = 1
+        }
+        burst.y.withUnsafeBufferPointer { y in
+            for (t, shots) in tiles where t.upperBound <= burst.slots || defect == "beyond" {
+                streamed.add(slots: t, shots: shots, samples: y.baseAddress! + min(t.lowerBound, burst.slots - 1), shotStride: burst.stride)
+            }
+        }
+        var stats = ReturnedLightStatistics()
+        #expect(throws: StreamedShots.IncompleteBurst.self) { try streamed.finish(into: &stats) }
+        #expect(stats == ReturnedLightStatistics(), "nothing of the burst reached the sums")
+    }
+
     /// The AVX2 and the portable builds of the burst kernel give the same bits (lengths off the
     /// lanes and across its chunks of slots), and its sums are the sums over shots and slots of
     /// each slot's kind to rounding.

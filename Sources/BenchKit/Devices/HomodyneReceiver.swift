@@ -56,6 +56,10 @@ public protocol HomodyneReceiver: BenchDevice {
     func arm(shots: Int) async throws
     /// Returns the samples of the armed shots once they are in; times out if no trigger came.
     func fetch(timeout: Duration) async throws -> SampleBlock
+    /// As `fetch(timeout:)`, but hands the record of `shots` shots of `slotsPerShot` slots to
+    /// `sink` in tiles instead of returning it (`SampleSink`); a record of another size is refused
+    /// before the sink sees any of it. Default: the fetched record as one tile.
+    func fetch(timeout: Duration, shots: Int, slotsPerShot: Int, into sink: any SampleSink) async throws -> StreamedRecord
     /// Captures `count` samples of the current input without a trigger.
     func acquire(count: Int) async throws -> SampleBlock
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A drive waveform for one AWG channel: voltages at a fixed sample rate (one sample per optical
@@ -7,17 +8,12 @@ public struct Waveform: Sendable, Equatable {
     public var sampleRate: Frequency
     public init(volts: [Float], sampleRate: Frequency) { self.volts = volts; self.sampleRate = sampleRate }
 
-    /// Smallest and largest sample, in one pass; both NaN if any sample is not a number, so that a
-    /// limit check refuses the waveform (min and max alone would step over it).
+    /// Smallest and largest sample, in one pass (`qk_span`); both NaN if any sample is not a
+    /// number, so that a limit check refuses the waveform (min and max alone would step over it).
     public var range: (minimum: Voltage, maximum: Voltage) {
-        var lo = Float.infinity, hi = -Float.infinity, nonNumbers = 0
-        volts.withUnsafeBufferPointer { v in
-            for x in v {
-                lo = Swift.min(lo, x); hi = Swift.max(hi, x)
-                nonNumbers &+= x.isNaN ? 1 : 0
-            }
-        }
         if volts.isEmpty { return (.zero, .zero) }
+        var lo: Float = 0, hi: Float = 0
+        let nonNumbers = volts.withUnsafeBufferPointer { qk_span($0.baseAddress!, $0.count, &lo, &hi, QK_BEST) }
         return nonNumbers > 0 ? (.volts(.nan), .volts(.nan)) : (.volts(Double(lo)), .volts(Double(hi)))
     }
     public var minimum: Voltage { range.minimum }

@@ -108,6 +108,9 @@ public actor GuardedReceiver: HomodyneReceiver {
     public func setInputBlocked(_ blocked: Bool) async throws { try await inner.setInputBlocked(blocked) }
     public func arm(shots: Int) async throws { try await inner.arm(shots: shots) }
     public func fetch(timeout: Duration) async throws -> SampleBlock { try await inner.fetch(timeout: timeout) }
+    public func fetch(timeout: Duration, shots: Int, slotsPerShot: Int, into sink: any SampleSink) async throws -> StreamedRecord {
+        try await inner.fetch(timeout: timeout, shots: shots, slotsPerShot: slotsPerShot, into: sink)
+    }
     public func acquire(count: Int) async throws -> SampleBlock { try await inner.acquire(count: count) }
 }
 

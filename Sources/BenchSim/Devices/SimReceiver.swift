@@ -72,6 +72,13 @@ actor SimReceiver: HomodyneReceiver, SimulatedDevice {
         return try await engine.fetch(role, timeout: timeout)
     }
 
+    /// The server receiver hands a burst's record to `sink` tile by tile as its twin computes it
+    /// (`SampleSink`), so the record is never kept; anything else goes over whole.
+    func fetch(timeout: Duration, shots: Int, slotsPerShot: Int, into sink: any SampleSink) async throws -> StreamedRecord {
+        try await gate("fetch", timeout: timeout)
+        return try await engine.fetch(role, timeout: timeout, shots: shots, slotsPerShot: slotsPerShot, into: sink)
+    }
+
     func acquire(count: Int) async throws -> SampleBlock {
         try await gate("acquire")
         return try engine.acquire(role, count: count)

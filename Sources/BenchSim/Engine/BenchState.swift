@@ -37,6 +37,8 @@ struct BenchState: Sendable {
         var record: [Float] = []
         /// Samples of `record` at the digitiser's rails.
         var recordClipped = 0
+        /// The server receiver's bursts fired since the arming, computed when fetched (after `record`).
+        var bursts: [PendingBurst] = []
         /// Shots being computed by a `fire` that has not delivered yet.
         var pendingShots = 0
         /// Bumped by every `arm`, so a `fire` that was computing for an older arming drops its samples.

@@ -29,6 +29,8 @@ final class ClientShotComputation: @unchecked Sendable {
     private(set) var xiRe = FloatStorage(count: 0), xiIm = FloatStorage(count: 0)
 
     static let slotsPerBlock = 32_768
+    /// Row ranges the projections are computed in (a fixed number: results never depend on the threads).
+    static let projectionParts = 8
 
     /// `re`, `im`: the lit burst's amplitudes (`light.re`, `light.im`).
     init(_ plan: ClientShotPlan, light: ArrivingLight, re: FloatStorage, im: FloatStorage, bulk: Gaussian.BulkSampler, pool: ScratchPool) {
@@ -67,9 +69,17 @@ final class ClientShotComputation: @unchecked Sendable {
                 bottom[j * 2 * shots + 2 * k + 1] = z.re
             }
         }
-        beta = pool.take(rows * 2 * shots)
-        gemm(rows: rows, cols: 2 * shots, inner: n, a: re.base, lda: spr, b: top.base, ldb: 2 * shots, c: beta.base, ldc: 2 * shots)
-        gemm(rows: rows, cols: 2 * shots, inner: n, a: im.base, lda: spr, b: bottom.base, ldb: 2 * shots, c: beta.base, ldc: 2 * shots, beta: 1)
+        let out = pool.take(rows * 2 * shots)
+        beta = out
+        // In a fixed number of row ranges on the workers (OpenBLAS itself runs on one thread): each
+        // row's β is the same products whatever runs them.
+        let parts = Self.projectionParts, cols = 2 * shots
+        WorkPool.run(units: parts, threads: p.threads) { u in
+            let r0 = u * rows / parts, r1 = (u + 1) * rows / parts
+            guard r1 > r0 else { return }
+            gemm(rows: r1 - r0, cols: cols, inner: n, a: re.base + r0 * spr, lda: spr, b: top.base, ldb: cols, c: out.base + r0 * cols, ldc: cols)
+            gemm(rows: r1 - r0, cols: cols, inner: n, a: im.base + r0 * spr, lda: spr, b: bottom.base, ldb: cols, c: out.base + r0 * cols, ldc: cols, beta: 1)
+        }
         pool.give([top, bottom])
     }
 

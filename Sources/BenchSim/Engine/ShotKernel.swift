@@ -4,9 +4,11 @@ import Foundation
 import Numerics
 import NumericsKit
 
-/// The server's side of the shots of one trigger burst, in work units of (shot, block) that run in
-/// any order on any thread: each unit draws from its own streams, keyed by the global shot number
-/// and the block, so the samples are the same for any thread count.
+/// The server's side of the shots of one trigger burst, in tiles of `slotsPerTile` slots of every
+/// shot, computed in any order on any thread: each shot's part of a tile draws from its own stream,
+/// keyed by the global shot number and the tile, so the samples are the same for any thread count
+/// and whether the record is written whole (`run`) or handed to the server's sums tile by tile
+/// while still in the cache (`stream`).
 ///
 /// Client path: the burst's light goes to the client's twin (`ArrivingLight`, through a
 /// `FiberEnd`) and what returns (`ReturnedLight`: the arrival plus ξ_j D per row, plus the
@@ -19,7 +21,12 @@ final class ShotComputation: @unchecked Sendable {
     let bulk: Gaussian.BulkSampler
     let pool: ScratchPool
 
-    static let slotsPerBlock = 32_768
+    /// Slots per tile: the server's sums are cut at the same ranges
+    /// (`ReturnedLightStatistics.slotsPerUnit`), so a streamed tile is one unit of them, and a
+    /// tile of a 32-shot burst (1 MiB) stays in a core's L2 cache between the two.
+    static let slotsPerTile = 8_192
+    /// Floats between one shot's part of a streamed tile and the next (one cache line).
+    static let tilePadding = 16
 
     init(_ plan: ShotPlan, bulk: Gaussian.BulkSampler, pool: ScratchPool) {
         p = plan
@@ -31,7 +38,7 @@ final class ShotComputation: @unchecked Sendable {
     /// Returns the scratch arrays to the pool (call once the burst is done).
     func recycle() { fields.recycle(into: pool) }
 
-    static func stream(_ shot: UInt64, _ block: Int) -> UInt64 { shot << 20 | UInt64(block) }
+    static func stream(_ shot: UInt64, _ tile: Int) -> UInt64 { shot << 20 | UInt64(tile) }
 
     /// The burst as the client's input sees it: its light on the client path, dark back-to-back.
     func arriving() -> ArrivingLight {
@@ -40,76 +47,103 @@ final class ShotComputation: @unchecked Sendable {
                              re: lit ? fields.aRe : nil, im: lit ? fields.aIm : nil)
     }
 
+    var tiles: Int { (p.slots + Self.slotsPerTile - 1) / Self.slotsPerTile }
+
+    func slots(ofTile t: Int) -> Range<Int> { (t * Self.slotsPerTile)..<min(p.slots, (t + 1) * Self.slotsPerTile) }
+
     /// The server receiver's samples (serverShots × slots) of the back-to-back path, or of the
-    /// client path with the light that came back. Returns how many sit at the digitiser's rails
-    /// (counted by each unit as it quantises). Units run block-major: consecutive units read the
-    /// same block of the burst's fields, still in cache, for the next shot.
+    /// client path with the light that came back, written whole into `server`. Returns how many
+    /// sit at the digitiser's rails.
     func run(server: SharedBuffer<Float>, returned: ReturnedLight?) -> Int {
-        let clientPath = p.path == .client && returned != nil
-        let (rowsPerBlock, rowBlocks) = returned.map { ClientShotComputation.blocks($0.layout) } ?? (0, 0)
-        let blocks = clientPath ? rowBlocks : (p.slots + Self.slotsPerBlock - 1) / Self.slotsPerBlock
-        let units = p.serverShots * blocks
-        let rails = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, units))
+        let tiles = self.tiles
+        let rails = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, tiles))
         defer { rails.deallocate() }
-        let counts = SharedBuffer(base: rails.baseAddress!, count: units)
-        if clientPath, let returned {
-            let rows = returned.layout.rows
-            WorkPool.run(units: units, threads: p.threads) { u in
-                let b = u / p.serverShots
-                counts.base[u] = self.clientPathUnit(shot: u % p.serverShots, rows: b * rowsPerBlock..<min(rows, (b + 1) * rowsPerBlock), block: b,
-                                                     returned: returned, server: server)
-            }
-        } else {
-            WorkPool.run(units: units, threads: p.threads) { u in
-                counts.base[u] = self.directUnit(shot: u % p.serverShots, block: u / p.serverShots, server: server)
+        let counts = SharedBuffer(base: rails.baseAddress!, count: tiles)
+        WorkPool.run(units: tiles, threads: p.threads) { t in
+            counts.base[t] = self.tile(t, returned: returned, out: server.base + self.slots(ofTile: t).lowerBound, stride: self.p.slots)
+        }
+        return rails.prefix(tiles).reduce(0, +)
+    }
+
+    /// The same samples handed to `sink` one tile at a time, each as soon as it is computed, from
+    /// the worker that computed it; nothing is kept. Returns how many sit at the digitiser's rails.
+    func stream(returned: ReturnedLight?, into sink: any SampleSink) -> Int {
+        let tiles = self.tiles, shots = p.serverShots
+        let rails = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, tiles))
+        defer { rails.deallocate() }
+        let counts = SharedBuffer(base: rails.baseAddress!, count: tiles)
+        WorkPool.run(units: tiles, threads: p.threads) { t in
+            let range = self.slots(ofTile: t)
+            // Shots a cache line more than a tile apart: at a stride of 32 KiB every shot's line of
+            // the same slots would fall in one set of the L1 cache and evict the others.
+            let stride = range.count + Self.tilePadding
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: shots * stride)
+            defer { buffer.deallocate() }
+            counts.base[t] = self.tile(t, returned: returned, out: buffer, stride: stride)
+            sink.consume(SampleTile(slots: range, shots: shots, stride: stride, samples: buffer))
+        }
+        return rails.prefix(tiles).reduce(0, +)
+    }
+
+    /// Tile `t` of every server shot: shot k's samples of the tile's slots at out + k · stride.
+    /// Returns how many sit at the digitiser's rails.
+    private func tile(_ t: Int, returned: ReturnedLight?, out: UnsafeMutablePointer<Float>, stride: Int) -> Int {
+        var rails = 0
+        for k in 0..<p.serverShots {
+            var slotRng = Xoshiro256(seed: p.seeds.slot, stream: Self.stream(p.firstShot + UInt64(k), t))
+            if p.path == .client, let returned {
+                rails += clientPath(shot: k, slots: slots(ofTile: t), returned: returned, out: out + k * stride, rng: &slotRng)
+            } else {
+                rails += backToBack(slots: slots(ofTile: t), out: out + k * stride, rng: &slotRng)
             }
         }
-        return rails.prefix(units).reduce(0, +)
+        return rails
     }
 
     // MARK: client path
 
-    private func clientPathUnit(shot k: Int, rows: Range<Int>, block: Int, returned: ReturnedLight, server: SharedBuffer<Float>) -> Int {
+    /// Shot k's samples of `range` (rows cut anywhere) into out.
+    private func clientPath(shot k: Int, slots range: Range<Int>, returned: ReturnedLight, out: UnsafeMutablePointer<Float>, rng: inout Xoshiro256) -> Int {
         let layout = returned.layout
-        let id = Self.stream(p.firstShot + UInt64(k), block)
-        var slotRng = Xoshiro256(seed: p.seeds.slot, stream: id)
         let n = layout.modesPerRow, spr = layout.slotsPerRow, L = p.slots
         let sigma = Float(p.server.vacuumSigma)
         let offset = p.server.digitiser.offset
         let dig = p.server.digitiser
         let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
         var digitiser = dig.transfer
-        let blockSlots = rows.count * spr
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, blockSlots)) { noise in
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, range.count)) { noise in
             var rails = 0
-            bulk.fill(UnsafeMutableBufferPointer(rebasing: noise[0..<blockSlots]), &slotRng)
-            for r in rows {
+            bulk.fill(UnsafeMutableBufferPointer(rebasing: noise[0..<range.count]), &rng)
+            var s = range.lowerBound
+            while s < range.upperBound {
+                // The part j0 ..< j1 of row r inside the tile: its signal slots (j < n), then vacuum.
+                let r = s / spr, j0 = s - r * spr, j1 = min(spr, j0 + range.upperBound - s)
                 let dRaw = Complex(Double(returned.rowDisplacement[2 * (k * layout.rows + r)]), Double(returned.rowDisplacement[2 * (k * layout.rows + r) + 1]))
                 let d = p.back * dRaw
                 let dr = Float(d.real), di = Float(d.imaginary)
-                let s0 = r * spr, nz = (r - rows.lowerBound) * spr
-                let out = server.base + k * L + s0
-                let q = fields.q!.base + s0, wr = fields.wRe!.base + s0, wi = fields.wIm!.base + s0
-                let xr = returned.xiRe.base + k * n, xim = returned.xiIm.base + k * n
-                let z = noise.baseAddress! + nz
+                let o = out + (s - range.lowerBound), z = noise.baseAddress! + (s - range.lowerBound)
+                let q = fields.q!.base + s, wr = fields.wRe!.base + s, wi = fields.wIm!.base + s
+                let xr = returned.xiRe.base + k * n + min(j0, n), xim = returned.xiIm.base + k * n + min(j0, n)
+                let modes = max(0, n - j0), count = j1 - j0
                 if let dense = returned.dense {
-                    let h = dense.base + 2 * (k * L + s0)
-                    for j in 0..<n {
+                    let h = dense.base + 2 * (k * L + s)
+                    for j in 0..<min(modes, count) {
                         let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
-                        out[j] = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
+                        o[j] = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
                     }
-                    for j in n..<spr { out[j] = q[j] + sigma * z[j] + offset }
+                    for j in min(modes, count)..<count { o[j] = q[j] + sigma * z[j] + offset }
                     // The re-prepared modes' extra amplitude h through the return link to the receiver.
-                    for j in 0..<spr {
+                    for j in 0..<count {
                         let hr = backRe * h[2 * j] - backIm * h[2 * j + 1], hi = backRe * h[2 * j + 1] + backIm * h[2 * j]
-                        out[j] += hr * wr[j] - hi * wi[j]
+                        o[j] += hr * wr[j] - hi * wi[j]
                     }
-                    rails += dig.quantise(UnsafeMutableBufferPointer(start: out, count: spr))
-                    continue
+                    rails += dig.quantise(UnsafeMutableBufferPointer(start: o, count: count))
+                } else {
+                    // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused, in
+                    // C: the AVX2 build where the CPU has it), counting the samples at its rails.
+                    rails += Int(qk_returned_row(q, wr, wi, xr, xim, min(modes, count), count, dr, di, sigma, z, &digitiser, o, QK_BEST))
                 }
-                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused, in C:
-                // the AVX2 build where the CPU has it), counting the samples at its rails.
-                rails += Int(qk_returned_row(q, wr, wi, xr, xim, n, spr, dr, di, sigma, z, &digitiser, out, QK_BEST))
+                s += count
             }
             return rails
         }
@@ -117,15 +151,13 @@ final class ShotComputation: @unchecked Sendable {
 
     // MARK: back-to-back
 
-    private func directUnit(shot k: Int, block: Int, server: SharedBuffer<Float>) -> Int {
-        let id = Self.stream(p.firstShot + UInt64(k), block)
-        var slotRng = Xoshiro256(seed: p.seeds.slot, stream: id)
-        let start = block * Self.slotsPerBlock, end = min(p.slots, start + Self.slotsPerBlock)
-        let out = UnsafeMutableBufferPointer(start: server.base + k * p.slots + start, count: end - start)
-        bulk.fill(out, &slotRng)
+    /// One shot's samples of `range` into out.
+    private func backToBack(slots range: Range<Int>, out: UnsafeMutablePointer<Float>, rng: inout Xoshiro256) -> Int {
+        let o = UnsafeMutableBufferPointer(start: out, count: range.count)
+        bulk.fill(o, &rng)
         let sigma = Float(p.server.vacuumSigma), offset = p.server.digitiser.offset
-        let q = fields.q!.base + start
-        for j in 0..<out.count { out[j] = q[j] + sigma * out[j] + offset }
-        return p.server.digitiser.quantise(out)
+        let q = fields.q!.base + range.lowerBound
+        for j in 0..<o.count { o[j] = q[j] + sigma * o[j] + offset }
+        return p.server.digitiser.quantise(o)
     }
 }

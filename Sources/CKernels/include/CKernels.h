@@ -74,6 +74,10 @@ void qk_burst_sums(const float *y, size_t shots, size_t shotStride, const float 
 void qk_pattern_sums(const float *re, const float *im, const uint8_t *codes, size_t count,
                      float *e1, float *e2, float *isX, double sums[12], qk_path path);
 
+/// The smallest and largest of `count` floats that are numbers (+∞ and −∞ when there are none),
+/// and how many are NaN (a drive waveform's range, checked against its limits before upload).
+size_t qk_span(const float *values, size_t count, float *lowest, float *highest, qk_path path);
+
 /// A digitiser's transfer: code = round(v / lsb) clipped to [lowestCode, highestCode] (codes as
 /// floats), sample = code · lsb; `offset` is the receiver's DC offset added before it.
 typedef struct {

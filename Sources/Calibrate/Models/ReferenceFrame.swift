@@ -55,6 +55,46 @@ public struct MeasurementFrame: Sendable {
         return pattern
     }
 
+    /// The server's sums of `shots` shots of this frame (starting at shot `firstShot` of the
+    /// pattern), taken from the receiver's record tile by tile as it is handed over: the same sums
+    /// as `accumulate` on the whole record, to the bit (`StreamedShots`).
+    public func sink(shots: Int, firstShot: Int = 0) -> BurstSink { BurstSink(self, shots: shots, firstShot: firstShot) }
+
+    /// A burst's record going into the server's sums as the receiver hands it over (`sink(shots:)`).
+    public final class BurstSink: SampleSink {
+        public var tileSlots: Int { ReturnedLightStatistics.slotsPerUnit }
+        public let shots: Int
+        let patternShots: Int
+        /// Shot `first` and every patternShots-th after it play the same segment of the pattern.
+        let segments: [(first: Int, sums: StreamedShots)]
+
+        init(_ frame: MeasurementFrame, shots: Int, firstShot: Int) {
+            precondition(shots > 0, "a burst has shots")
+            let n = frame.layout.slotsPerShot, codes = SlotKind.codes(frame.pattern)
+            self.shots = shots
+            patternShots = frame.patternShots
+            segments = (0..<min(shots, frame.patternShots)).map { first in
+                let segment = (firstShot + first) % frame.patternShots
+                return (first, StreamedShots(codes: Array(codes[(segment * n)..<((segment + 1) * n)]), alphaRe: frame.re, alphaIm: frame.im,
+                                             shots: (shots - first + frame.patternShots - 1) / frame.patternShots))
+            }
+        }
+
+        public func consume(_ tile: SampleTile) {
+            for (first, sums) in segments {
+                sums.add(slots: tile.slots, shots: (tile.shots - first + patternShots - 1) / patternShots,
+                         samples: tile.samples + first * tile.stride, shotStride: patternShots * tile.stride)
+            }
+        }
+
+        /// Adds the burst to `stats` once every tile has arrived (segments in order, as `accumulate`).
+        public func finish(into stats: inout ReturnedLightStatistics) throws(StreamedShots.IncompleteBurst) {
+            var updated = stats
+            for (_, sums) in segments { try sums.finish(into: &updated) }
+            stats = updated
+        }
+    }
+
     /// A receiver delivered fewer samples than the shots it was armed for (a misbehaving
     /// instrument or driver).
     public struct ShortRecord: Error, CustomStringConvertible, Equatable {

@@ -82,24 +82,39 @@ public struct ReturnedLightStatistics: Sendable, Equatable, Codable {
 
     /// Slots per work unit of `addShots`: the units are fixed ranges of the pattern, so the sums
     /// (and their order) do not depend on the number of threads.
-    static let slotsPerUnit = 8_192
+    public static let slotsPerUnit = 8_192
 
     /// Adds `shots` shots measured with one slot pattern: `codes` per slot (0 X, 1 P, 2 vacuum), the
     /// intended amplitudes per slot, the samples of shot s at y[s · shotStride + slot]. The fast
     /// path of a protocol run: the pattern's ranges of `slotsPerUnit` slots run on every core, each
     /// computing its pattern-only sums once and the sample-dependent ones over all the shots (C
-    /// kernels, Double accumulation); the ranges are merged in order.
+    /// kernels, Double accumulation); the ranges are merged in order. `StreamedShots` computes the
+    /// same units from tiles of the record as they arrive, with the same result to the bit.
     public mutating func addShots(samples y: UnsafeBufferPointer<Float>, shots: Int, shotStride: Int, codes: UnsafeBufferPointer<UInt8>,
                                   alphaRe: UnsafeBufferPointer<Float>, alphaIm: UnsafeBufferPointer<Float>) {
         let slots = codes.count
         precondition(alphaRe.count == slots && alphaIm.count == slots, "one shot's slots")
         precondition(shots >= 0 && shotStride >= slots && (shots == 0 || y.count >= (shots - 1) * shotStride + slots), "\(shots) shots of \(slots) slots")
         guard shots > 0, slots > 0 else { return }
-        let units = (slots + Self.slotsPerUnit - 1) / Self.slotsPerUnit
-        let shared = SharedSlots(y: y, codes: codes, re: alphaRe, im: alphaIm)
-        let parts = parallelMap(chunks: units) { u in
-            ShotSums(shared, slots: (u * Self.slotsPerUnit)..<min(slots, (u + 1) * Self.slotsPerUnit), shots: shots, shotStride: shotStride)
+        let pattern = SharedPattern(codes: codes, re: alphaRe, im: alphaIm)
+        merge(units: Self.unitSums(pattern, samples: y.baseAddress!, slots: 0..<slots, shots: shots, shotStride: shotStride))
+    }
+
+    /// The sums of the units of `range` (which starts at a unit's first slot and ends at a unit's
+    /// end or the pattern's last slot), each unit on any core, in unit order; `y` is shot 0's
+    /// sample of the range's first slot.
+    static func unitSums(_ pattern: SharedPattern, samples y: UnsafePointer<Float>, slots range: Range<Int>, shots: Int, shotStride: Int) -> [ShotSums] {
+        let first = range.lowerBound / slotsPerUnit
+        let units = (range.upperBound - range.lowerBound + slotsPerUnit - 1) / slotsPerUnit
+        let samples = SharedSamples(y: y)
+        return parallelMap(chunks: units) { i in
+            let lo = (first + i) * slotsPerUnit, hi = min(range.upperBound, lo + slotsPerUnit)
+            return ShotSums(pattern, samples: samples.y + (lo - range.lowerBound), slots: lo..<hi, shots: shots, shotStride: shotStride)
         }
+    }
+
+    /// Adds units' sums in the order given.
+    mutating func merge(units parts: [ShotSums]) {
         for p in parts {
             signalX.add(p.x)
             signalP.add(p.p)

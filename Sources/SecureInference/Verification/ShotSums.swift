@@ -1,17 +1,21 @@
 import CKernels
 import NumericsKit
 
-/// One burst's samples and its pattern as raw pointers, read concurrently by the work units of
-/// `ReturnedLightStatistics.addShots`.
-struct SharedSlots: @unchecked Sendable {
-    let y: UnsafePointer<Float>
+/// One shot's pattern as raw pointers (codes and intended amplitudes per slot), read concurrently
+/// by the work units of `ReturnedLightStatistics.addShots` and `StreamedShots`.
+struct SharedPattern: @unchecked Sendable {
     let codes: UnsafePointer<UInt8>
     let re: UnsafePointer<Float>
     let im: UnsafePointer<Float>
 
-    init(y: UnsafeBufferPointer<Float>, codes: UnsafeBufferPointer<UInt8>, re: UnsafeBufferPointer<Float>, im: UnsafeBufferPointer<Float>) {
-        self.y = y.baseAddress!; self.codes = codes.baseAddress!; self.re = re.baseAddress!; self.im = im.baseAddress!
+    init(codes: UnsafeBufferPointer<UInt8>, re: UnsafeBufferPointer<Float>, im: UnsafeBufferPointer<Float>) {
+        self.codes = codes.baseAddress!; self.re = re.baseAddress!; self.im = im.baseAddress!
     }
+}
+
+/// A burst's samples handed to the work units: shot 0's sample of the first slot of a range.
+struct SharedSamples: @unchecked Sendable {
+    let y: UnsafePointer<Float>
 }
 
 /// The raw sums of one range of a pattern's slots over the shots of a burst: X and P slots as
@@ -25,7 +29,8 @@ struct ShotSums: Sendable {
     /// Codes 0 (X) and 1 (P) are signal slots, anything above is a vacuum slot.
     static func isVacuum(_ code: UInt8) -> Bool { code > 1 }
 
-    init(_ s: SharedSlots, slots range: Range<Int>, shots: Int, shotStride: Int) {
+    /// The sums of `range` of the pattern's slots; `y` points at shot 0's sample of its first slot.
+    init(_ s: SharedPattern, samples y: UnsafePointer<Float>, slots range: Range<Int>, shots: Int, shotStride: Int) {
         let m = range.count
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * max(1, m)) { w in
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 22) { sums in
@@ -50,7 +55,7 @@ struct ShotSums: Sendable {
                 k = end
             }
             // The sample-dependent sums of the whole range over every shot.
-            qk_burst_sums(s.y + range.lowerBound, shots, shotStride, e1, e2, s.codes + range.lowerBound, m, sample, QK_BEST)
+            qk_burst_sums(y, shots, shotStride, e1, e2, s.codes + range.lowerBound, m, sample, QK_BEST)
             let nx = Int(pattern[0]), x1 = pattern[1], x2 = pattern[2], x11 = pattern[3], x22 = pattern[4], x12 = pattern[5]
             let np = Int(pattern[6]), p1 = pattern[7], p2 = pattern[8], p11 = pattern[9], p22 = pattern[10], p12 = pattern[11]
             let t = Double(shots)

@@ -50,14 +50,15 @@ extension ServerStation {
                 try await endpoint.send(.fired(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst)))
                 let measured = try await receiveFlow(endpoint)
                 guard case .clientMeasured = measured else { throw RunError.peer("expected clientMeasured, got \(measured.kind)") }
+                let tap = settings.returnedLightTap, first = firstImage + done
                 let acquired = try await afterLight("burst \(burst) of layer \(l) of block \(index)") {
-                    try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
+                    try await measure(rx, frame: m, shots: n, keepingSamples: tap != nil || configuration.keepRawSamples) { returned in
+                        tap?.returned(block: index, layer: l, firstImage: first, frame: m, samples: returned, shots: n)
+                        try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
+                    }
                 }
-                let returned = acquired.volts
-                clipped += acquired.clippedSamples; samples += returned.count
-                try m.accumulate(checked: returned, shots: n, into: &client)
-                settings.returnedLightTap?.returned(block: index, layer: l, firstImage: firstImage + done, frame: m, samples: returned, shots: n)
-                try keepRawSamples(returned, block: index, kind: "returned layer \(l)")
+                clipped += acquired.record.clippedSamples; samples += acquired.record.samples
+                try acquired.sums.finish(into: &client)
                 try await endpoint.send(.returnedLightAcquired(block: UInt32(index), layer: UInt32(l), burst: UInt32(burst)))
                 done += n
                 reportProgress(imagesInBlock: done, layer: l, modes: client.signalSlots)
@@ -79,7 +80,7 @@ extension ServerStation {
                 }
                 try await trigger.fire(shots: n)
                 let acquired = try await afterLight("a reference burst of layer \(l) of block \(index)") {
-                    try await rx.fetch(timeout: fetchTimeout(shots: n, layout: frame.layout))
+                    try await measure(rx, frame: m, shots: n, keepingSamples: false) { _ in }
                 }
                 guard try await env.bench.interlockIsClear() else {
                     // Cut during the burst: the reference would be wrong. Measured again once the
@@ -88,8 +89,8 @@ extension ServerStation {
                     continue
                 }
                 try await requireLaserEmitting(after: "a back-to-back reference burst of layer \(l) of block \(index)")
-                clipped += acquired.clippedSamples; samples += acquired.volts.count
-                try m.accumulate(checked: acquired.volts, shots: n, into: &reference)
+                clipped += acquired.record.clippedSamples; samples += acquired.record.samples
+                try acquired.sums.finish(into: &reference)
                 refDone += n
             }
             try await beforeLight(endpoint, restart: toClient) { try await sw.route(.client) }
@@ -108,6 +109,24 @@ extension ServerStation {
             }
         }
         return try assess(index: index, wall: Date().timeIntervalSince(blockStart))
+    }
+
+    /// Fetches a burst's record into the server's sums (`MeasurementFrame.sink`): handed over tile
+    /// by tile, so the twin never keeps the record, unless something needs the samples themselves
+    /// (the returned-light tap, `--raw-samples`): then the whole record is fetched, given to `keep`
+    /// and to the sums as one tile. Either way the sums are the same to the bit; a record of the
+    /// wrong size is refused before any of it is summed. The caller adds the sums (`finish`) once
+    /// it knows the burst counts.
+    func measure(_ rx: any HomodyneReceiver, frame m: MeasurementFrame, shots n: Int, keepingSamples: Bool,
+                 keep: ([Float]) throws -> Void) async throws -> (record: StreamedRecord, sums: MeasurementFrame.BurstSink) {
+        let sink = m.sink(shots: n), timeout = fetchTimeout(shots: n, layout: m.layout), slots = m.layout.slotsPerShot
+        guard keepingSamples else {
+            return (try await rx.fetch(timeout: timeout, shots: n, slotsPerShot: slots, into: sink), sink)
+        }
+        let block = try await rx.fetch(timeout: timeout)
+        let record = try StreamedRecord.handOver(block, shots: n, slotsPerShot: slots, to: sink)
+        try keep(block.volts)
+        return (record, sink)
     }
 
     /// Above this fraction of clipped samples in one block the session stops at once.
