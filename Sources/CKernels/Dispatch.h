@@ -10,10 +10,14 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define QK_AVX2 __attribute__((target("avx2")))
 #define QK_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+/// The AVX-512 build of a plain C kernel body: vectorised with 512-bit registers (by default the
+/// compiler keeps to 256 bits).
+#define QK_AVX512_WIDE __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"), min_vector_width(512)))
 #define QK_HAS_AVX2_BUILD 1
 #else
 #define QK_AVX2
 #define QK_AVX512
+#define QK_AVX512_WIDE
 #define QK_HAS_AVX2_BUILD 0
 #endif
 

@@ -56,9 +56,16 @@ static int32_t returned_row_portable(const float *q, const float *wr, const floa
     return returned_row(q, wr, wi, xr, xi, modes, slots, dr, di, sigma, z, d, out);
 }
 
+QK_AVX512_WIDE static int32_t returned_row_avx512(const float *q, const float *wr, const float *wi, const float *xr, const float *xi,
+                                                  size_t modes, size_t slots, float dr, float di, float sigma, const float *z,
+                                                  const qk_digitiser *d, float *out) {
+    return returned_row(q, wr, wi, xr, xi, modes, slots, dr, di, sigma, z, d, out);
+}
+
 int32_t qk_returned_row(const float *q, const float *wr, const float *wi, const float *xr, const float *xi,
                         size_t modes, size_t slots, float dr, float di, float sigma, const float *z,
                         const qk_digitiser *digitiser, float *out, qk_path path) {
+    if (QK_WANT_AVX512(path)) return returned_row_avx512(q, wr, wi, xr, xi, modes, slots, dr, di, sigma, z, digitiser, out);
     return QK_WANT_AVX2(path) ? returned_row_avx2(q, wr, wi, xr, xi, modes, slots, dr, di, sigma, z, digitiser, out)
                               : returned_row_portable(q, wr, wi, xr, xi, modes, slots, dr, di, sigma, z, digitiser, out);
 }

@@ -64,8 +64,14 @@ static void burst_sums_portable(const float *y, size_t shots, size_t stride, con
     burst_sums(y, shots, stride, e1, e2, codes, count, sums);
 }
 
+QK_AVX512_WIDE static void burst_sums_avx512(const float *y, size_t shots, size_t stride, const float *e1, const float *e2,
+                                             const uint8_t *codes, size_t count, double *sums) {
+    burst_sums(y, shots, stride, e1, e2, codes, count, sums);
+}
+
 void qk_burst_sums(const float *y, size_t shots, size_t shotStride, const float *e1, const float *e2,
                    const uint8_t *codes, size_t count, double sums[10], qk_path path) {
-    if (QK_WANT_AVX2(path)) burst_sums_avx2(y, shots, shotStride, e1, e2, codes, count, sums);
+    if (QK_WANT_AVX512(path)) burst_sums_avx512(y, shots, shotStride, e1, e2, codes, count, sums);
+    else if (QK_WANT_AVX2(path)) burst_sums_avx2(y, shots, shotStride, e1, e2, codes, count, sums);
     else burst_sums_portable(y, shots, shotStride, e1, e2, codes, count, sums);
 }

@@ -56,7 +56,7 @@ struct ReturnedRowKernelTests {
         for seed in UInt64(1)...4 {
             let row = Row(modes: modes, slots: slots, seed: seed, loud: loud)
             let want = Self.reference(row, sigma: 0.25 * loud, Self.digitiser)
-            for path in [QK_BEST, QK_PORTABLE] {
+            for path in [QK_BEST, QK_AVX2_ONLY, QK_PORTABLE] {
                 let got = Self.kernel(row, sigma: 0.25 * loud, Self.digitiser, path)
                 #expect(got.out.map(\.bitPattern) == want.out.map(\.bitPattern), "seed \(seed), path \(path.rawValue)")
                 #expect(got.rails == want.rails)
@@ -75,7 +75,7 @@ struct ReturnedRowKernelTests {
             let row = Row(modes: 392, slots: 784, seed: seed, loud: 1, scale: 0.05)
             let want = Self.reference(row, sigma: 0.05 * 0.25, fine)
             #expect(want.rails == 0, "inside the rails")
-            for path in [QK_BEST, QK_PORTABLE] {
+            for path in [QK_BEST, QK_AVX2_ONLY, QK_PORTABLE] {
                 let got = Self.kernel(row, sigma: 0.05 * 0.25, fine, path)
                 differs += zip(got.out, want.out).filter { $0.bitPattern != $1.bitPattern }.count
             }
@@ -93,7 +93,7 @@ struct ReturnedRowKernelTests {
         let want = v.map { min(d.highestCode, max(d.lowestCode, ($0 * d.inverseLSB + magic) - magic)) * d.lsb }
         let rails = v.map { min(d.highestCode, max(d.lowestCode, ($0 * d.inverseLSB + magic) - magic)) }.filter { $0 <= d.lowestCode || $0 >= d.highestCode }.count
         #expect(rails > 0)
-        for path in [QK_BEST, QK_PORTABLE] {
+        for path in [QK_BEST, QK_AVX2_ONLY, QK_PORTABLE] {
             var out = v, t = d
             let n = qk_quantise(&out, out.count, &t, path)
             #expect(out.map(\.bitPattern) == want.map(\.bitPattern) && Int(n) == rails)

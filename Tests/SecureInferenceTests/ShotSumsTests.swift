@@ -124,10 +124,11 @@ struct ShotSumsTests {
         let burst = Burst(slots: 1_031, shots: 3, stride: 1_040, seed: 99)
         let e1 = burst.codes.indices.map { burst.codes[$0] == 2 ? 0 : 2 * burst.re[$0] }
         let e2 = burst.codes.indices.map { burst.codes[$0] == 2 ? 0 : 2 * burst.im[$0] }
-        var best = [Double](repeating: 0, count: 10), portable = best
+        var best = [Double](repeating: 0, count: 10), portable = best, avx2 = best
         qk_burst_sums(burst.y, 3, 1_040, e1, e2, burst.codes, count, &best, QK_BEST)
+        qk_burst_sums(burst.y, 3, 1_040, e1, e2, burst.codes, count, &avx2, QK_AVX2_ONLY)
         qk_burst_sums(burst.y, 3, 1_040, e1, e2, burst.codes, count, &portable, QK_PORTABLE)
-        #expect(best.map(\.bitPattern) == portable.map(\.bitPattern), "\(count) slots")
+        #expect(best.map(\.bitPattern) == portable.map(\.bitPattern) && avx2.map(\.bitPattern) == portable.map(\.bitPattern), "\(count) slots")
         var expected = [Double](repeating: 0, count: 10)
         for s in 0..<3 {
             for k in 0..<count {
@@ -166,7 +167,7 @@ struct ShotSumsTests {
             }
         }
         let expected = lanes.map { ($0[0] + $0[1]) + ($0[2] + $0[3]) }
-        for path in [QK_BEST, QK_PORTABLE] {
+        for path in [QK_BEST, QK_AVX2_ONLY, QK_PORTABLE] {
             var sums = [Double](repeating: 0, count: 10)
             qk_burst_sums(burst.y, shots, gap, e1, e2, burst.codes, count, &sums, path)
             #expect(sums.map(\.bitPattern) == expected.map(\.bitPattern), "\(count) slots, \(shots) shots, path \(path.rawValue)")
