@@ -161,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TwoStationTests",
-            dependencies: ["Sequencer"]
+            dependencies: ["Sequencer", "CKernels"]
         ),
         .testTarget(
             name: "SessionProtocolTests",

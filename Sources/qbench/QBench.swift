@@ -13,12 +13,14 @@ struct QBench: AsyncParsableCommand {
     )
 }
 
-/// The entry point: ArgumentParser's, plus the safety guard's release. A command that returns
+/// The entry point: ArgumentParser's (after OpenBLAS is on the CPU's own kernels: `NativeKernels`),
+/// plus the safety guard's release. A command that returns
 /// normally has left its bench in its safe state, so its guard (if it started one) stands down;
 /// on an error, a signal or a kill, the guard runs the bench's safe-state sequence itself.
 @main
 enum QBenchMain {
     static func main() async {
+        NativeKernels.restartIfNeeded()
         do {
             var command = try QBench.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -29,3 +29,16 @@ struct SpanKernelTests {
         #expect(qk_span([Float](), 0, &lo, &hi, QK_BEST) == 0 && lo == .infinity && hi == -.infinity)
     }
 }
+
+/// When `qbench` restarts itself with OpenBLAS on other kernels (`LinearAlgebraCore`, `NativeKernels`).
+@Suite("OpenBLAS kernels")
+struct LinearAlgebraCoreTests {
+    @Test(arguments: [
+        ("Prescott", nil, true, true, "SkylakeX"), ("Prescott", nil, false, true, "Haswell"), ("Prescott", nil, false, false, nil),
+        ("Prescott", "Prescott", true, true, nil), ("Prescott", "Haswell", true, true, nil),
+        ("Haswell", nil, true, true, nil), ("SkylakeX", nil, true, true, nil), ("Zen", nil, true, true, nil),
+    ] as [(String, String?, Bool, Bool, String?)])
+    func replacement(core: String, variable: String?, avx512: Bool, avx2: Bool, expected: String?) {
+        #expect(LinearAlgebraCore.replacement(core: core, coreTypeVariable: variable, avx512: avx512, avx2: avx2) == expected)
+    }
+}

@@ -51,6 +51,8 @@ struct RunBenchmark: AsyncParsableCommand {
         let peakResidentMegabytes: Double
         let cores: Int
         let threads: Int
+        /// OpenBLAS's kernels (`LinearAlgebraCore.name`).
+        let blasCore: String
         let accuracy: Double?
         let certified: Bool
         let transmittance: Double
@@ -119,11 +121,11 @@ struct RunBenchmark: AsyncParsableCommand {
         let out = Output(split: split, images: r.images, signalModes: r.modes, slots: slots, seconds: wall, cpuSeconds: cpu,
                          signalModesPerSecond: Double(r.modes) / wall, signalModesPerCPUSecond: Double(r.modes) / cpu,
                          slotsPerSecond: Double(slots) / wall, peakResidentMegabytes: Self.peakResidentMegabytes(),
-                         cores: availableCores, threads: workers, accuracy: r.accuracy, certified: r.certified,
+                         cores: availableCores, threads: workers, blasCore: LinearAlgebraCore.name, accuracy: r.accuracy, certified: r.certified,
                          transmittance: r.transmittanceEstimate, excessNoise: r.excessNoiseEstimate)
         if json { try printJSON(out); return }
         printLine("""
-            protocol run      \(r.images) images on the twin '\(opened.description.name)'\(split ? " split at the fibre (loopback TCP)" : ""), \(workers) threads of \(availableCores) cores
+            protocol run      \(r.images) images on the twin '\(opened.description.name)'\(split ? " split at the fibre (loopback TCP)" : ""), \(workers) threads of \(availableCores) cores, OpenBLAS \(out.blasCore) kernels
             signal modes      \(r.modes) in \(String(format: "%.2f", wall)) s: \(format(out.signalModesPerSecond, 3)) modes/s, \(format(out.signalModesPerCPUSecond, 3)) per CPU-second (\(String(format: "%.2f", cpu)) CPU-s)
             slots             \(slots) (signal, vacuum, back-to-back): \(format(out.slotsPerSecond, 3)) slots/s
             peak memory       \(String(format: "%.0f", out.peakResidentMegabytes)) MB resident
