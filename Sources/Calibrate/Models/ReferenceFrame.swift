@@ -70,13 +70,11 @@ public struct MeasurementFrame: Sendable {
 
         init(_ frame: MeasurementFrame, shots: Int, firstShot: Int) {
             precondition(shots > 0, "a burst has shots")
-            let n = frame.layout.slotsPerShot, codes = SlotKind.codes(frame.pattern)
+            let codes = SlotKind.codes(frame.pattern)
             self.shots = shots
             patternShots = frame.patternShots
-            segments = (0..<min(shots, frame.patternShots)).map { first in
-                let segment = (firstShot + first) % frame.patternShots
-                return (first, StreamedShots(codes: Array(codes[(segment * n)..<((segment + 1) * n)]), alphaRe: frame.re, alphaIm: frame.im,
-                                             shots: (shots - first + frame.patternShots - 1) / frame.patternShots))
+            segments = frame.segments(shots: shots, firstShot: firstShot).map { s in
+                (s.first, StreamedShots(codes: Array(codes[s.codes]), alphaRe: frame.re, alphaIm: frame.im, shots: s.shots))
             }
         }
 
@@ -127,14 +125,22 @@ public struct MeasurementFrame: Sendable {
         let codes = SlotKind.codes(pattern)
         samples.withUnsafeBufferPointer { y in codes.withUnsafeBufferPointer { c in
             re.withUnsafeBufferPointer { r in im.withUnsafeBufferPointer { i in
-                // Shot `first` and every patternShots-th after it play the same segment.
-                for first in 0..<min(shots, patternShots) {
-                    let segment = (firstShot + first) % patternShots
-                    stats.addShots(samples: UnsafeBufferPointer(rebasing: y[(first * n)...]), shots: (shots - first + patternShots - 1) / patternShots,
-                                   shotStride: patternShots * n, codes: UnsafeBufferPointer(rebasing: c[(segment * n)..<((segment + 1) * n)]),
-                                   alphaRe: r, alphaIm: i)
+                for s in segments(shots: shots, firstShot: firstShot) {
+                    stats.addShots(samples: UnsafeBufferPointer(rebasing: y[(s.first * n)...]), shots: s.shots,
+                                   shotStride: patternShots * n, codes: UnsafeBufferPointer(rebasing: c[s.codes]), alphaRe: r, alphaIm: i)
                 }
             } }
         } }
+    }
+
+    /// How `shots` consecutive shots starting at shot `firstShot` of the pattern play its segments:
+    /// shot `first` and every patternShots-th after it (`shots` of them) play the segment whose
+    /// codes are `codes` of the pattern's.
+    func segments(shots: Int, firstShot: Int) -> [(first: Int, shots: Int, codes: Range<Int>)] {
+        let n = layout.slotsPerShot
+        return (0..<min(shots, patternShots)).map { first in
+            let segment = (firstShot + first) % patternShots
+            return (first, (shots - first + patternShots - 1) / patternShots, (segment * n)..<((segment + 1) * n))
+        }
     }
 }
