@@ -151,13 +151,15 @@ final class ShotComputation: @unchecked Sendable {
 
     // MARK: back-to-back
 
-    /// One shot's samples of `range` into out.
+    /// One shot's samples of `range` into out: mean, vacuum noise, offset and the digitiser in one
+    /// pass (`qk_returned_row` with no signal modes: the same rounding as the client path's vacuum slots).
     private func backToBack(slots range: Range<Int>, out: UnsafeMutablePointer<Float>, rng: inout Xoshiro256) -> Int {
-        let o = UnsafeMutableBufferPointer(start: out, count: range.count)
-        bulk.fill(o, &rng)
-        let sigma = Float(p.server.vacuumSigma), offset = p.server.digitiser.offset
+        let sigma = Float(p.server.vacuumSigma)
+        var digitiser = p.server.digitiser.transfer
         let q = fields.q!.base + range.lowerBound
-        for j in 0..<o.count { o[j] = q[j] + sigma * o[j] + offset }
-        return p.server.digitiser.quantise(o)
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, range.count)) { noise in
+            bulk.fill(UnsafeMutableBufferPointer(rebasing: noise[0..<range.count]), &rng)
+            return Int(qk_returned_row(q, q, q, q, q, 0, range.count, 0, 0, sigma, noise.baseAddress!, &digitiser, out, QK_BEST))
+        }
     }
 }
