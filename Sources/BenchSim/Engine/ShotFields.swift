@@ -1,4 +1,5 @@
 import BenchKit
+import CKernels
 import Foundation
 import Numerics
 
@@ -92,53 +93,29 @@ final class ShotFields: @unchecked Sendable {
         // Per-slot quadrature code (0 X, 1 P, 2 vacuum): the pattern repeated over the shot.
         let source: [UInt8] = p.server.blocked ? [2] : (p.server.patternCodes.isEmpty ? [0] : p.server.patternCodes)
         let codes = source.count >= n ? source : FloatStorage.codes(repeating: source, count: n)
-        let tableRe: (Float, Float, Float) = (wX.0, wP.0, 0), tableIm: (Float, Float, Float) = (wX.1, wP.1, 0)
+        var constants = qk_shot_field_constants(cbI: cbI, sbI: sbI, cbQ: cbQ, sbQ: sbQ, ct: ct, st: st, dI: dI, dQ: dQ,
+                                                cRe: cRe, cIm: cIm, sRe: sRe, sIm: sIm,
+                                                weightRe: (wX.0, wP.0, 0), weightIm: (wX.1, wP.1, 0))
 
         let frame = p.frame
         let block = 8_192
         let units = (n + block - 1) / block
-        let aR = aRe?.base, aI = aIm?.base, qq = q?.base, wR = wRe?.base, wI = wIm?.base
-        let out = SlotOutputs(aRe: aR, aIm: aI, q: qq, wRe: wR, wIm: wI)
+        let out = SlotOutputs(aRe: aRe?.base, aIm: aIm?.base, q: q?.base, wRe: wRe?.base, wIm: wIm?.base)
         frame.cosI.withUnsafeBufferPointer { pcI in frame.sinI.withUnsafeBufferPointer { psI in
         frame.cosQ.withUnsafeBufferPointer { pcQ in frame.sinQ.withUnsafeBufferPointer { psQ in
         codes.withUnsafeBufferPointer { pc in
+        withUnsafePointer(to: &constants) { k in
             let cI = SharedConstBuffer(base: pcI.baseAddress!, count: n), sI = SharedConstBuffer(base: psI.baseAddress!, count: n)
             let cQ = SharedConstBuffer(base: pcQ.baseAddress!, count: n), sQ = SharedConstBuffer(base: psQ.baseAddress!, count: n)
-            let code = SharedConstBuffer(base: pc.baseAddress!, count: n)
+            let code = SharedConstBuffer(base: pc.baseAddress!, count: n), kk = SharedConstBuffer(base: k, count: 1)
+            // One C pass per range of slots (`qk_shot_fields`): the arm fields, the light at the
+            // client input, the server receiver's weights and mean.
             WorkPool.run(units: units, threads: p.threads) { u in
                 let lo = u * block, m = min(n, lo + block) - lo
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * block) { tmp in
-                    let fr = tmp.baseAddress!, fi = tmp.baseAddress! + block
-                    let ci = cI.base + lo, si = sI.base + lo, cq = cQ.base + lo, sq = sQ.base + lo
-                    // Arm fields t = cos(x + b) + iδ sin(x + b) by angle addition; f = (t_I + e^{iθ} t_Q)/2.
-                    for k in 0..<m {
-                        let cosI = ci[k] * cbI - si[k] * sbI, sinI = si[k] * cbI + ci[k] * sbI
-                        let cosQ = cq[k] * cbQ - sq[k] * sbQ, sinQ = sq[k] * cbQ + cq[k] * sbQ
-                        let tQi = dQ * sinQ
-                        fr[k] = 0.5 * (cosI + ct * cosQ - st * tQi)
-                        fi[k] = 0.5 * (dI * sinI + st * cosQ + ct * tQi)
-                    }
-                    if let aR = out.aRe, let aI = out.aIm {
-                        let oR = aR + lo, oI = aI + lo
-                        for k in 0..<m {
-                            oR[k] = cRe * fr[k] - cIm * fi[k]
-                            oI[k] = cRe * fi[k] + cIm * fr[k]
-                        }
-                    }
-                    if let qq = out.q, let wR = out.wRe, let wI = out.wIm {
-                        let oq = qq + lo, owR = wR + lo, owI = wI + lo, c = code.base + lo
-                        for k in 0..<m {
-                            let kind = c[k]
-                            owR[k] = kind == 0 ? tableRe.0 : (kind == 1 ? tableRe.1 : tableRe.2)
-                            owI[k] = kind == 0 ? tableIm.0 : (kind == 1 ? tableIm.1 : tableIm.2)
-                        }
-                        for k in 0..<m {
-                            let rRe = sRe * fr[k] - sIm * fi[k], rIm = sRe * fi[k] + sIm * fr[k]
-                            oq[k] = rRe * owR[k] - rIm * owI[k]
-                        }
-                    }
-                }
+                qk_shot_fields(cI.base + lo, sI.base + lo, cQ.base + lo, sQ.base + lo, code.base + lo, m, kk.base,
+                               out.aRe.map { $0 + lo }, out.aIm.map { $0 + lo }, out.q.map { $0 + lo },
+                               out.wRe.map { $0 + lo }, out.wIm.map { $0 + lo }, QK_BEST)
             }
-        }}}}}
+        }}}}}}
     }
 }

@@ -74,6 +74,25 @@ void qk_burst_sums(const float *y, size_t shots, size_t shotStride, const float 
 void qk_pattern_sums(const float *re, const float *im, const uint8_t *codes, size_t count,
                      float *e1, float *e2, float *isX, double sums[12], qk_path path);
 
+/// What the twin's per-slot fields of a burst depend on besides the drive (BenchSim's `ShotFields`):
+/// the bias rotations (cos, sin) of the I and Q arms, the IQ angle θ (cos, sin), the arms'
+/// leakages δ, the light per unit field at the client input (c) and at the server receiver's input
+/// (s), and the receiver's weight per slot code (X, P, vacuum).
+typedef struct {
+    float cbI, sbI, cbQ, sbQ, ct, st, dI, dQ;
+    float cRe, cIm, sRe, sIm;
+    float weightRe[3], weightIm[3];
+} qk_shot_field_constants;
+
+/// Per slot j of `count`: the arm fields by angle addition from the drive's cos/sin, the modulator's
+/// field f = (t_I + e^{iθ} t_Q)/2, then, where the outputs are not NULL, the light at the client
+/// input a = c·f (aRe, aIm) and, for the server receiver, its weight w by `codes[j]` (wRe, wIm) and
+/// the mean q = Re(s f)·Re w − Im(s f)·Im w. Float operations in the order of the Swift loops they
+/// replace, no fused multiply-add.
+void qk_shot_fields(const float *cosI, const float *sinI, const float *cosQ, const float *sinQ, const uint8_t *codes,
+                    size_t count, const qk_shot_field_constants *constants, float *aRe, float *aIm, float *q,
+                    float *wRe, float *wIm, qk_path path);
+
 /// The smallest and largest of `count` floats that are numbers (+∞ and −∞ when there are none),
 /// and how many are NaN (a drive waveform's range, checked against its limits before upload).
 size_t qk_span(const float *values, size_t count, float *lowest, float *highest, qk_path path);

@@ -119,6 +119,9 @@ extension ServerStation {
     /// it knows the burst counts.
     func measure(_ rx: any HomodyneReceiver, frame m: MeasurementFrame, shots n: Int, keepingSamples: Bool,
                  keep: ([Float]) throws -> Void) async throws -> (record: StreamedRecord, sums: MeasurementFrame.BurstSink) {
+        // The client's shot count was checked against the block plan on arrival; this keeps a burst
+        // of no shots from the sums whatever a receiver accepted.
+        guard n > 0 else { throw RunError.peer("a burst of \(n) shots cannot be measured") }
         let sink = m.sink(shots: n), timeout = fetchTimeout(shots: n, layout: m.layout), slots = m.layout.slotsPerShot
         guard keepingSamples else {
             return (try await rx.fetch(timeout: timeout, shots: n, slotsPerShot: slots, into: sink), sink)
