@@ -55,55 +55,60 @@ final class ShotComputation: @unchecked Sendable {
     /// client path with the light that came back, written whole into `server`. Returns how many
     /// sit at the digitiser's rails.
     func run(server: SharedBuffer<Float>, returned: ReturnedLight?) -> Int {
-        let tiles = self.tiles
-        let rails = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, tiles))
-        defer { rails.deallocate() }
-        let counts = SharedBuffer(base: rails.baseAddress!, count: tiles)
-        WorkPool.run(units: tiles, threads: p.threads) { t in
-            counts.base[t] = self.tile(t, returned: returned, out: server.base + self.slots(ofTile: t).lowerBound, stride: self.p.slots)
-        }
-        return rails.prefix(tiles).reduce(0, +)
+        eachTile { t in self.tile(t, returned: returned, out: server.base + self.slots(ofTile: t).lowerBound, stride: self.p.slots) }
     }
 
     /// The same samples handed to `sink` one tile at a time, each as soon as it is computed, from
     /// the worker that computed it; nothing is kept. Returns how many sit at the digitiser's rails.
     func stream(returned: ReturnedLight?, into sink: any SampleSink) -> Int {
-        let tiles = self.tiles, shots = p.serverShots
-        let rails = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, tiles))
-        defer { rails.deallocate() }
-        let counts = SharedBuffer(base: rails.baseAddress!, count: tiles)
-        WorkPool.run(units: tiles, threads: p.threads) { t in
+        let shots = p.serverShots
+        return eachTile { t in
             let range = self.slots(ofTile: t)
             // Shots a cache line more than a tile apart: at a stride of 32 KiB every shot's line of
             // the same slots would fall in one set of the L1 cache and evict the others.
             let stride = range.count + Self.tilePadding
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: shots * stride)
             defer { buffer.deallocate() }
-            counts.base[t] = self.tile(t, returned: returned, out: buffer, stride: stride)
+            let rails = self.tile(t, returned: returned, out: buffer, stride: stride)
             sink.consume(SampleTile(slots: range, shots: shots, stride: stride, samples: buffer))
+            return rails
         }
+    }
+
+    /// Runs `body` for every tile on the workers and adds up the samples at the rails it reports.
+    private func eachTile(_ body: @Sendable (Int) -> Int) -> Int {
+        let tiles = self.tiles
+        let rails = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, tiles))
+        defer { rails.deallocate() }
+        let counts = SharedBuffer(base: rails.baseAddress!, count: tiles)
+        WorkPool.run(units: tiles, threads: p.threads) { t in counts.base[t] = body(t) }
         return rails.prefix(tiles).reduce(0, +)
     }
 
-    /// Tile `t` of every server shot: shot k's samples of the tile's slots at out + k · stride.
-    /// Returns how many sit at the digitiser's rails.
+    /// Tile `t` of every server shot: shot k's samples of the tile's slots at out + k · stride, its
+    /// noise drawn from its own stream. Returns how many sit at the digitiser's rails.
     private func tile(_ t: Int, returned: ReturnedLight?, out: UnsafeMutablePointer<Float>, stride: Int) -> Int {
-        var rails = 0
-        for k in 0..<p.serverShots {
-            var slotRng = Xoshiro256(seed: p.seeds.slot, stream: Self.stream(p.firstShot + UInt64(k), t))
-            if p.path == .client, let returned {
-                rails += clientPath(shot: k, slots: slots(ofTile: t), returned: returned, out: out + k * stride, rng: &slotRng)
-            } else {
-                rails += backToBack(slots: slots(ofTile: t), out: out + k * stride, rng: &slotRng)
+        let range = slots(ofTile: t)
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, range.count)) { buffer in
+            let noise = UnsafeMutableBufferPointer(rebasing: buffer[0..<range.count])
+            var rails = 0
+            for k in 0..<p.serverShots {
+                var slotRng = Xoshiro256(seed: p.seeds.slot, stream: Self.stream(p.firstShot + UInt64(k), t))
+                bulk.fill(noise, &slotRng)
+                if p.path == .client, let returned {
+                    rails += clientPath(shot: k, slots: range, returned: returned, noise: noise.baseAddress!, out: out + k * stride)
+                } else {
+                    rails += backToBack(slots: range, noise: noise.baseAddress!, out: out + k * stride)
+                }
             }
+            return rails
         }
-        return rails
     }
 
     // MARK: client path
 
-    /// Shot k's samples of `range` (rows cut anywhere) into out.
-    private func clientPath(shot k: Int, slots range: Range<Int>, returned: ReturnedLight, out: UnsafeMutablePointer<Float>, rng: inout Xoshiro256) -> Int {
+    /// Shot k's samples of `range` (rows cut anywhere) into out, with `noise` (one N(0, 1) per slot).
+    private func clientPath(shot k: Int, slots range: Range<Int>, returned: ReturnedLight, noise: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) -> Int {
         let layout = returned.layout
         let n = layout.modesPerRow, spr = layout.slotsPerRow, L = p.slots
         let sigma = Float(p.server.vacuumSigma)
@@ -111,55 +116,49 @@ final class ShotComputation: @unchecked Sendable {
         let dig = p.server.digitiser
         let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
         var digitiser = dig.transfer
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, range.count)) { noise in
-            var rails = 0
-            bulk.fill(UnsafeMutableBufferPointer(rebasing: noise[0..<range.count]), &rng)
-            var s = range.lowerBound
-            while s < range.upperBound {
-                // The part j0 ..< j1 of row r inside the tile: its signal slots (j < n), then vacuum.
-                let r = s / spr, j0 = s - r * spr, j1 = min(spr, j0 + range.upperBound - s)
-                let dRaw = Complex(Double(returned.rowDisplacement[2 * (k * layout.rows + r)]), Double(returned.rowDisplacement[2 * (k * layout.rows + r) + 1]))
-                let d = p.back * dRaw
-                let dr = Float(d.real), di = Float(d.imaginary)
-                let o = out + (s - range.lowerBound), z = noise.baseAddress! + (s - range.lowerBound)
-                let q = fields.q!.base + s, wr = fields.wRe!.base + s, wi = fields.wIm!.base + s
-                let xr = returned.xiRe.base + k * n + min(j0, n), xim = returned.xiIm.base + k * n + min(j0, n)
-                let modes = max(0, n - j0), count = j1 - j0
-                if let dense = returned.dense {
-                    let h = dense.base + 2 * (k * L + s)
-                    for j in 0..<min(modes, count) {
-                        let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
-                        o[j] = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
-                    }
-                    for j in min(modes, count)..<count { o[j] = q[j] + sigma * z[j] + offset }
-                    // The re-prepared modes' extra amplitude h through the return link to the receiver.
-                    for j in 0..<count {
-                        let hr = backRe * h[2 * j] - backIm * h[2 * j + 1], hi = backRe * h[2 * j + 1] + backIm * h[2 * j]
-                        o[j] += hr * wr[j] - hi * wi[j]
-                    }
-                    rails += dig.quantise(UnsafeMutableBufferPointer(start: o, count: count))
-                } else {
-                    // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused, in
-                    // C: the AVX2 build where the CPU has it), counting the samples at its rails.
-                    rails += Int(qk_returned_row(q, wr, wi, xr, xim, min(modes, count), count, dr, di, sigma, z, &digitiser, o, QK_BEST))
+        var rails = 0
+        var s = range.lowerBound
+        while s < range.upperBound {
+            // The part j0 ..< j1 of row r inside the tile: its signal slots (j < n), then vacuum.
+            let r = s / spr, j0 = s - r * spr, j1 = min(spr, j0 + range.upperBound - s)
+            let dRaw = Complex(Double(returned.rowDisplacement[2 * (k * layout.rows + r)]), Double(returned.rowDisplacement[2 * (k * layout.rows + r) + 1]))
+            let d = p.back * dRaw
+            let dr = Float(d.real), di = Float(d.imaginary)
+            let o = out + (s - range.lowerBound), z = noise + (s - range.lowerBound)
+            let q = fields.q!.base + s, wr = fields.wRe!.base + s, wi = fields.wIm!.base + s
+            let xr = returned.xiRe.base + k * n + min(j0, n), xim = returned.xiIm.base + k * n + min(j0, n)
+            let count = j1 - j0, signal = min(max(0, n - j0), count)
+            if let dense = returned.dense {
+                let h = dense.base + 2 * (k * L + s)
+                for j in 0..<signal {
+                    let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
+                    o[j] = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
                 }
-                s += count
+                for j in signal..<count { o[j] = q[j] + sigma * z[j] + offset }
+                // The re-prepared modes' extra amplitude h through the return link to the receiver.
+                for j in 0..<count {
+                    let hr = backRe * h[2 * j] - backIm * h[2 * j + 1], hi = backRe * h[2 * j + 1] + backIm * h[2 * j]
+                    o[j] += hr * wr[j] - hi * wi[j]
+                }
+                rails += dig.quantise(UnsafeMutableBufferPointer(start: o, count: count))
+            } else {
+                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused, in
+                // C: the AVX2 build where the CPU has it), counting the samples at its rails.
+                rails += Int(qk_returned_row(q, wr, wi, xr, xim, signal, count, dr, di, sigma, z, &digitiser, o, QK_BEST))
             }
-            return rails
+            s += count
         }
+        return rails
     }
 
     // MARK: back-to-back
 
-    /// One shot's samples of `range` into out: mean, vacuum noise, offset and the digitiser in one
-    /// pass (`qk_returned_row` with no signal modes: the same rounding as the client path's vacuum slots).
-    private func backToBack(slots range: Range<Int>, out: UnsafeMutablePointer<Float>, rng: inout Xoshiro256) -> Int {
-        let sigma = Float(p.server.vacuumSigma)
+    /// One shot's samples of `range` into out, with `noise`: mean, vacuum noise, offset and the
+    /// digitiser in one pass (`qk_returned_row` with no signal modes: the same rounding as the client
+    /// path's vacuum slots).
+    private func backToBack(slots range: Range<Int>, noise: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) -> Int {
         var digitiser = p.server.digitiser.transfer
         let q = fields.q!.base + range.lowerBound
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, range.count)) { noise in
-            bulk.fill(UnsafeMutableBufferPointer(rebasing: noise[0..<range.count]), &rng)
-            return Int(qk_returned_row(q, q, q, q, q, 0, range.count, 0, 0, sigma, noise.baseAddress!, &digitiser, out, QK_BEST))
-        }
+        return Int(qk_returned_row(q, q, q, q, q, 0, range.count, 0, 0, Float(p.server.vacuumSigma), noise, &digitiser, out, QK_BEST))
     }
 }
