@@ -19,22 +19,32 @@ static inline uint64_t next(uint64_t s[4]) {
 static inline double unit(uint64_t s[4]) { return (double)(next(s) >> 11) * 0x1.0p-53; }
 static inline double openUnit(uint64_t s[4]) { return ((double)(next(s) >> 11) + 0.5) * 0x1.0p-53; }
 
-int qk_wedge_accepts(const qk_ziggurat_tables *z, int layer, double xs, double y) {
+/// The squeezes of the wedge test of layer 1…255 at xs for height y, without branches: 1 when they
+/// accept, 0 when they reject, −1 when they do not settle it (the layer that straddles x = 1, or y
+/// within the margin of a squeeze). Convex layers (beyond x = 1): the chord lies above the density
+/// and the tangents below it; concave layers: the reverse.
+static inline int wedge_verdict(const qk_ziggurat_tables *z, int layer, double xs, double y) {
     const double *x = z->x, *f = z->f;
     double a = x[layer + 1], b = x[layer], fa = f[layer + 1], fb = f[layer];
     double t = fabs(xs), margin = 1e-12 * fa;
     double chord = fa + (t - a) * z->chordSlope[layer];
     double tangentA = fa * (1 - a * (t - a)), tangentB = fb * (1 - b * (t - b));
-    if (a >= 1) {
-        if (y > chord + margin) return 0;
-        if (y < (tangentB >= tangentA ? tangentB : tangentA) - margin) return 1;
-    } else if (b <= 1) {
-        if (y < chord - margin) return 1;
-        if (y > (tangentB < tangentA ? tangentB : tangentA) + margin) return 0;
-    }
-    return y < exp(-0.5 * xs * xs);
+    double upper = tangentB >= tangentA ? tangentB : tangentA, lower = tangentB < tangentA ? tangentB : tangentA;
+    int convex = a >= 1, concave = b <= 1;
+    int convexRejects = y > chord + margin, convexAccepts = y < upper - margin;
+    int concaveAccepts = y < chord - margin, concaveRejects = y > lower + margin;
+    int settled = (convex & (convexRejects | convexAccepts)) | ((!convex) & concave & (concaveAccepts | concaveRejects));
+    int accepts = convex ? !convexRejects : concaveAccepts;
+    return settled ? accepts : -1;
 }
 
+int qk_wedge_accepts(const qk_ziggurat_tables *z, int layer, double xs, double y) {
+    int verdict = wedge_verdict(z, layer, xs, y);
+    return verdict >= 0 ? verdict : y < exp(-0.5 * xs * xs);
+}
+
+/// The full rare path of one sample from its first word: the tail for layer 0, the wedge test
+/// otherwise, and fresh words from `s` until one is accepted.
 static float slow_sample(const qk_ziggurat_tables *z, uint32_t word, uint64_t s[4]) {
     const double *x = z->x, *f = z->f;
     int layer = (int)(word & 255);
@@ -63,6 +73,6 @@ static float slow_sample(const qk_ziggurat_tables *z, uint32_t word, uint64_t s[
     }
 }
 
-void qk_ziggurat_slow(float *out, const uint32_t *rejected, size_t count, const qk_ziggurat_tables *z, uint64_t state[4]) {
-    for (size_t t = 0; t < count; t++) out[rejected[2 * t]] = slow_sample(z, rejected[2 * t + 1], state);
+void qk_ziggurat_slow(float *out, const uint32_t *index, const uint32_t *word, size_t count, const qk_ziggurat_tables *z, uint64_t state[4]) {
+    for (size_t t = 0; t < count; t++) out[index[t]] = slow_sample(z, word[t], state);
 }

@@ -110,12 +110,14 @@ extension Gaussian {
                     let g = Xoshiro256(seed: rng.next())
                     state[l] = g.s0; state[lanes + l] = g.s1; state[2 * lanes + l] = g.s2; state[3 * lanes + l] = g.s3
                 }
-                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * Self.block) { rejected in
+                let capacity = Self.block + Int(QK_ZIGGURAT_SLACK)
+                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * capacity) { rejected in
+                    let index = rejected.baseAddress!, word = index + capacity
                     var done = 0
                     while done < buffer.count {
                         let m = min(Self.block, buffer.count - done)
-                        let count = qk_ziggurat_fast(out + done, m, state.baseAddress!, Self.table.bound, Self.table.scale, rejected.baseAddress!, path)
-                        if count > 0 { slowPath(out + done, rejected: UnsafeBufferPointer(rebasing: rejected[0..<(2 * count)]), &rng) }
+                        let count = qk_ziggurat_fast(out + done, m, state.baseAddress!, Self.table.bound, Self.table.scale, index, word, path)
+                        if count > 0 { slowPath(out + done, index: index, word: word, count: count, &rng) }
                         done += m
                     }
                 }
@@ -138,12 +140,13 @@ extension Gaussian {
         /// The rare path (`qk_ziggurat_slow`): the points that fell outside their layer's inner
         /// rectangle, decided by the wedge test (layers 1…255) or sampled from the tail (layer 0),
         /// drawing again from `rng` on rejection.
-        private func slowPath(_ out: UnsafeMutablePointer<Float>, rejected: UnsafeBufferPointer<UInt32>, _ rng: inout Xoshiro256) {
+        private func slowPath(_ out: UnsafeMutablePointer<Float>, index: UnsafePointer<UInt32>, word: UnsafePointer<UInt32>, count: Int,
+                              _ rng: inout Xoshiro256) {
             var tables = Self.table.c
             withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4) { words in
-                guard let pairs = rejected.baseAddress, let s = words.baseAddress else { return }
+                guard let s = words.baseAddress else { return }
                 s[0] = rng.s0; s[1] = rng.s1; s[2] = rng.s2; s[3] = rng.s3
-                qk_ziggurat_slow(out, pairs, rejected.count / 2, &tables, s)
+                qk_ziggurat_slow(out, index, word, count, &tables, s)
                 rng.s0 = s[0]; rng.s1 = s[1]; rng.s2 = s[2]; rng.s3 = s[3]
             }
         }

@@ -33,10 +33,14 @@ int qk_uses_avx512(void);
 /// sample i of `out` comes from word i of the concatenated steps (a partial last step is drawn whole).
 /// A word's low 8 bits pick the layer, its top 24 bits (signed, h) the position: out[i] =
 /// (h + ½) · scale[layer] when |h + ½| is inside the layer's bound (h ^ (h >> 31) < bound[layer]).
-/// Every other sample is left for the caller's slow path: its index and word go to `rejected`
-/// (pairs, in increasing index), and the count is returned (at most n).
+/// Every other sample is left for the caller's slow path: its index goes to `index` and its word to
+/// `word` (in increasing index), and the count is returned (at most n). Each list must hold
+/// n + QK_ZIGGURAT_SLACK elements: the AVX-512 build stores a step's sixteen candidates at once.
 size_t qk_ziggurat_fast(float *out, size_t n, uint64_t *state, const int32_t *bound, const float *scale,
-                        uint32_t *rejected, qk_path path);
+                        uint32_t *index, uint32_t *word, qk_path path);
+
+/// Elements beyond n that `qk_ziggurat_fast` may write in each of its rejected lists.
+#define QK_ZIGGURAT_SLACK 16
 
 /// The ziggurat's tables for the rare path: layer edges x[0…256] (x[1] = r, x[256] = 0), the
 /// density f[i] = exp(−x[i]²/2), the slope of its chord over each layer (from x[i+1] to x[i]), and
@@ -53,10 +57,10 @@ typedef struct {
 /// concave below), by exp otherwise; the answer is the one y < exp(−xs²/2) gives.
 int qk_wedge_accepts(const qk_ziggurat_tables *tables, int layer, double xs, double y);
 
-/// The rare path for `count` rejected (index, word) pairs of `qk_ziggurat_fast`, in order: the
-/// wedge test or the tail, drawing again on rejection from the xoshiro256** generator `state`
-/// (s0…s3, advanced). Writes out[index].
-void qk_ziggurat_slow(float *out, const uint32_t *rejected, size_t count, const qk_ziggurat_tables *tables,
+/// The rare path for the `count` rejected samples of `qk_ziggurat_fast` (their indices and words), in
+/// order: the wedge test or the tail, drawing again on rejection from the xoshiro256** generator
+/// `state` (s0…s3, advanced). Writes out[index[t]].
+void qk_ziggurat_slow(float *out, const uint32_t *index, const uint32_t *word, size_t count, const qk_ziggurat_tables *tables,
                       uint64_t state[4]);
 
 /// Sample-dependent sums of a range of `count` slots of the server's pattern over `shots` shots:
