@@ -522,6 +522,12 @@ static void submit_urb(bm_usbtmc_device *d, UMockdevIoctlClient *client, UMockde
                                       (gsize)urb->buffer_length, NULL)
         : NULL;
     d->stats.urbs_submitted++;
+    /* Data the host says it sends but that cannot be read (a bad pointer, or the process killed
+     * mid-ioctl): usbdevfs fails the submit with EFAULT when it cannot copy the caller's buffer. */
+    if (urb->type != USBDEVFS_URB_TYPE_CONTROL && reads_buffer && urb->buffer_length > 0 && buffer == NULL) {
+        umockdev_ioctl_client_complete(client, -1, EFAULT);
+        return;
+    }
 
     if (urb->type == USBDEVFS_URB_TYPE_CONTROL) {
         if (urb->buffer_length < 8 || buffer == NULL) {
