@@ -4,18 +4,21 @@ import Foundation
 extension Gaussian {
     /// Bulk standard-normal sampling in single precision: a 256-layer ziggurat (Marsaglia and
     /// Tsang 2000, in Doornik's 2005 ZIGNOR form) whose fast path draws 32-bit words from eight
-    /// xoshiro256** lanes at once (the C kernel `qk_ziggurat_fast`, AVX2 where the CPU has it, with
-    /// bit-identical results on the portable build).
+    /// xoshiro256** lanes at once (the C kernel `qk_ziggurat_fast`, AVX-512 or AVX2 where the CPU
+    /// has it, with bit-identical results on the portable build).
     ///
     /// Exact in distribution up to the 2⁻²³ grid of the layer coordinate: each 32-bit word splits
     /// into disjoint bits, 8 for the layer and 24 for a signed position u = (h + ½)/2²³ in (−1, 1);
     /// a point inside the layer's inner rectangle is accepted at once, the wedges and the tail
     /// beyond r are sampled by rejection with fresh uniforms (never approximated).
     ///
-    /// Streams: a fill seeds its lanes from eight draws of the caller's generator (each lane
-    /// an independent SplitMix64 expansion), and the rare slow path (`qk_ziggurat_slow`, about
-    /// 1.5 % of samples, in increasing sample order) draws from the caller's generator itself. The same generator state
-    /// gives the same samples, whichever build of the kernel runs.
+    /// Streams: a fill seeds its lanes from eight draws of the caller's generator (each lane an
+    /// independent SplitMix64 expansion) and a retry generator from a ninth. The rare path
+    /// (`qk_ziggurat_slow`, about 1.5 % of samples) takes each wedge sample's height from the
+    /// caller's generator and every further draw (second tries, the tail) from the retry generator,
+    /// both in increasing sample order: it decides the wedges in batches without a branch on their
+    /// outcome, and a shorter fill is still a prefix of a longer one. The same generator state gives
+    /// the same samples, whichever build of the kernels runs.
     public struct BulkSampler: Sendable {
         public static let layers = 256
         /// Start of the tail: the base strip spans [0, r] plus the tail beyond r.
@@ -101,23 +104,27 @@ extension Gaussian {
             fill(buffer, &rng, path: QK_BEST)
         }
 
-        /// `fill` on a chosen build of the fast path (the tests compare the AVX2 and portable builds).
+        /// `fill` on a chosen build of the kernels (the tests compare the AVX-512, AVX2 and portable builds).
         func fill(_ buffer: UnsafeMutableBufferPointer<Float>, _ rng: inout Xoshiro256, path: qk_path) {
             guard let out = buffer.baseAddress, !buffer.isEmpty else { return }
             let lanes = Int(QK_ZIGGURAT_LANES)
-            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * lanes) { state in
+            // The lanes' states (word-major), then the rare path's retry generator.
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * lanes + 4) { words in
+                let state = words.baseAddress!, retry = state + 4 * lanes
                 for l in 0..<lanes {
                     let g = Xoshiro256(seed: rng.next())
                     state[l] = g.s0; state[lanes + l] = g.s1; state[2 * lanes + l] = g.s2; state[3 * lanes + l] = g.s3
                 }
+                let g = Xoshiro256(seed: rng.next())
+                retry[0] = g.s0; retry[1] = g.s1; retry[2] = g.s2; retry[3] = g.s3
                 let capacity = Self.block + Int(QK_ZIGGURAT_SLACK)
                 withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * capacity) { rejected in
                     let index = rejected.baseAddress!, word = index + capacity
                     var done = 0
                     while done < buffer.count {
                         let m = min(Self.block, buffer.count - done)
-                        let count = qk_ziggurat_fast(out + done, m, state.baseAddress!, Self.table.bound, Self.table.scale, index, word, path)
-                        if count > 0 { slowPath(out + done, index: index, word: word, count: count, &rng) }
+                        let count = qk_ziggurat_fast(out + done, m, state, Self.table.bound, Self.table.scale, index, word, path)
+                        if count > 0 { slowPath(out + done, index: index, word: word, count: count, &rng, retry: retry, path: path) }
                         done += m
                     }
                 }
@@ -138,15 +145,15 @@ extension Gaussian {
         }
 
         /// The rare path (`qk_ziggurat_slow`): the points that fell outside their layer's inner
-        /// rectangle, decided by the wedge test (layers 1…255) or sampled from the tail (layer 0),
-        /// drawing again from `rng` on rejection.
+        /// rectangle, decided by the wedge test (layers 1…255, one uniform height each from `rng`)
+        /// or sampled from the tail (layer 0), drawing again from `retry` on rejection.
         private func slowPath(_ out: UnsafeMutablePointer<Float>, index: UnsafePointer<UInt32>, word: UnsafePointer<UInt32>, count: Int,
-                              _ rng: inout Xoshiro256) {
+                              _ rng: inout Xoshiro256, retry: UnsafeMutablePointer<UInt64>, path: qk_path) {
             var tables = Self.table.c
             withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4) { words in
                 guard let s = words.baseAddress else { return }
                 s[0] = rng.s0; s[1] = rng.s1; s[2] = rng.s2; s[3] = rng.s3
-                qk_ziggurat_slow(out, index, word, count, &tables, s)
+                qk_ziggurat_slow(out, index, word, count, &tables, s, retry, path)
                 rng.s0 = s[0]; rng.s1 = s[1]; rng.s2 = s[2]; rng.s3 = s[3]
             }
         }

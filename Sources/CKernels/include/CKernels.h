@@ -58,10 +58,14 @@ typedef struct {
 int qk_wedge_accepts(const qk_ziggurat_tables *tables, int layer, double xs, double y);
 
 /// The rare path for the `count` rejected samples of `qk_ziggurat_fast` (their indices and words), in
-/// order: the wedge test or the tail, drawing again on rejection from the xoshiro256** generator
-/// `state` (s0…s3, advanced). Writes out[index[t]].
+/// sample order: a wedge sample (layer ≥ 1) takes one uniform height from the xoshiro256**
+/// generator `state` (s0…s3, advanced) and the wedge test decides it; a base-strip sample (layer 0)
+/// and a wedge sample the test rejected then take every further draw (fresh words, the tail's
+/// uniforms) from the generator `retry`. Writes out[index[t]]. The wedge tests run in batches (an
+/// AVX-512 build for QK_BEST where the CPU has it); every build and batch size gives the same
+/// samples.
 void qk_ziggurat_slow(float *out, const uint32_t *index, const uint32_t *word, size_t count, const qk_ziggurat_tables *tables,
-                      uint64_t state[4]);
+                      uint64_t state[4], uint64_t retry[4], qk_path path);
 
 /// Sample-dependent sums of a range of `count` slots of the server's pattern over `shots` shots:
 /// y of shot s at y[s · shotStride + k], codes[k] 0 (X), 1 (P) or above (vacuum), regressors e1[k],
