@@ -104,6 +104,31 @@ extension Gaussian {
             fill(buffer, &rng, path: QK_BEST)
         }
 
+        /// The builds of the sampler's C kernels: every one gives the same samples.
+        public enum Build: String, CaseIterable, Sendable {
+            /// AVX-512 where the CPU has it, else AVX2 where it has that, else portable (`fill`'s default).
+            case best
+            /// The AVX2 build where the CPU has AVX2, else portable.
+            case avx2
+            case portable
+
+            var path: qk_path {
+                switch self {
+                case .best: QK_BEST
+                case .avx2: QK_AVX2_ONLY
+                case .portable: QK_PORTABLE
+                }
+            }
+
+            /// What `best` runs on this CPU.
+            public static var bestOnThisCPU: String { qk_uses_avx512() != 0 ? "AVX-512" : qk_uses_avx2() != 0 ? "AVX2" : "portable" }
+        }
+
+        /// `fill` on a chosen build of the kernels (`qbench bench sampler` times each).
+        public func fill(_ buffer: UnsafeMutableBufferPointer<Float>, _ rng: inout Xoshiro256, build: Build) {
+            fill(buffer, &rng, path: build.path)
+        }
+
         /// `fill` on a chosen build of the kernels (the tests compare the AVX-512, AVX2 and portable builds).
         func fill(_ buffer: UnsafeMutableBufferPointer<Float>, _ rng: inout Xoshiro256, path: qk_path) {
             guard let out = buffer.baseAddress, !buffer.isEmpty else { return }

@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance measurements.",
-        subcommands: [RunBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self, AttackBenchmark.self, CuriousServerBenchmark.self])
+        subcommands: [RunBenchmark.self, SamplerBenchmark.self, CalibrationBenchmark.self, ServerCheckBenchmark.self, AttackBenchmark.self, CuriousServerBenchmark.self])
 }
 
 struct RunBenchmark: AsyncParsableCommand {
