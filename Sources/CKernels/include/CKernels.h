@@ -123,6 +123,12 @@ int32_t qk_returned_row(const float *q, const float *wr, const float *wi, const 
                         size_t modes, size_t slots, float dr, float di, float sigma, const float *z,
                         const qk_digitiser *digitiser, float *out, qk_path path);
 
+/// A server's X/P pattern from its random bits: `rows` rows of `slotsPerRow` slot codes, each row's
+/// first `modesPerRow` slots signal (code 0 for X, 1 for P: bit k of the stream, least significant
+/// first in each 64-bit word, k counting the signal slots of all rows in order), the rest vacuum
+/// (code 2). `bits` holds ⌈rows · modesPerRow / 64⌉ words.
+void qk_pattern_from_bits(const uint64_t *bits, size_t rows, size_t modesPerRow, size_t slotsPerRow, uint8_t *codes);
+
 #ifdef __cplusplus
 }
 #endif

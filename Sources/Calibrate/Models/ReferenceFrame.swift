@@ -39,20 +39,8 @@ public struct MeasurementFrame: Sendable {
 
     /// X or P at random (one fair bit per signal slot, in slot order), vacuum where the layout says.
     public static func randomPattern<R: RandomNumberGenerator>(layout: FrameLayout, shots: Int, rng: inout R) -> [SlotKind] {
-        var pattern = [SlotKind](repeating: .vacuum, count: layout.slotsPerShot * shots)
-        var bits: UInt64 = 0, left = 0
-        pattern.withUnsafeMutableBufferPointer { p in
-            // Every row of every shot starts with its signal slots.
-            for row in 0..<(layout.rows * shots) {
-                let start = row * layout.slotsPerRow
-                for k in start..<(start + layout.modesPerRow) {
-                    if left == 0 { bits = rng.next(); left = 64 }
-                    p[k] = bits & 1 == 0 ? .x : .p
-                    bits >>= 1; left -= 1
-                }
-            }
-        }
-        return pattern
+        // Every row of every shot starts with its signal slots.
+        SlotKind.randomPattern(rows: layout.rows * shots, modesPerRow: layout.modesPerRow, slotsPerRow: layout.slotsPerRow) { rng.next() }
     }
 
     /// The server's sums of `shots` shots of this frame (starting at shot `firstShot` of the
