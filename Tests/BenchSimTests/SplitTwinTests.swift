@@ -135,4 +135,19 @@ struct SplitTwinTests {
             #expect(light.returnShots <= light.shots && (light.re?.count ?? light.slots) == light.slots)
         } catch is FiberSocketError {}
     }
+
+    /// A burst carrying a number that is not finite, anywhere in its amplitudes (the check is one
+    /// vectorised pass: its first, middle and last elements), is refused; the finite burst decodes
+    /// to the values sent.
+    @Test(arguments: [Float.nan, .signalingNaN, .infinity, -.infinity], [0, 17, 36, 99])
+    func nonFiniteAmplitudesAreRefused(bad: Float, at position: Int) throws {
+        let slots = 100
+        let re = FloatStorage(count: slots), im = FloatStorage(count: slots)
+        for k in 0..<slots { re[k] = Float(k) * 0.25 - 3; im[k] = -Float(k) * 0.5 }
+        let light = ArrivingLight(firstShot: 1, shots: 1, returnShots: 1, time: 0.25, slots: slots, re: re, im: im)
+        let decoded = try FiberWire.decodeBurst(FiberWire.encode(light))
+        #expect((0..<slots).allSatisfy { decoded.re?[$0] == re[$0] && decoded.im?[$0] == im[$0] })
+        im[position] = bad
+        #expect(throws: FiberSocketError.self) { try FiberWire.decodeBurst(FiberWire.encode(light)) }
+    }
 }

@@ -33,6 +33,12 @@ final class FiberSocket: @unchecked Sendable {
         _ = Glibc.close(fd)
     }
 
+    /// A frame: its header, then its body as it is (no copy of the two joined).
+    func send(_ kind: FiberWire.Kind, _ body: [UInt8]) throws {
+        try send(FiberWire.header(kind, length: body.count))
+        try send(body)
+    }
+
     func send(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { raw in
             var offset = 0
@@ -50,7 +56,8 @@ final class FiberSocket: @unchecked Sendable {
     /// Reads exactly `count` bytes. Waits up to `deadline` (nil: until `stop` says so, checked
     /// every 200 ms).
     func receive(_ count: Int, deadline: ContinuousClock.Instant?, stop: () -> Bool = { false }) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
+        // Not zeroed first: every byte is written by recv before it is returned.
+        var bytes = [UInt8](unsafeUninitializedCapacity: count) { _, initialised in initialised = count }
         var offset = 0
         while offset < count {
             var wait: Int32 = 200

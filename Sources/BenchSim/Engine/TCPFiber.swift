@@ -50,7 +50,7 @@ final class TCPFiberServer: FiberEnd, @unchecked Sendable {
                 let (kind, length) = try FiberWire.header(try socket.receive(16, deadline: .now + .seconds(5)))
                 guard kind == .hello, length == FiberWire.hello.count,
                       try socket.receive(length, deadline: .now + .seconds(5)) == FiberWire.hello else { socket.close(); continue }
-                try socket.send(FiberWire.frame(.hello, FiberWire.hello))
+                try socket.send(.hello, FiberWire.hello)
             } catch {
                 socket.close()
                 continue
@@ -80,7 +80,7 @@ final class TCPFiberServer: FiberEnd, @unchecked Sendable {
             return nil
         }
         do {
-            try socket.send(FiberWire.frame(.burst, FiberWire.encode(light)))
+            try socket.send(.burst, FiberWire.encode(light))
             let deadline = ContinuousClock.now + timeout
             let (kind, length) = try FiberWire.header(try socket.receive(16, deadline: deadline))
             guard kind == .answer else { throw FiberSocketError("expected an answer, got a \(kind) frame") }
@@ -132,7 +132,7 @@ final class TCPFiberClient: @unchecked Sendable {
             }
             lock.withLock { socket = s }
             do {
-                try s.send(FiberWire.frame(.hello, FiberWire.hello))
+                try s.send(.hello, FiberWire.hello)
                 let (kind, length) = try FiberWire.header(try s.receive(16, deadline: .now + .seconds(5)))
                 guard kind == .hello, try s.receive(length, deadline: .now + .seconds(5)) == FiberWire.hello else { throw FiberSocketError("not a fibre port") }
                 try serve(s)
@@ -158,7 +158,7 @@ final class TCPFiberClient: @unchecked Sendable {
             } catch {
                 answer = FiberWire.encode(DeviceError(.instrumentError, device: Role.clientProcessor.rawValue, message: "\(error)", remedy: "check the client station's log"))
             }
-            try s.send(FiberWire.frame(.answer, answer))
+            try s.send(.answer, answer)
         }
     }
 }
