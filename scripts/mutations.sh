@@ -30,7 +30,7 @@ mutants=(
   "nan-passes|Sources/SecureInference/Verification/LeakageCheck.swift|s.replace('where !value.isFinite {', 'where false {')|non-finite estimates reach the decision"
   "fixed-basis|Sources/Sequencer/Engine/SecretBasis.swift|s.replace('case .secret: SecretBasis(source: .key(SymmetricKey(size: .bits256).withUnsafeBytes { Data(\$0) }))', 'case .secret: SecretBasis(source: .deterministic(1))')|the production basis from a fixed seed"
   "seal-not-verified|Sources/Calibrate/Store/CalibrationRecord.swift|s.replace('key.verify(body, code: parts[2])', 'true')|a calibration record's MAC not checked"
-  "clipping-ignored|Sources/Sequencer/Stations/ServerStation+Block.swift|s.replace('clipped += acquired.clippedSamples', 'clipped += 0')|clipped samples not counted"
+  "clipping-ignored|Sources/Sequencer/Stations/ServerStation+Block.swift|s.replace('clipped += acquired.record.clippedSamples', 'clipped += 0')|clipped samples not counted"
   "privacy-unchecked|Sources/Sequencer/Stations/ClientStation.swift|s.replace('guard bits <= settings.dataLeakageBudgetBits else', 'guard bits.isFinite else')|the client does not check I_x against its budget"
   "ledger-unchecked|Sources/Sequencer/Stations/ServerStation.swift|s.replace('held.chargeBitsPerSymbol + planned > lifetime', 'held.chargeBitsPerSymbol > lifetime')|the ledger ignores what the new session could add"
   "server-keeps-data-path|Sources/Sequencer/Stations/ServerStation.swift|s.replace('stored.dataDirectory = \"\"', 'stored.dataDirectory = configuration.dataDirectory')|the server's record keeps where the client's images are"

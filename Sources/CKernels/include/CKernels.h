@@ -21,7 +21,8 @@ typedef enum { QK_BEST = 0, QK_PORTABLE = 1, QK_AVX2_ONLY = 2 } qk_path;
 int qk_uses_avx2(void);
 
 /// Whether the AVX-512 build (F, DQ, BW, VL) is used on this CPU under QK_BEST (kernels that have one:
-/// `qk_ziggurat_fast`, `qk_returned_row`, `qk_burst_sums`).
+/// `qk_ziggurat_fast`, the wedge decisions of `qk_ziggurat_slow`, `qk_returned_row`, `qk_burst_sums`,
+/// `qk_shot_fields`).
 int qk_uses_avx512(void);
 
 /// xoshiro256** lanes of the ziggurat's fast path (Gaussian.BulkSampler).
