@@ -12,14 +12,17 @@ extension SlotKind {
         var bits = [UInt64](repeating: 0, count: (rows * modes + 63) / 64)
         for w in bits.indices { bits[w] = next() }
         guard count > 0 else { return [] }
-        let codes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised in
-            qk_pattern_from_bits(bits, rows, modes, slotsPerRow, buffer.baseAddress)
-            initialised = count
+        // Each case's tag is its raw value: the kernel writes the pattern itself, no copy.
+        guard tagsAreRawValues else {
+            let codes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised in
+                qk_pattern_from_bits(bits, rows, modes, slotsPerRow, buffer.baseAddress)
+                initialised = count
+            }
+            return codes.map { $0 == 0 ? .x : $0 == 1 ? .p : .vacuum }
         }
-        guard tagsAreRawValues else { return codes.map { $0 == 0 ? .x : $0 == 1 ? .p : .vacuum } }
         return [SlotKind](unsafeUninitializedCapacity: count) { buffer, initialised in
-            codes.withUnsafeBytes { source in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+            UnsafeMutableRawBufferPointer(buffer).withMemoryRebound(to: UInt8.self) { codes in
+                qk_pattern_from_bits(bits, rows, modes, slotsPerRow, codes.baseAddress)
             }
             initialised = count
         }

@@ -73,6 +73,8 @@ final class ShotFields: @unchecked Sendable {
         q = needServer ? pool.take(n) : nil
         wRe = needServer ? pool.take(n) : nil
         wIm = needServer ? pool.take(n) : nil
+        // A frame of no slots has no fields (and its arrays no base address to hand the kernel).
+        guard n > 0 else { return }
 
         let cbI = Float(cos(p.biasI)), sbI = Float(sin(p.biasI)), cbQ = Float(cos(p.biasQ)), sbQ = Float(sin(p.biasQ))
         let ct = Float(cos(p.theta)), st = Float(sin(p.theta))
