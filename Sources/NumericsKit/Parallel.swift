@@ -1,8 +1,11 @@
 import Foundation
 import Synchronization
 
-/// The number of cores this process may use (what benchmarks report beside their figures).
-public var availableCores: Int { ProcessInfo.processInfo.activeProcessorCount }
+/// The number of cores this process may use (what benchmarks report beside their figures), read
+/// once: on Linux, Foundation's `activeProcessorCount` opens and parses the process's cgroup files
+/// on every call (about 11 µs and eight system calls here), and `parallelMap` asks for it on every
+/// call, hundreds of times per burst of a protocol run.
+public let availableCores: Int = ProcessInfo.processInfo.activeProcessorCount
 
 /// How many threads `parallelMap` runs its chunks on: every core, unless a command limits the
 /// process (`qbench bench run --threads N` measures the run on N threads: the twin's workers and

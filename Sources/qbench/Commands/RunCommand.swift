@@ -4,6 +4,7 @@ import BenchSim
 import Calibrate
 import Dispatch
 import Foundation
+import NumericsKit
 import SecureInference
 import Sequencer
 
@@ -146,7 +147,7 @@ struct RunCommand: AsyncParsableCommand {
             channel           T̂ = \(f(r.transmittanceEstimate)), ε̂ = \(f(r.excessNoiseEstimate)) SNU (≤ \(f(r.excessNoiseUpperBound)))
             weight leakage    \(f(r.weightLeakageBitsPerMode)) bit/mode (≤ \(f(r.weightLeakageUpperBoundBitsPerMode)))
             data leakage      \(f(r.dataLeakageBits)) bit/symbol (Cramér–Rao)
-            optical modes     \(r.modes) measured in \(r.blocks) blocks, \(String(format: "%.1f", r.seconds)) s (\(String(format: "%.3g", Double(r.modes) / max(r.seconds, 1e-9))) modes/s on \(ProcessInfo.processInfo.activeProcessorCount) cores)
+            optical modes     \(r.modes) measured in \(r.blocks) blocks, \(String(format: "%.1f", r.seconds)) s (\(String(format: "%.3g", Double(r.modes) / max(r.seconds, 1e-9))) modes/s on \(availableCores) cores)
             records           server: qbench journal \(r.runId) · client: qbench journal \(r.runId) --station client
             report            qbench report \(r.runId)
             """)
