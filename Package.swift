@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Sequencer",
             dependencies: ["BenchKit", "SecureInference", "Calibrate", "NumericsKit", "Plots", "SessionProtocol", .product(name: "GRDB", package: "GRDB.swift"),
-                           .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto")],
             swiftSettings: optimised
         ),
         // Checks against the twin's hidden constants (calibration accuracy, the server's check): for
@@ -141,7 +141,7 @@ let package = Package(
 
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
-        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "SessionProtocol", "BenchKit", "BenchSim", "SecureInference", "Calibrate", "NumericsKit", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: optimised),
+        .testTarget(name: "SequencerTests", dependencies: ["Sequencer", "SessionProtocol", "BenchKit", "BenchSim", "SecureInference", "Calibrate", "NumericsKit", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto")], swiftSettings: optimised),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "BenchKit", "NumericsKit"], swiftSettings: optimised),
         .testTarget(name: "NumericsKitTests", dependencies: ["NumericsKit", "CKernels"], swiftSettings: optimised),
         .testTarget(name: "BenchSimTests", dependencies: ["BenchSim", "BenchKit", "NumericsKit", "SecureInference", .product(name: "Numerics", package: "swift-numerics")], swiftSettings: optimised),

@@ -106,7 +106,9 @@ final class ServerStation: PausingStation, @unchecked Sendable {
     /// warm-up journals), or opens the one the checkpoint holds on resume.
     func openOrDrawBasis() throws {
         if let sealed = checkpoint.basis {
-            do { basis = try SecretBasis.open(sealed, with: env.store.key, runId: runId) } catch {
+            do { basis = try SecretBasis.open(sealed, with: env.store.key, runId: runId) } catch let error as SecretBasisError {
+                throw RunError.notResumable("run \(runId)'s secret basis cannot be continued: \(error)")
+            } catch {
                 throw RunError.notResumable("run \(runId)'s secret basis cannot be opened with this station's key (\(error)): resume it on the station that started it")
             }
             if case .secret = settings.basis, basis?.isTestBasis == true {
