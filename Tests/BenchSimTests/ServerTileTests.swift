@@ -71,7 +71,7 @@ struct ServerTileTests {
                     let r = s / layout.slotsPerRow, j = s % layout.slotsPerRow
                     let d = p.back * Complex(Double(returned.rowDisplacement[2 * (k * layout.rows + r)]), Double(returned.rowDisplacement[2 * (k * layout.rows + r) + 1]))
                     let dr = Float(d.real), di = Float(d.imaginary)
-                    let q = c.fields.q![s], wr = c.fields.wRe![s], wi = c.fields.wIm![s], zs = z[s - range.lowerBound]
+                    let q = c.fields.q![s], (wr, wi) = c.fields.weight(s), zs = z[s - range.lowerBound]
                     var v: Float
                     if j < layout.modesPerRow {
                         let xr = returned.xiRe[k * 4 + j], xi = returned.xiIm[k * 4 + j]

@@ -2,14 +2,24 @@ import CKernels
 import NumericsKit
 import Testing
 
-/// The twin's server-receiver synthesis of one returned row (`qk_returned_row`): both builds give
+/// The twin's server-receiver synthesis of one returned row (`qk_returned_row`): every build gives
 /// the same bits as the Swift loop it replaced, written out here as the reference (the same Float
-/// operations in the same order), rails and their count included.
+/// operations in the same order, each slot's weight by its code), rails and their count included.
 @Suite("Returned-row kernel")
 struct ReturnedRowKernelTests {
     struct Row {
-        var q: [Float] = [], wr: [Float] = [], wi: [Float] = [], z: [Float] = [], xr: [Float] = [], xi: [Float] = []
+        var q: [Float] = [], z: [Float] = [], xr: [Float] = [], xi: [Float] = []
+        var codes: [UInt8] = []
+        var weights = qk_slot_weights(re: (0, 0, 0), im: (0, 0, 0))
         var dr: Float = 0, di: Float = 0
+        /// Slot j's weight by its code (codes above 2 read as vacuum, as the kernel reads them).
+        func weight(_ j: Int) -> (re: Float, im: Float) {
+            switch codes[j] {
+            case 0: (weights.re.0, weights.im.0)
+            case 1: (weights.re.1, weights.im.1)
+            default: (weights.re.2, weights.im.2)
+            }
+        }
         let modes: Int, slots: Int
 
         init(modes: Int, slots: Int, seed: UInt64, loud: Float, scale: Double = 1) {
@@ -17,7 +27,12 @@ struct ReturnedRowKernelTests {
             var rng = Xoshiro256(seed: seed)
             let g = Gaussian.Sampler()
             func draw(_ n: Int, _ s: Double) -> [Float] { (0..<n).map { _ in Float(scale * s * g.next(&rng)) } }
-            q = draw(slots, 0.02); wr = draw(slots, 0.05); wi = draw(slots, 0.05); z = draw(slots, 1)
+            q = draw(slots, 0.02); z = draw(slots, 1)
+            // X, P and vacuum codes (and a stray 7) at random; vacuum's weight is 0 as in the twin,
+            // so a slot read with another code's weight shows.
+            codes = (0..<slots).map { _ in [0, 1, 0, 1, 2, 7][Int(rng.next() % 6)] }
+            let w = draw(4, 0.05)
+            weights = qk_slot_weights(re: (w[0], w[1], 0), im: (w[2], w[3], 0))
             xr = draw(modes, 0.05); xi = draw(modes, 0.05)
             dr = loud * Float(g.next(&rng)); di = loud * Float(g.next(&rng))
         }
@@ -32,7 +47,8 @@ struct ReturnedRowKernelTests {
         func code(_ v: Float) -> Float { min(d.highestCode, max(d.lowestCode, (v * d.inverseLSB + magic) - magic)) }
         for j in 0..<r.modes {
             let ar = r.xr[j] * r.dr - r.xi[j] * r.di, ai = r.xr[j] * r.di + r.xi[j] * r.dr
-            let c = code(r.q[j] + ar * r.wr[j] - ai * r.wi[j] + sigma * r.z[j] + d.offset)
+            let w = r.weight(j)
+            let c = code(r.q[j] + ar * w.re - ai * w.im + sigma * r.z[j] + d.offset)
             atRails &+= (c <= d.lowestCode ? 1 : 0) &+ (c >= d.highestCode ? 1 : 0)
             out[j] = c * d.lsb
         }
@@ -45,8 +61,8 @@ struct ReturnedRowKernelTests {
     }
 
     static func kernel(_ r: Row, sigma: Float, _ d: qk_digitiser, _ path: qk_path) -> (out: [Float], rails: Int32) {
-        var out = [Float](repeating: .nan, count: r.slots), d = d
-        let rails = qk_returned_row(r.q, r.wr, r.wi, r.xr, r.xi, r.modes, r.slots, r.dr, r.di, sigma, r.z, &d, &out, path)
+        var out = [Float](repeating: .nan, count: r.slots), d = d, w = r.weights
+        let rails = qk_returned_row(r.q, r.codes, &w, r.xr, r.xi, r.modes, r.slots, r.dr, r.di, sigma, r.z, &d, &out, path)
         return (out, rails)
     }
 

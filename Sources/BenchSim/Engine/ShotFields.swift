@@ -24,8 +24,7 @@ final class FloatStorage: @unchecked Sendable {
 
 /// Raw output pointers of `ShotFields` for the work units (nil: not needed by this burst).
 struct SlotOutputs: @unchecked Sendable {
-    let aRe: UnsafeMutablePointer<Float>?, aIm: UnsafeMutablePointer<Float>?
-    let q: UnsafeMutablePointer<Float>?, wRe: UnsafeMutablePointer<Float>?, wIm: UnsafeMutablePointer<Float>?
+    let aRe: UnsafeMutablePointer<Float>?, aIm: UnsafeMutablePointer<Float>?, q: UnsafeMutablePointer<Float>?
 }
 
 extension FloatStorage {
@@ -55,14 +54,26 @@ extension FloatStorage {
 /// - `aRe/aIm`: coherent amplitude of each slot at the client's input (client path);
 /// - `q`: the server sample's mean (above the digitiser offset) from the light that passes the
 ///   client unchanged (or the back-to-back light): 2g√η Re(R e^{−iφ_s});
-/// - `wRe/wIm`: 2g√η e^{−iφ_s}, which turns any extra amplitude at the receiver input into volts
-///   (0 on vacuum slots, where the input is blocked).
+/// - `codes` and `weights`: slot s's code (0 X, 1 P, 2 vacuum) and, per code, 2g√η e^{−iφ}, which
+///   turns any extra amplitude at the receiver input into volts (0 on vacuum slots, where the input
+///   is blocked). Three weights and a byte per slot, not two Floats per slot: the server's tiles
+///   read them for every shot (`qk_returned_row` looks them up by code).
 final class ShotFields: @unchecked Sendable {
-    let aRe: FloatStorage?, aIm: FloatStorage?
-    let q: FloatStorage?, wRe: FloatStorage?, wIm: FloatStorage?
+    let aRe: FloatStorage?, aIm: FloatStorage?, q: FloatStorage?
+    private(set) var codes: [UInt8] = []
+    private(set) var weights = qk_slot_weights(re: (0, 0, 0), im: (0, 0, 0))
+
+    /// Slot s's weight (Re, Im).
+    func weight(_ s: Int) -> (re: Float, im: Float) {
+        switch codes[s] {
+        case 0: (weights.re.0, weights.im.0)
+        case 1: (weights.re.1, weights.im.1)
+        default: (weights.re.2, weights.im.2)
+        }
+    }
 
     /// Hands the arrays back to the pool they came from.
-    func recycle(into pool: ScratchPool) { pool.give([aRe, aIm, q, wRe, wIm]) }
+    func recycle(into pool: ScratchPool) { pool.give([aRe, aIm, q]) }
 
     init(_ p: ShotPlan, pool: ScratchPool) {
         let n = p.slots
@@ -71,8 +82,6 @@ final class ShotFields: @unchecked Sendable {
         aRe = clientPath ? pool.take(n) : nil
         aIm = clientPath ? pool.take(n) : nil
         q = needServer ? pool.take(n) : nil
-        wRe = needServer ? pool.take(n) : nil
-        wIm = needServer ? pool.take(n) : nil
         // A frame of no slots has no fields (and its arrays no base address to hand the kernel).
         guard n > 0 else { return }
 
@@ -95,6 +104,10 @@ final class ShotFields: @unchecked Sendable {
         // Per-slot quadrature code (0 X, 1 P, 2 vacuum): the pattern repeated over the shot.
         let source: [UInt8] = p.server.blocked ? [2] : (p.server.patternCodes.isEmpty ? [0] : p.server.patternCodes)
         let codes = source.count >= n ? source : FloatStorage.codes(repeating: source, count: n)
+        if needServer {
+            self.codes = codes
+            weights = qk_slot_weights(re: (wX.0, wP.0, 0), im: (wX.1, wP.1, 0))
+        }
         var constants = qk_shot_field_constants(cbI: cbI, sbI: sbI, cbQ: cbQ, sbQ: sbQ, ct: ct, st: st, dI: dI, dQ: dQ,
                                                 cRe: cRe, cIm: cIm, sRe: sRe, sIm: sIm,
                                                 weightRe: (wX.0, wP.0, 0), weightIm: (wX.1, wP.1, 0))
@@ -102,7 +115,7 @@ final class ShotFields: @unchecked Sendable {
         let frame = p.frame
         let block = 8_192
         let units = (n + block - 1) / block
-        let out = SlotOutputs(aRe: aRe?.base, aIm: aIm?.base, q: q?.base, wRe: wRe?.base, wIm: wIm?.base)
+        let out = SlotOutputs(aRe: aRe?.base, aIm: aIm?.base, q: q?.base)
         frame.cosI.withUnsafeBufferPointer { pcI in frame.sinI.withUnsafeBufferPointer { psI in
         frame.cosQ.withUnsafeBufferPointer { pcQ in frame.sinQ.withUnsafeBufferPointer { psQ in
         codes.withUnsafeBufferPointer { pc in
@@ -115,8 +128,7 @@ final class ShotFields: @unchecked Sendable {
             WorkPool.run(units: units, threads: p.threads) { u in
                 let lo = u * block, m = min(n, lo + block) - lo
                 qk_shot_fields(cI.base + lo, sI.base + lo, cQ.base + lo, sQ.base + lo, code.base + lo, m, kk.base,
-                               out.aRe.map { $0 + lo }, out.aIm.map { $0 + lo }, out.q.map { $0 + lo },
-                               out.wRe.map { $0 + lo }, out.wIm.map { $0 + lo }, QK_BEST)
+                               out.aRe.map { $0 + lo }, out.aIm.map { $0 + lo }, out.q.map { $0 + lo }, QK_BEST)
             }
         }}}}}}
     }

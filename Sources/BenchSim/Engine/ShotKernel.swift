@@ -116,39 +116,45 @@ final class ShotComputation: @unchecked Sendable {
         let dig = p.server.digitiser
         let backRe = Float(p.back.real), backIm = Float(p.back.imaginary)
         var digitiser = dig.transfer
-        var rails = 0
-        var s = range.lowerBound
-        while s < range.upperBound {
-            // The part j0 ..< j1 of row r inside the tile: its signal slots (j < n), then vacuum.
-            let r = s / spr, j0 = s - r * spr, j1 = min(spr, j0 + range.upperBound - s)
-            let dRaw = Complex(Double(returned.rowDisplacement[2 * (k * layout.rows + r)]), Double(returned.rowDisplacement[2 * (k * layout.rows + r) + 1]))
-            let d = p.back * dRaw
-            let dr = Float(d.real), di = Float(d.imaginary)
-            let o = out + (s - range.lowerBound), z = noise + (s - range.lowerBound)
-            let q = fields.q!.base + s, wr = fields.wRe!.base + s, wi = fields.wIm!.base + s
-            let xr = returned.xiRe.base + k * n + min(j0, n), xim = returned.xiIm.base + k * n + min(j0, n)
-            let count = j1 - j0, signal = min(max(0, n - j0), count)
-            if let dense = returned.dense {
-                let h = dense.base + 2 * (k * L + s)
-                for j in 0..<signal {
-                    let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
-                    o[j] = q[j] + ar * wr[j] - ai * wi[j] + sigma * z[j] + offset
+        var weights = fields.weights
+        return fields.codes.withUnsafeBufferPointer { codeBuffer in
+            let codes = codeBuffer.baseAddress!
+            var rails = 0
+            var s = range.lowerBound
+            while s < range.upperBound {
+                // The part j0 ..< j1 of row r inside the tile: its signal slots (j < n), then vacuum.
+                let r = s / spr, j0 = s - r * spr, j1 = min(spr, j0 + range.upperBound - s)
+                let dRaw = Complex(Double(returned.rowDisplacement[2 * (k * layout.rows + r)]), Double(returned.rowDisplacement[2 * (k * layout.rows + r) + 1]))
+                let d = p.back * dRaw
+                let dr = Float(d.real), di = Float(d.imaginary)
+                let o = out + (s - range.lowerBound), z = noise + (s - range.lowerBound)
+                let q = fields.q!.base + s
+                let xr = returned.xiRe.base + k * n + min(j0, n), xim = returned.xiIm.base + k * n + min(j0, n)
+                let count = j1 - j0, signal = min(max(0, n - j0), count)
+                if let dense = returned.dense {
+                    let h = dense.base + 2 * (k * L + s)
+                    for j in 0..<signal {
+                        let w = fields.weight(s + j)
+                        let ar = xr[j] * dr - xim[j] * di, ai = xr[j] * di + xim[j] * dr
+                        o[j] = q[j] + ar * w.re - ai * w.im + sigma * z[j] + offset
+                    }
+                    for j in signal..<count { o[j] = q[j] + sigma * z[j] + offset }
+                    // The re-prepared modes' extra amplitude h through the return link to the receiver.
+                    for j in 0..<count {
+                        let w = fields.weight(s + j)
+                        let hr = backRe * h[2 * j] - backIm * h[2 * j + 1], hi = backRe * h[2 * j + 1] + backIm * h[2 * j]
+                        o[j] += hr * w.re - hi * w.im
+                    }
+                    rails += dig.quantise(UnsafeMutableBufferPointer(start: o, count: count))
+                } else {
+                    // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused, in
+                    // C: the AVX2 build where the CPU has it), counting the samples at its rails.
+                    rails += Int(qk_returned_row(q, codes + s, &weights, xr, xim, signal, count, dr, di, sigma, z, &digitiser, o, QK_BEST))
                 }
-                for j in signal..<count { o[j] = q[j] + sigma * z[j] + offset }
-                // The re-prepared modes' extra amplitude h through the return link to the receiver.
-                for j in 0..<count {
-                    let hr = backRe * h[2 * j] - backIm * h[2 * j + 1], hi = backRe * h[2 * j + 1] + backIm * h[2 * j]
-                    o[j] += hr * wr[j] - hi * wi[j]
-                }
-                rails += dig.quantise(UnsafeMutableBufferPointer(start: o, count: count))
-            } else {
-                // Mean, rank-one term along ξ, vacuum noise, offset, then the digitiser (fused, in
-                // C: the AVX2 build where the CPU has it), counting the samples at its rails.
-                rails += Int(qk_returned_row(q, wr, wi, xr, xim, signal, count, dr, di, sigma, z, &digitiser, o, QK_BEST))
+                s += count
             }
-            s += count
+            return rails
         }
-        return rails
     }
 
     // MARK: back-to-back
@@ -159,6 +165,7 @@ final class ShotComputation: @unchecked Sendable {
     private func backToBack(slots range: Range<Int>, noise: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) -> Int {
         var digitiser = p.server.digitiser.transfer
         let q = fields.q!.base + range.lowerBound
-        return Int(qk_returned_row(q, q, q, q, q, 0, range.count, 0, 0, Float(p.server.vacuumSigma), noise, &digitiser, out, QK_BEST))
+        var none = qk_slot_weights(re: (0, 0, 0), im: (0, 0, 0))
+        return Int(qk_returned_row(q, nil, &none, q, q, 0, range.count, 0, 0, Float(p.server.vacuumSigma), noise, &digitiser, out, QK_BEST))
     }
 }

@@ -95,12 +95,12 @@ typedef struct {
 
 /// Per slot j of `count`: the arm fields by angle addition from the drive's cos/sin, the modulator's
 /// field f = (t_I + e^{iθ} t_Q)/2, then, where the outputs are not NULL, the light at the client
-/// input a = c·f (aRe, aIm) and, for the server receiver, its weight w by `codes[j]` (wRe, wIm) and
-/// the mean q = Re(s f)·Re w − Im(s f)·Im w. Float operations in the order of the Swift loops they
-/// replace, no fused multiply-add.
+/// input a = c·f (aRe, aIm) and, for the server receiver, the mean q = Re(s f)·Re w − Im(s f)·Im w
+/// with its weight w by `codes[j]` (the receiver's weights are not written out: `qk_returned_row`
+/// looks them up by code too). Float operations in the order of the Swift loops they replace, no
+/// fused multiply-add.
 void qk_shot_fields(const float *cosI, const float *sinI, const float *cosQ, const float *sinQ, const uint8_t *codes,
-                    size_t count, const qk_shot_field_constants *constants, float *aRe, float *aIm, float *q,
-                    float *wRe, float *wIm, qk_path path);
+                    size_t count, const qk_shot_field_constants *constants, float *aRe, float *aIm, float *q, qk_path path);
 
 /// The smallest and largest of `count` floats that are numbers (+∞ and −∞ when there are none),
 /// and how many are NaN (a drive waveform's range, checked against its limits before upload).
@@ -115,12 +115,18 @@ typedef struct {
 /// Digitises `count` samples in place (the transfer above); returns how many codes are at a rail.
 int32_t qk_quantise(float *samples, size_t count, const qk_digitiser *digitiser, qk_path path);
 
+/// The server receiver's weight per slot code (X, P, vacuum): wr + i·wi = 2g√η e^{−iφ}, 0 for vacuum.
+typedef struct {
+    float re[3], im[3];
+} qk_slot_weights;
+
 /// The server receiver's samples of one returned row of one shot (the twin): for the first
-/// `modes` slots, with ar + i·ai = (xr + i·xi)(dr + i·di) (ar = xr·dr − xi·di, ai = xr·di + xi·dr),
+/// `modes` slots, with the slot's weight wr + i·wi = weights[codes[j]] and
+/// ar + i·ai = (xr + i·xi)(dr + i·di) (ar = xr·dr − xi·di, ai = xr·di + xi·dr),
 /// v = (((q + ar·wr) − ai·wi) + σ·z) + offset; for the row's other slots (vacuum)
 /// v = (q + σ·z) + offset; each v through the digitiser into out. Returns how many codes are at a
-/// rail. Float arithmetic in exactly that order, no fused multiply-add.
-int32_t qk_returned_row(const float *q, const float *wr, const float *wi, const float *xr, const float *xi,
+/// rail. Float arithmetic in exactly that order, no fused multiply-add. Codes above 2 read as 2.
+int32_t qk_returned_row(const float *q, const uint8_t *codes, const qk_slot_weights *weights, const float *xr, const float *xi,
                         size_t modes, size_t slots, float dr, float di, float sigma, const float *z,
                         const qk_digitiser *digitiser, float *out, qk_path path);
 
